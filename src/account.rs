@@ -1,0 +1,517 @@
+//! The account service: the rules for users, roles, profiles and passwords. `ftpadm`, the SITE
+//! handlers and the login path all call these functions, so a rule lives in one place.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use sqlx::SqlitePool;
+
+use crate::auth::password;
+use crate::auth::store::{UserChanges, UserRow, UserStore};
+use crate::error::{Error, Result};
+
+/// Longest username.
+pub const MAX_USERNAME_LEN: usize = 32;
+/// Longest full name or email.
+pub const MAX_FIELD_LEN: usize = 128;
+/// Longest bio.
+pub const MAX_BIO_LEN: usize = 1000;
+
+/// A user's role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// May manage other users.
+    Admin,
+    /// An ordinary user.
+    User,
+}
+
+impl Role {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::User => "user",
+        }
+    }
+
+    /// Parses `admin` or `user`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] for anything else.
+    pub fn parse(s: &str) -> Result<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "admin" => Ok(Role::Admin),
+            "user" => Ok(Role::User),
+            other => Err(Error::InvalidInput(format!(
+                "unknown role '{other}': use 'admin' or 'user'"
+            ))),
+        }
+    }
+}
+
+/// A user as shown to admins and `ftpadm` (everything but the password hash).
+#[derive(Debug, Clone, Serialize)]
+pub struct Account {
+    /// Database id.
+    #[serde(skip)]
+    pub id: i64,
+    /// Login name.
+    pub username: String,
+    /// Role.
+    pub role: Role,
+    /// Whether the account may log in.
+    pub enabled: bool,
+    /// Display name.
+    pub full_name: String,
+    /// Contact address.
+    pub email: String,
+    /// Free text.
+    pub bio: String,
+    /// RFC 3339 creation time.
+    pub created_at: String,
+    /// RFC 3339 time of the last successful login.
+    pub last_login_at: Option<String>,
+    /// RFC 3339 time of the last password change.
+    pub password_changed_at: String,
+}
+
+impl From<UserRow> for Account {
+    fn from(row: UserRow) -> Self {
+        Account {
+            id: row.id,
+            role: if row.role == "admin" {
+                Role::Admin
+            } else {
+                Role::User
+            },
+            username: row.username,
+            enabled: row.enabled,
+            full_name: row.full_name,
+            email: row.email,
+            bio: row.bio,
+            created_at: row.created_at,
+            last_login_at: row.last_login_at,
+            password_changed_at: row.password_changed_at,
+        }
+    }
+}
+
+/// What `add` needs to create an account.
+#[derive(Debug, Clone)]
+pub struct NewAccount {
+    /// Login name (validated).
+    pub username: String,
+    /// Plain password (policy-checked, then hashed).
+    pub password: String,
+    /// Role.
+    pub role: Role,
+    /// Whether it may log in at once.
+    pub enabled: bool,
+    /// Display name.
+    pub full_name: String,
+    /// Contact address (validated when not empty).
+    pub email: String,
+}
+
+/// Changes to an account; `None` leaves a field alone.
+#[derive(Debug, Clone, Default)]
+pub struct AccountChanges {
+    /// New display name.
+    pub full_name: Option<String>,
+    /// New email (validated when not empty).
+    pub email: Option<String>,
+    /// New bio.
+    pub bio: Option<String>,
+    /// New role.
+    pub role: Option<Role>,
+    /// Enable or disable.
+    pub enabled: Option<bool>,
+}
+
+/// The account service over one database and one data root.
+#[derive(Debug, Clone)]
+pub struct Accounts {
+    store: UserStore,
+    homes: PathBuf,
+}
+
+/// Checks the username rules: a lowercase letter first, then lowercase letters, digits, `_`,
+/// `.` or `-`, at most 32 characters. These names become folder names, so the rule also keeps
+/// them safe on disk.
+///
+/// # Errors
+///
+/// [`Error::InvalidInput`] saying which rule is broken.
+pub fn validate_username(name: &str) -> Result<()> {
+    let bad = |why: &str| {
+        Err(Error::InvalidInput(format!(
+            "invalid username '{name}': {why}"
+        )))
+    };
+    if name.is_empty() {
+        return bad("it is empty");
+    }
+    if name.chars().count() > MAX_USERNAME_LEN {
+        return bad("use at most 32 characters");
+    }
+    if !name.starts_with(|c: char| c.is_ascii_lowercase()) {
+        return bad("it must start with a lowercase letter");
+    }
+    if !name
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '_' | '.' | '-'))
+    {
+        return bad("use only lowercase letters, digits, '_', '.' and '-'");
+    }
+    Ok(())
+}
+
+/// Checks an email address: empty (no address) or `local@domain.tld` without spaces.
+///
+/// # Errors
+///
+/// [`Error::InvalidInput`] when it does not look like an address.
+pub fn validate_email(email: &str) -> Result<()> {
+    if email.is_empty() {
+        return Ok(());
+    }
+    let ok = email.len() <= MAX_FIELD_LEN
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+        && matches!(email.split_once('@'), Some((local, domain))
+            if !local.is_empty() && !domain.contains('@') && domain.contains('.')
+                && !domain.starts_with('.') && !domain.ends_with('.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::InvalidInput(format!(
+            "invalid email '{email}': use the form name@example.org"
+        )))
+    }
+}
+
+fn validate_text(field: &str, value: &str, max: usize) -> Result<()> {
+    if value.chars().count() > max {
+        return Err(Error::InvalidInput(format!(
+            "{field} too long: use at most {max} characters"
+        )));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(Error::InvalidInput(format!(
+            "{field} must not contain control characters"
+        )));
+    }
+    Ok(())
+}
+
+impl Accounts {
+    /// The service over `pool`, with homes under `root/home`.
+    pub fn new(pool: SqlitePool, root: &Path) -> Self {
+        Self {
+            store: UserStore::new(pool),
+            homes: root.join("home"),
+        }
+    }
+
+    /// The folder holding every user's home.
+    pub fn homes(&self) -> &Path {
+        &self.homes
+    }
+
+    /// The home folder of `username` (not checked for existence).
+    pub fn home_of(&self, username: &str) -> PathBuf {
+        self.homes.join(username)
+    }
+
+    /// Creates the home folder of `username` if it is missing.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] when the folder cannot be created.
+    pub fn ensure_home(&self, username: &str) -> Result<PathBuf> {
+        let home = self.home_of(username);
+        std::fs::create_dir_all(&home).map_err(|source| Error::Io {
+            what: "cannot create home folder",
+            path: home.clone(),
+            source,
+        })?;
+        Ok(home)
+    }
+
+    /// The number of accounts.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Query`] on database failure.
+    pub async fn count(&self) -> Result<i64> {
+        self.store.count().await
+    }
+
+    /// Creates an account and its home folder.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] for a bad name, password or email; [`Error::AlreadyExists`] for a
+    /// taken name; [`Error::Io`] when the home cannot be created.
+    pub async fn add(&self, new: NewAccount) -> Result<Account> {
+        validate_username(&new.username)?;
+        password::check_policy(&new.password)?;
+        validate_email(&new.email)?;
+        validate_text("full name", &new.full_name, MAX_FIELD_LEN)?;
+        if self.store.find(&new.username).await?.is_some() {
+            return Err(Error::AlreadyExists {
+                what: "user",
+                name: new.username,
+            });
+        }
+        let hash = password::hash(new.password).await?;
+        let row = self
+            .store
+            .insert(
+                &new.username,
+                &hash,
+                new.role.as_str(),
+                new.enabled,
+                &new.full_name,
+                &new.email,
+            )
+            .await?;
+        self.ensure_home(&row.username)?;
+        tracing::info!(user = %row.username, role = %row.role, "user added");
+        Ok(row.into())
+    }
+
+    /// All accounts, by name.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Query`] on database failure.
+    pub async fn list(&self) -> Result<Vec<Account>> {
+        Ok(self
+            .store
+            .list()
+            .await?
+            .into_iter()
+            .map(Account::from)
+            .collect())
+    }
+
+    /// One account.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotFound`] when there is no such user.
+    pub async fn get(&self, username: &str) -> Result<Account> {
+        self.find_row(username).await.map(Account::from)
+    }
+
+    async fn find_row(&self, username: &str) -> Result<UserRow> {
+        self.store
+            .find(username)
+            .await?
+            .ok_or_else(|| Error::NotFound {
+                what: "user",
+                name: username.to_string(),
+            })
+    }
+
+    /// Updates an account. Refuses to demote or disable the last enabled admin, so the
+    /// installation always keeps someone who can manage it.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotFound`], [`Error::InvalidInput`] or [`Error::Forbidden`] (last admin).
+    pub async fn update(&self, username: &str, changes: AccountChanges) -> Result<Account> {
+        if let Some(email) = &changes.email {
+            validate_email(email)?;
+        }
+        if let Some(name) = &changes.full_name {
+            validate_text("full name", name, MAX_FIELD_LEN)?;
+        }
+        if let Some(bio) = &changes.bio {
+            validate_text("bio", bio, MAX_BIO_LEN)?;
+        }
+        let current = self.find_row(username).await?;
+        let loses_admin = current.role == "admin"
+            && current.enabled
+            && (changes.role == Some(Role::User) || changes.enabled == Some(false));
+        if loses_admin && self.store.count_enabled_admins().await? <= 1 {
+            return Err(Error::Forbidden(format!(
+                "'{username}' is the last enabled admin; make another user admin first"
+            )));
+        }
+        let row = self
+            .store
+            .update(
+                username,
+                &UserChanges {
+                    full_name: changes.full_name,
+                    email: changes.email,
+                    bio: changes.bio,
+                    role: changes.role.map(|r| r.as_str().to_string()),
+                    enabled: changes.enabled,
+                },
+            )
+            .await?
+            .ok_or_else(|| Error::NotFound {
+                what: "user",
+                name: username.to_string(),
+            })?;
+        tracing::info!(user = %username, "user updated");
+        Ok(row.into())
+    }
+
+    /// Sets a new password after checking the policy. Logins with the old password fail from
+    /// now on.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] (policy) or [`Error::NotFound`].
+    pub async fn set_password(&self, username: &str, new_password: String) -> Result<()> {
+        password::check_policy(&new_password)?;
+        self.find_row(username).await?;
+        let hash = password::hash(new_password).await?;
+        if !self.store.set_password_hash(username, &hash).await? {
+            return Err(Error::NotFound {
+                what: "user",
+                name: username.to_string(),
+            });
+        }
+        tracing::info!(user = %username, "password changed");
+        Ok(())
+    }
+
+    /// Deletes an account (its shares and messages go with it). Keeps the home folder unless
+    /// `purge_files`; returns the home path either way. Refuses to delete the last enabled admin.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotFound`], [`Error::Forbidden`] (last admin) or [`Error::Io`] (purge failed).
+    pub async fn delete(&self, username: &str, purge_files: bool) -> Result<PathBuf> {
+        let current = self.find_row(username).await?;
+        if current.role == "admin"
+            && current.enabled
+            && self.store.count_enabled_admins().await? <= 1
+        {
+            return Err(Error::Forbidden(format!(
+                "'{username}' is the last enabled admin; make another user admin first"
+            )));
+        }
+        if !self.store.delete(username).await? {
+            return Err(Error::NotFound {
+                what: "user",
+                name: username.to_string(),
+            });
+        }
+        let home = self.home_of(username);
+        if purge_files && home.exists() {
+            std::fs::remove_dir_all(&home).map_err(|source| Error::Io {
+                what: "user deleted, but cannot remove their files at",
+                path: home.clone(),
+                source,
+            })?;
+        }
+        tracing::info!(user = %username, purged = purge_files, "user deleted");
+        Ok(home)
+    }
+
+    /// Checks credentials for a login. Returns the account when the user exists, is enabled and
+    /// the password matches; `None` otherwise, after the same amount of hashing work in every
+    /// case so response times do not reveal which names exist.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Query`] on database failure.
+    pub async fn authenticate(&self, username: &str, password: &str) -> Result<Option<Account>> {
+        let row = if validate_username(username).is_ok() && password.len() <= 4 * 256 {
+            self.store.find(username).await?
+        } else {
+            None
+        };
+        let row = row.filter(|r| r.enabled);
+        let phc = row.as_ref().map(|r| r.password_hash.clone());
+        if !password::verify(password.to_string(), phc).await {
+            return Ok(None);
+        }
+        let Some(row) = row else { return Ok(None) };
+        self.store.touch_login(row.id).await?;
+        Ok(Some(row.into()))
+    }
+
+    /// On a first start with no users, creates `admin` with a random password and returns the
+    /// password so the caller can show it once.
+    ///
+    /// # Errors
+    ///
+    /// As [`Accounts::add`].
+    pub async fn bootstrap_admin(&self) -> Result<Option<String>> {
+        if self.store.count().await? > 0 {
+            return Ok(None);
+        }
+        let password = password::generate();
+        self.add(NewAccount {
+            username: "admin".into(),
+            password: password.clone(),
+            role: Role::Admin,
+            enabled: true,
+            full_name: "Administrator".into(),
+            email: String::new(),
+        })
+        .await?;
+        Ok(Some(password))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usernames_follow_the_rules() {
+        for ok in ["alice", "a", "bob_2", "j.doe", "x-y", &"a".repeat(32)] {
+            assert!(validate_username(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "",
+            "Alice",
+            "1abc",
+            "_a",
+            "a b",
+            "a/b",
+            "..",
+            "a\\b",
+            "é",
+            &"a".repeat(33),
+            "shared!",
+        ] {
+            assert!(validate_username(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn emails_are_checked() {
+        for ok in ["", "a@b.org", "first.last+x@sub.example.com"] {
+            assert!(validate_email(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "a",
+            "a@b",
+            "@b.org",
+            "a@@b.org",
+            "a b@c.org",
+            "a@.org",
+            "a@b.org.",
+        ] {
+            assert!(validate_email(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn roles_parse() {
+        assert_eq!(Role::parse("ADMIN").unwrap(), Role::Admin);
+        assert_eq!(Role::parse("user").unwrap(), Role::User);
+        assert!(Role::parse("root").is_err());
+    }
+}

@@ -1,0 +1,142 @@
+//! argon2id password hashing on PHC strings, with the OWASP parameters (19 MiB, 2 passes,
+//! 1 lane). Hashing costs tens of milliseconds of CPU, so the async functions run it on tokio's
+//! blocking pool, never on the executor threads that serve FTP sessions.
+
+use std::sync::OnceLock;
+
+use argon2::password_hash::phc::PasswordHash;
+use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use argon2::{Algorithm, Argon2, Params, Version};
+
+use crate::error::{Error, Result};
+
+/// Shortest password the policy accepts.
+pub const MIN_PASSWORD_LEN: usize = 8;
+/// Longest password accepted, so a huge PASS line cannot make hashing expensive.
+pub const MAX_PASSWORD_LEN: usize = 256;
+
+fn hasher() -> Argon2<'static> {
+    // OWASP Password Storage Cheat Sheet: m=19456 KiB, t=2, p=1.
+    let params = Params::new(19_456, 2, 1, None).expect("OWASP argon2 parameters are valid");
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+}
+
+/// Checks the password policy.
+///
+/// # Errors
+///
+/// [`Error::InvalidInput`] naming the rule that is broken.
+pub fn check_policy(password: &str) -> Result<()> {
+    let len = password.chars().count();
+    if len < MIN_PASSWORD_LEN {
+        return Err(Error::InvalidInput(format!(
+            "password too short: use at least {MIN_PASSWORD_LEN} characters"
+        )));
+    }
+    if len > MAX_PASSWORD_LEN {
+        return Err(Error::InvalidInput(format!(
+            "password too long: use at most {MAX_PASSWORD_LEN} characters"
+        )));
+    }
+    if password.chars().any(char::is_control) {
+        return Err(Error::InvalidInput(
+            "password must not contain control characters".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Hashes `password` into a PHC string, synchronously.
+///
+/// # Errors
+///
+/// [`Error::PasswordHash`] if argon2 fails (it does not for valid parameters).
+pub fn hash_blocking(password: &str) -> Result<String> {
+    hasher()
+        .hash_password(password.as_bytes())
+        .map(|h| h.to_string())
+        .map_err(|e| Error::PasswordHash(e.to_string()))
+}
+
+/// Verifies `password` against a PHC string, synchronously. A malformed hash never matches.
+pub fn verify_blocking(password: &str, phc: &str) -> bool {
+    match PasswordHash::new(phc) {
+        Ok(parsed) => hasher()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok(),
+        Err(_) => false,
+    }
+}
+
+/// Hashes `password` on the blocking pool.
+///
+/// # Errors
+///
+/// As [`hash_blocking`].
+pub async fn hash(password: String) -> Result<String> {
+    tokio::task::spawn_blocking(move || hash_blocking(&password))
+        .await
+        .map_err(|e| Error::PasswordHash(e.to_string()))?
+}
+
+/// Verifies on the blocking pool. With `phc = None` (unknown or disabled user) it verifies
+/// against a fixed dummy hash with the same parameters, so the caller takes as long as for a
+/// wrong password and timing does not tell which usernames exist.
+pub async fn verify(password: String, phc: Option<String>) -> bool {
+    tokio::task::spawn_blocking(move || match phc {
+        Some(phc) => verify_blocking(&password, &phc),
+        None => {
+            verify_blocking(&password, dummy_hash());
+            false
+        }
+    })
+    .await
+    .unwrap_or(false)
+}
+
+fn dummy_hash() -> &'static str {
+    static DUMMY: OnceLock<String> = OnceLock::new();
+    DUMMY.get_or_init(|| {
+        hash_blocking("multiftp-timing-equaliser").expect("hashing a constant never fails")
+    })
+}
+
+/// Makes a random password for generated accounts (20 characters from an unambiguous
+/// alphabet, about 115 bits).
+pub fn generate() -> String {
+    use rand::Rng;
+    const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    let mut rng = rand::rng();
+    (0..20)
+        .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hash_is_argon2id_phc_and_verifies() {
+        let phc = hash_blocking("correct horse").unwrap();
+        assert!(phc.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{phc}");
+        assert!(verify_blocking("correct horse", &phc));
+        assert!(!verify_blocking("wrong horse", &phc));
+        assert!(!verify_blocking("correct horse", "not a hash"));
+    }
+
+    #[test]
+    fn policy_rejects_short_and_control_passwords() {
+        assert!(check_policy("1234567").is_err());
+        assert!(check_policy("12345678").is_ok());
+        assert!(check_policy("1234567\n8").is_err());
+        assert!(check_policy(&"x".repeat(MAX_PASSWORD_LEN + 1)).is_err());
+    }
+
+    #[test]
+    fn generated_passwords_pass_policy_and_differ() {
+        let a = generate();
+        assert!(check_policy(&a).is_ok());
+        assert_ne!(a, generate());
+    }
+}

@@ -1,0 +1,229 @@
+//! `UserStore`: every SQL statement about users, profiles and password hashes.
+//!
+//! One statement per method; the service layer (`crate::account`) holds the rules.
+
+use sqlx::SqlitePool;
+use tracing::instrument;
+
+use crate::error::{Error, Result};
+
+/// One row of `users`, including the password hash: never leaves the library.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct UserRow {
+    /// Primary key.
+    pub id: i64,
+    /// Unique login name.
+    pub username: String,
+    /// argon2id PHC string.
+    pub password_hash: String,
+    /// `admin` or `user`.
+    pub role: String,
+    /// Whether the account may log in.
+    pub enabled: bool,
+    /// Display name.
+    pub full_name: String,
+    /// Contact address.
+    pub email: String,
+    /// Free text about the user.
+    pub bio: String,
+    /// RFC 3339 creation time.
+    pub created_at: String,
+    /// RFC 3339 time of the last change.
+    pub updated_at: String,
+    /// RFC 3339 time of the last successful login.
+    pub last_login_at: Option<String>,
+    /// RFC 3339 time of the last password change.
+    pub password_changed_at: String,
+}
+
+/// The columns a profile or admin update may change; `None` leaves a column alone.
+#[derive(Debug, Clone, Default)]
+pub struct UserChanges {
+    /// New display name.
+    pub full_name: Option<String>,
+    /// New email.
+    pub email: Option<String>,
+    /// New bio.
+    pub bio: Option<String>,
+    /// New role.
+    pub role: Option<String>,
+    /// New enabled flag.
+    pub enabled: Option<bool>,
+}
+
+/// SQL access to `users`. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct UserStore {
+    pool: SqlitePool,
+}
+
+/// The current time as stored in the database (RFC 3339, UTC, seconds).
+pub fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+impl UserStore {
+    /// Wraps a pool.
+    pub fn new(pool: SqlitePool) -> Self {
+        Self { pool }
+    }
+
+    /// The number of users.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Query`] on database failure.
+    pub async fn count(&self) -> Result<i64> {
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM users")
+            .fetch_one(&self.pool)
+            .await?)
+    }
+
+    /// The number of enabled admins.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Query`] on database failure.
+    pub async fn count_enabled_admins(&self) -> Result<i64> {
+        Ok(
+            sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE role = 'admin' AND enabled = 1")
+                .fetch_one(&self.pool)
+                .await?,
+        )
+    }
+
+    /// Inserts a user.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::AlreadyExists`] when the name is taken, [`Error::Query`] otherwise.
+    #[instrument(skip_all, fields(user = %username))]
+    #[allow(clippy::too_many_arguments)]
+    pub async fn insert(
+        &self,
+        username: &str,
+        password_hash: &str,
+        role: &str,
+        enabled: bool,
+        full_name: &str,
+        email: &str,
+    ) -> Result<UserRow> {
+        let now = now();
+        sqlx::query_as(
+            "INSERT INTO users (username, password_hash, role, enabled, full_name, email, \
+             created_at, updated_at, password_changed_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?7) RETURNING *",
+        )
+        .bind(username)
+        .bind(password_hash)
+        .bind(role)
+        .bind(enabled)
+        .bind(full_name)
+        .bind(email)
+        .bind(&now)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| match e {
+            sqlx::Error::Database(d) if d.is_unique_violation() => Error::AlreadyExists {
+                what: "user",
+                name: username.to_string(),
+            },
+            e => Error::Query(e),
+        })
+    }
+
+    /// Finds a user by name.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Query`] on database failure.
+    pub async fn find(&self, username: &str) -> Result<Option<UserRow>> {
+        Ok(sqlx::query_as("SELECT * FROM users WHERE username = ?1")
+            .bind(username)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    /// All users, by name.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Query`] on database failure.
+    pub async fn list(&self) -> Result<Vec<UserRow>> {
+        Ok(sqlx::query_as("SELECT * FROM users ORDER BY username")
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    /// Applies `changes` to a user and returns the new row, or `None` if there is no such user.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Query`] on database failure.
+    #[instrument(skip_all, fields(user = %username))]
+    pub async fn update(&self, username: &str, changes: &UserChanges) -> Result<Option<UserRow>> {
+        Ok(sqlx::query_as(
+            "UPDATE users SET full_name = COALESCE(?2, full_name), email = COALESCE(?3, email), \
+             bio = COALESCE(?4, bio), role = COALESCE(?5, role), \
+             enabled = COALESCE(?6, enabled), updated_at = ?7 \
+             WHERE username = ?1 RETURNING *",
+        )
+        .bind(username)
+        .bind(&changes.full_name)
+        .bind(&changes.email)
+        .bind(&changes.bio)
+        .bind(&changes.role)
+        .bind(changes.enabled)
+        .bind(now())
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// Stores a new password hash; returns false if there is no such user.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Query`] on database failure.
+    #[instrument(skip_all, fields(user = %username))]
+    pub async fn set_password_hash(&self, username: &str, password_hash: &str) -> Result<bool> {
+        let now = now();
+        let done = sqlx::query(
+            "UPDATE users SET password_hash = ?2, password_changed_at = ?3, updated_at = ?3 \
+             WHERE username = ?1",
+        )
+        .bind(username)
+        .bind(password_hash)
+        .bind(&now)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Records a successful login.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Query`] on database failure.
+    pub async fn touch_login(&self, id: i64) -> Result<()> {
+        sqlx::query("UPDATE users SET last_login_at = ?2 WHERE id = ?1")
+            .bind(id)
+            .bind(now())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Deletes a user (their shares and messages go by cascade); false if there was none.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Query`] on database failure.
+    #[instrument(skip_all, fields(user = %username))]
+    pub async fn delete(&self, username: &str) -> Result<bool> {
+        let done = sqlx::query("DELETE FROM users WHERE username = ?1")
+            .bind(username)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+}

@@ -1,0 +1,365 @@
+//! `ftpadm`: the multiftp admin CLI. Works on the same database as `multiftpd`, also while the
+//! daemon runs. Every command calls the library's service functions, the same ones the SITE
+//! commands use. Exit codes: 0 success, 1 failure (one line on stderr), 2 usage.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand};
+use multiftp::account::{Account, AccountChanges, NewAccount, Role};
+use multiftp::cli::{DataArgs, init_tracing};
+use multiftp::{App, Settings};
+
+/// Manage multiftp users and shares.
+///
+/// Uses the same configuration as multiftpd: --config, --root and --db (or MULTIFTP_CONFIG,
+/// MULTIFTP_ROOT, MULTIFTP_DB) point both at the same database.
+#[derive(Debug, Parser)]
+#[command(name = "ftpadm", version)]
+struct Cli {
+    #[command(flatten)]
+    data: DataArgs,
+
+    /// Print machine-readable JSON instead of tables.
+    #[arg(long, global = true)]
+    json: bool,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Add, list, show, update and delete users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Set a user's password (asked twice on the terminal, or --password-stdin).
+    Passwd {
+        /// The user.
+        name: String,
+        #[command(flatten)]
+        password: PasswordArgs,
+    },
+    /// Share files between users (the same as SITE SHARE / UNSHARE / SHARES).
+    #[command(subcommand)]
+    Share(ShareCommand),
+}
+
+#[derive(Debug, Args)]
+struct PasswordArgs {
+    /// Read the password from the first line of standard input instead of prompting.
+    #[arg(long)]
+    password_stdin: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Create a user and their home folder.
+    Add {
+        /// Username: a lowercase letter, then lowercase letters, digits, '_', '.', '-' (max 32).
+        name: String,
+        /// Make the user an admin.
+        #[arg(long)]
+        admin: bool,
+        /// Display name.
+        #[arg(long, value_name = "S")]
+        full_name: Option<String>,
+        /// Email address.
+        #[arg(long, value_name = "S")]
+        email: Option<String>,
+        /// Create the account disabled (cannot log in until enabled).
+        #[arg(long)]
+        disabled: bool,
+        #[command(flatten)]
+        password: PasswordArgs,
+    },
+    /// List all users.
+    List,
+    /// Show one user.
+    Show {
+        /// The user.
+        name: String,
+    },
+    /// Change a user's details, role or status.
+    Update {
+        /// The user.
+        name: String,
+        /// New display name.
+        #[arg(long, value_name = "S")]
+        full_name: Option<String>,
+        /// New email address ("" clears it).
+        #[arg(long, value_name = "S")]
+        email: Option<String>,
+        /// Make the user an admin.
+        #[arg(long, conflicts_with = "no_admin")]
+        admin: bool,
+        /// Make the user an ordinary user.
+        #[arg(long)]
+        no_admin: bool,
+        /// Allow the user to log in.
+        #[arg(long, conflicts_with = "disable")]
+        enable: bool,
+        /// Stop the user from logging in (running sessions keep going until they end).
+        #[arg(long)]
+        disable: bool,
+    },
+    /// Delete a user, their shares and messages. Their files stay unless --purge-files.
+    Delete {
+        /// The user.
+        name: String,
+        /// Also delete the user's home folder and everything in it.
+        #[arg(long)]
+        purge_files: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ShareCommand {
+    /// Share OWNER's PATH (a file or folder of their home) with RECIPIENT.
+    Add {
+        /// The user who owns the file.
+        owner: String,
+        /// The path inside the owner's home, e.g. /projects/plan.pdf.
+        path: String,
+        /// The user who gets read access.
+        recipient: String,
+    },
+    /// List shares, all or those where --user is owner or recipient.
+    List {
+        /// Only shares of or to this user.
+        #[arg(long, value_name = "NAME")]
+        user: Option<String>,
+    },
+    /// Revoke a share.
+    Revoke {
+        /// The user who owns the file.
+        owner: String,
+        /// The shared path inside the owner's home.
+        path: String,
+        /// The user who had access.
+        recipient: String,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(false, "warn");
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("ftpadm: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let settings = Settings::load(cli.data.config.as_deref(), cli.data.raw())?;
+    let app = App::open(settings).await?;
+    let result = dispatch(&app, cli.command, cli.json).await;
+    app.pool.close().await;
+    result
+}
+
+async fn dispatch(app: &App, command: Command, json: bool) -> anyhow::Result<()> {
+    match command {
+        Command::User(cmd) => user(app, cmd, json).await,
+        Command::Passwd { name, password } => {
+            app.accounts.get(&name).await?;
+            let pw = read_password(&password, &format!("New password for {name}: "))?;
+            app.accounts.set_password(&name, pw).await?;
+            println!("password of '{name}' changed");
+            Ok(())
+        }
+        Command::Share(cmd) => share(app, cmd, json).await,
+    }
+}
+
+async fn user(app: &App, cmd: UserCommand, json: bool) -> anyhow::Result<()> {
+    match cmd {
+        UserCommand::Add {
+            name,
+            admin,
+            full_name,
+            email,
+            disabled,
+            password,
+        } => {
+            multiftp::account::validate_username(&name)?;
+            if app.accounts.get(&name).await.is_ok() {
+                bail!("user '{name}' already exists; use 'ftpadm user update' to change it");
+            }
+            let pw = read_password(&password, &format!("Password for {name}: "))?;
+            let account = app
+                .accounts
+                .add(NewAccount {
+                    username: name,
+                    password: pw,
+                    role: if admin { Role::Admin } else { Role::User },
+                    enabled: !disabled,
+                    full_name: full_name.unwrap_or_default(),
+                    email: email.unwrap_or_default(),
+                })
+                .await?;
+            let home = app.accounts.home_of(&account.username);
+            print_one(
+                &account,
+                json,
+                &format!("user '{}' added, home {}", account.username, home.display()),
+            )
+        }
+        UserCommand::List => {
+            let users = app.accounts.list().await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&users)?);
+            } else {
+                println!(
+                    "{:<20} {:<6} {:<8} {:<24} EMAIL",
+                    "USERNAME", "ROLE", "ENABLED", "FULL NAME"
+                );
+                for u in &users {
+                    println!(
+                        "{:<20} {:<6} {:<8} {:<24} {}",
+                        u.username,
+                        u.role.as_str(),
+                        if u.enabled { "yes" } else { "no" },
+                        u.full_name,
+                        u.email
+                    );
+                }
+            }
+            Ok(())
+        }
+        UserCommand::Show { name } => {
+            let account = app.accounts.get(&name).await?;
+            print_one(&account, json, "")
+        }
+        UserCommand::Update {
+            name,
+            full_name,
+            email,
+            admin,
+            no_admin,
+            enable,
+            disable,
+        } => {
+            let changes = AccountChanges {
+                full_name,
+                email,
+                bio: None,
+                role: match (admin, no_admin) {
+                    (true, _) => Some(Role::Admin),
+                    (_, true) => Some(Role::User),
+                    _ => None,
+                },
+                enabled: match (enable, disable) {
+                    (true, _) => Some(true),
+                    (_, true) => Some(false),
+                    _ => None,
+                },
+            };
+            let account = app.accounts.update(&name, changes).await?;
+            print_one(&account, json, &format!("user '{name}' updated"))
+        }
+        UserCommand::Delete { name, purge_files } => {
+            let home = app.accounts.delete(&name, purge_files).await?;
+            if purge_files {
+                println!("user '{name}' deleted with their files");
+            } else {
+                println!(
+                    "user '{name}' deleted; their files are kept in {}",
+                    home.display()
+                );
+            }
+            Ok(())
+        }
+    }
+}
+
+async fn share(app: &App, cmd: ShareCommand, json: bool) -> anyhow::Result<()> {
+    match cmd {
+        ShareCommand::Add {
+            owner,
+            path,
+            recipient,
+        } => {
+            let (path, created) = app.shares.grant(&owner, &path, &recipient).await?;
+            if created {
+                println!("{owner}:{path} shared with {recipient} (at /shared/{owner}{path})");
+            } else {
+                println!("{owner}:{path} was already shared with {recipient}");
+            }
+        }
+        ShareCommand::List { user } => {
+            let rows = app.shares.list(user.as_deref()).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&rows)?);
+            } else {
+                println!("{:<20} {:<20} {:<20} PATH", "OWNER", "RECIPIENT", "SINCE");
+                for r in &rows {
+                    println!(
+                        "{:<20} {:<20} {:<20} {}",
+                        r.owner, r.recipient, r.created_at, r.path
+                    );
+                }
+            }
+        }
+        ShareCommand::Revoke {
+            owner,
+            path,
+            recipient,
+        } => {
+            let path = app.shares.revoke(&owner, &path, &recipient).await?;
+            println!("{owner}:{path} no longer shared with {recipient}");
+        }
+    }
+    Ok(())
+}
+
+fn print_one(account: &Account, json: bool, headline: &str) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(account)?);
+        return Ok(());
+    }
+    if !headline.is_empty() {
+        println!("{headline}");
+    }
+    println!("username:   {}", account.username);
+    println!("role:       {}", account.role.as_str());
+    println!("enabled:    {}", if account.enabled { "yes" } else { "no" });
+    println!("full name:  {}", account.full_name);
+    println!("email:      {}", account.email);
+    println!("created:    {}", account.created_at);
+    println!(
+        "last login: {}",
+        account.last_login_at.as_deref().unwrap_or("never")
+    );
+    Ok(())
+}
+
+/// Reads a password: the first line of stdin with --password-stdin, otherwise asked twice on
+/// the terminal without echo. Never from argv, so it stays out of `ps` and shell history.
+fn read_password(args: &PasswordArgs, prompt: &str) -> anyhow::Result<String> {
+    let password = if args.password_stdin {
+        let mut line = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .context("reading password from stdin")?;
+        line.trim_end_matches(['\n', '\r']).to_string()
+    } else if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password(prompt).context("reading password")?;
+        let second = rpassword::prompt_password("Repeat: ").context("reading password")?;
+        if first != second {
+            bail!("the passwords do not match; nothing was changed");
+        }
+        first
+    } else {
+        let _ = std::io::stderr().flush();
+        bail!("no terminal to ask for the password: pass --password-stdin and write it to stdin");
+    };
+    multiftp::auth::password::check_policy(&password)?;
+    Ok(password)
+}

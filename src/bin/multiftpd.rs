@@ -1,0 +1,121 @@
+//! `multiftpd`: the multiftp FTP daemon. Parses flags, sets up logging, opens the data root
+//! and database, and serves until SIGINT or SIGTERM.
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use multiftp::cli::{DataArgs, init_tracing};
+use multiftp::config::RawConfig;
+use multiftp::{App, Settings};
+
+/// multiftp FTP server: private homes, SQLite accounts, user-to-user sharing.
+///
+/// Every flag has an environment twin (shown below) and a key in the --config file.
+/// Precedence: defaults < config file < environment < flags.
+#[derive(Debug, Parser)]
+#[command(name = "multiftpd", version)]
+struct Cli {
+    #[command(flatten)]
+    data: DataArgs,
+
+    /// Address to listen on [default: 0.0.0.0].
+    #[arg(long, env = "MULTIFTP_BIND", value_name = "ADDR")]
+    bind: Option<String>,
+
+    /// Control port [default: 2121].
+    #[arg(long, env = "MULTIFTP_PORT", value_name = "N")]
+    port: Option<u16>,
+
+    /// Passive data port range [default: 50000-50100].
+    #[arg(long, env = "MULTIFTP_PASSIVE_PORTS", value_name = "LOW-HIGH")]
+    passive_ports: Option<String>,
+
+    /// One-line greeting sent on connect [default: "Welcome to multiftp"].
+    #[arg(long, env = "MULTIFTP_GREETING", value_name = "TEXT")]
+    greeting: Option<String>,
+
+    /// Seconds an idle session stays open [default: 600].
+    #[arg(long, env = "MULTIFTP_IDLE_TIMEOUT", value_name = "SECS")]
+    idle_timeout: Option<u64>,
+
+    /// Seconds running transfers get to finish on shutdown [default: 10].
+    #[arg(long, env = "MULTIFTP_SHUTDOWN_GRACE", value_name = "SECS")]
+    shutdown_grace: Option<u64>,
+
+    /// Log at debug level (RUST_LOG overrides).
+    #[arg(short, long, env = "MULTIFTP_VERBOSE")]
+    verbose: bool,
+
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve FTP (the default).
+    Run,
+    /// Validate the configuration and print the effective settings, then exit.
+    CheckConfig,
+}
+
+impl Cli {
+    fn settings(&self) -> multiftp::Result<Settings> {
+        let layer = RawConfig {
+            bind: self.bind.clone(),
+            port: self.port,
+            passive_ports: self.passive_ports.clone(),
+            greeting: self.greeting.clone(),
+            idle_timeout: self.idle_timeout,
+            shutdown_grace: self.shutdown_grace,
+            ..self.data.raw()
+        };
+        Settings::load(self.data.config.as_deref(), layer)
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(cli.verbose, "info,sqlx=warn");
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("multiftpd: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[tokio::main]
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let settings = cli.settings()?;
+    if matches!(cli.command, Some(Command::CheckConfig)) {
+        print!(
+            "{}",
+            toml::to_string(&settings).context("printing settings")?
+        );
+        return Ok(());
+    }
+    let app = App::open(settings).await?;
+    if let Some(password) = app.accounts.bootstrap_admin().await? {
+        eprintln!(
+            "\nFirst start: created the admin account.\n  username: admin\n  password: \
+             {password}\nThis password is shown only once; change it with: ftpadm passwd admin\n"
+        );
+    }
+    let s = &app.settings;
+    tracing::info!(
+        version = env!("CARGO_PKG_VERSION"),
+        listen = %std::net::SocketAddr::new(s.bind, s.port),
+        root = %s.root.display(),
+        db = %s.db.display(),
+        users = app.accounts.count().await?,
+        passive_ports = ?s.passive_ports,
+        "multiftpd starting"
+    );
+    let result = multiftp::run(&app, multiftp::signal::shutdown_signal()).await;
+    app.pool.close().await;
+    result?;
+    tracing::info!("multiftpd stopped");
+    Ok(())
+}

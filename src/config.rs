@@ -1,0 +1,234 @@
+//! Configuration: defaults < TOML file (`--config`) < `MULTIFTP_*` environment < command-line
+//! flags. The binaries' clap parsers read flags and their environment twins into a
+//! [`RawConfig`] (clap already gives flags precedence over the environment); [`Settings::load`]
+//! lays that over the file and the defaults, then validates once into typed [`Settings`].
+//! Nothing after that re-reads strings.
+
+use std::net::IpAddr;
+use std::ops::RangeInclusive;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// The example configuration file, documenting every key.
+pub const EXAMPLE: &str = include_str!("../config/multiftpd.example.toml");
+
+/// One layer of configuration as read from the file, the environment or flags. Every key is
+/// optional; unknown keys in the file are an error.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    /// Address to listen on.
+    pub bind: Option<String>,
+    /// Control port.
+    pub port: Option<u16>,
+    /// Data root: database and homes.
+    pub root: Option<PathBuf>,
+    /// SQLite database file.
+    pub db: Option<PathBuf>,
+    /// Passive data ports, `LOW-HIGH`.
+    pub passive_ports: Option<String>,
+    /// Greeting sent on connect (220).
+    pub greeting: Option<String>,
+    /// Seconds an idle session is kept open.
+    pub idle_timeout: Option<u64>,
+    /// Seconds running transfers get to finish on shutdown.
+    pub shutdown_grace: Option<u64>,
+}
+
+impl RawConfig {
+    /// `self` with every key that `over` sets replaced.
+    fn overlay(self, over: RawConfig) -> RawConfig {
+        RawConfig {
+            bind: over.bind.or(self.bind),
+            port: over.port.or(self.port),
+            root: over.root.or(self.root),
+            db: over.db.or(self.db),
+            passive_ports: over.passive_ports.or(self.passive_ports),
+            greeting: over.greeting.or(self.greeting),
+            idle_timeout: over.idle_timeout.or(self.idle_timeout),
+            shutdown_grace: over.shutdown_grace.or(self.shutdown_grace),
+        }
+    }
+}
+
+/// Validated settings shared by `multiftpd` and `ftpadm`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Settings {
+    /// Address to listen on.
+    pub bind: IpAddr,
+    /// Control port (0 picks a free one; used by tests).
+    pub port: u16,
+    /// Absolute data root.
+    pub root: PathBuf,
+    /// Absolute path of the SQLite database.
+    pub db: PathBuf,
+    /// Passive data port range.
+    pub passive_ports: RangeInclusive<u16>,
+    /// 220 greeting.
+    pub greeting: String,
+    /// Idle session timeout.
+    pub idle_timeout: Duration,
+    /// Grace period for running transfers at shutdown.
+    pub shutdown_grace: Duration,
+}
+
+/// Default control port (unprivileged, so no root is needed to try it).
+pub const DEFAULT_PORT: u16 = 2121;
+
+impl Settings {
+    /// Loads the layers: defaults, then the file at `file` (if any), then `overrides` (flags
+    /// and environment, as parsed by the binary).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] naming the key, file or value that is wrong.
+    pub fn load(file: Option<&Path>, overrides: RawConfig) -> Result<Settings> {
+        let from_file = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| {
+                    Error::Config(format!("cannot read config file {}: {e}", path.display()))
+                })?;
+                toml::from_str::<RawConfig>(&text).map_err(|e| {
+                    Error::Config(format!(
+                        "invalid config file {}: {}",
+                        path.display(),
+                        e.message().trim()
+                    ))
+                })?
+            }
+            None => RawConfig::default(),
+        };
+        Self::validate(from_file.overlay(overrides))
+    }
+
+    fn validate(raw: RawConfig) -> Result<Settings> {
+        let bind_text = raw.bind.unwrap_or_else(|| "0.0.0.0".into());
+        let bind = bind_text.parse::<IpAddr>().map_err(|_| {
+            Error::Config(format!(
+                "invalid bind address '{bind_text}' (key 'bind', env MULTIFTP_BIND, flag --bind): \
+                 use an IP address such as 0.0.0.0 or 127.0.0.1"
+            ))
+        })?;
+        let root = absolute(&raw.root.unwrap_or_else(|| PathBuf::from("./data")))?;
+        let db = match raw.db {
+            Some(db) => absolute(&db)?,
+            None => root.join("multiftp.db"),
+        };
+        let passive_ports =
+            parse_port_range(raw.passive_ports.as_deref().unwrap_or("50000-50100"))?;
+        let greeting = raw.greeting.unwrap_or_else(|| "Welcome to multiftp".into());
+        if greeting.contains(['\r', '\n']) {
+            return Err(Error::Config(
+                "invalid greeting (key 'greeting', env MULTIFTP_GREETING): use a single line"
+                    .into(),
+            ));
+        }
+        Ok(Settings {
+            bind,
+            port: raw.port.unwrap_or(DEFAULT_PORT),
+            root,
+            db,
+            passive_ports,
+            greeting,
+            idle_timeout: Duration::from_secs(raw.idle_timeout.unwrap_or(600)),
+            shutdown_grace: Duration::from_secs(raw.shutdown_grace.unwrap_or(10)),
+        })
+    }
+
+    /// `<root>/home`, where the users' homes live.
+    pub fn homes(&self) -> PathBuf {
+        self.root.join("home")
+    }
+}
+
+fn absolute(path: &Path) -> Result<PathBuf> {
+    std::path::absolute(path)
+        .map_err(|e| Error::Config(format!("cannot resolve path {}: {e}", path.display())))
+}
+
+/// Parses a passive port range `LOW-HIGH` (inclusive, LOW <= HIGH, both >= 1024).
+///
+/// # Errors
+///
+/// [`Error::Config`] explaining the expected form.
+pub fn parse_port_range(text: &str) -> Result<RangeInclusive<u16>> {
+    let bad = || {
+        Error::Config(format!(
+            "invalid passive port range '{text}' (key 'passive_ports', env \
+             MULTIFTP_PASSIVE_PORTS, flag --passive-ports): use LOW-HIGH with \
+             1024 <= LOW <= HIGH <= 65535, e.g. 50000-50100"
+        ))
+    };
+    let (low, high) = text.trim().split_once('-').ok_or_else(bad)?;
+    let low: u16 = low.trim().parse().map_err(|_| bad())?;
+    let high: u16 = high.trim().parse().map_err(|_| bad())?;
+    if low < 1024 || low > high {
+        return Err(bad());
+    }
+    Ok(low..=high)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn example_file_parses_and_matches_defaults() {
+        let raw: RawConfig = toml::from_str(EXAMPLE).unwrap();
+        let from_example = Settings::validate(raw).unwrap();
+        let defaults = Settings::validate(RawConfig::default()).unwrap();
+        assert_eq!(from_example.port, defaults.port);
+        assert_eq!(from_example.passive_ports, defaults.passive_ports);
+        assert_eq!(from_example.bind, defaults.bind);
+        assert_eq!(from_example.greeting, defaults.greeting);
+    }
+
+    #[test]
+    fn later_layers_win() {
+        let file = RawConfig {
+            port: Some(21),
+            greeting: Some("file".into()),
+            ..Default::default()
+        };
+        let flags = RawConfig {
+            port: Some(2200),
+            ..Default::default()
+        };
+        let s = Settings::validate(file.overlay(flags)).unwrap();
+        assert_eq!(s.port, 2200);
+        assert_eq!(s.greeting, "file");
+    }
+
+    #[test]
+    fn db_defaults_into_root() {
+        let raw = RawConfig {
+            root: Some("/srv/ftp".into()),
+            ..Default::default()
+        };
+        let s = Settings::validate(raw).unwrap();
+        assert_eq!(s.db, PathBuf::from("/srv/ftp/multiftp.db"));
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_rejected() {
+        assert!(toml::from_str::<RawConfig>("prot = 21").is_err());
+        for bad in ["", "5000", "60000-50000", "80-90", "a-b", "1-70000"] {
+            assert!(parse_port_range(bad).is_err(), "{bad}");
+        }
+        assert_eq!(parse_port_range("50000-50100").unwrap(), 50000..=50100);
+        let raw = RawConfig {
+            bind: Some("localhost:21".into()),
+            ..Default::default()
+        };
+        assert!(
+            Settings::validate(raw)
+                .unwrap_err()
+                .to_string()
+                .contains("MULTIFTP_BIND")
+        );
+    }
+}

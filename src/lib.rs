@@ -1,0 +1,35 @@
+//! multiftp: a multi-user FTP server for teams, on libunftp, tokio and SQLite.
+//!
+//! Users log in with any FTP client against accounts in a SQLite database (argon2id hashes),
+//! each lives in a private home, and they can share files with each other through the
+//! read-only virtual folder `/shared`. `multiftpd` serves FTP; `ftpadm` manages the same
+//! database from the command line, while the daemon runs.
+//!
+//! # Layout
+//!
+//! Three tiers, data flowing one way: protocol -> service -> data.
+//!
+//! - Protocol: [`server`] (libunftp server and start-up), [`site`] (custom SITE commands),
+//!   [`cli`] (shared clap flags) and the binaries in `src/bin/`.
+//! - Service: [`account`] (users, roles, profiles, passwords), [`share`] (sharing),
+//!   [`auth`] (login on top of accounts).
+//! - Data: [`db`] (pool and migrations), `*/store.rs` (all SQL), [`storage`] (the per-user
+//!   storage backend with the `/shared` folder).
+//!
+//! [`config`] loads layered settings; [`error`] is the crate's error type.
+
+pub mod account;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod server;
+pub mod share;
+pub mod signal;
+pub mod site;
+pub mod storage;
+
+pub use config::Settings;
+pub use error::{Error, Result};
+pub use server::{App, run};

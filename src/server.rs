@@ -1,0 +1,150 @@
+//! The daemon: [`App`] opens everything the server and `ftpadm` need (root, homes,
+//! database, services); [`run`] builds the libunftp server on top and serves until the shutdown
+//! future completes.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use libunftp::ServerBuilder;
+use libunftp::options::{FailedLoginsBlock, FailedLoginsPolicy, Shutdown};
+use sqlx::SqlitePool;
+
+use crate::account::Accounts;
+use crate::auth::{DbAuthenticator, DbUserDetailProvider};
+use crate::config::Settings;
+use crate::error::{Error, Result};
+use crate::share::Shares;
+use crate::storage::UserStorage;
+
+/// Everything opened from [`Settings`]: the database and the services over it.
+#[derive(Debug, Clone)]
+pub struct App {
+    /// The validated settings.
+    pub settings: Settings,
+    /// The SQLite pool.
+    pub pool: SqlitePool,
+    /// The account service.
+    pub accounts: Accounts,
+    /// The share service.
+    pub shares: Shares,
+}
+
+impl App {
+    /// Creates the root and `<root>/home` if missing, checks the root is writable, opens (and
+    /// migrates) the database.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] for an unusable root, [`Error::Database`]/[`Error::Migration`] for the
+    /// database.
+    pub async fn open(mut settings: Settings) -> Result<App> {
+        let homes = settings.homes();
+        std::fs::create_dir_all(&homes).map_err(|source| Error::Io {
+            what: "cannot create the data root (check --root / MULTIFTP_ROOT and permissions)",
+            path: homes.clone(),
+            source,
+        })?;
+        let probe = settings.root.join(".multiftp-write-test");
+        std::fs::write(&probe, b"")
+            .and_then(|()| std::fs::remove_file(&probe))
+            .map_err(|source| Error::Io {
+                what: "the data root is not writable (fix its permissions or choose another \
+                       --root)",
+                path: settings.root.clone(),
+                source,
+            })?;
+        // Canonical from here on: libunftp's filesystem checks that each home is under it.
+        settings.root = std::fs::canonicalize(&settings.root).map_err(|source| Error::Io {
+            what: "cannot resolve the data root",
+            path: settings.root.clone(),
+            source,
+        })?;
+        let pool = crate::db::open(&settings.db).await?;
+        let accounts = Accounts::new(pool.clone(), &settings.root);
+        let shares = Shares::new(pool.clone(), accounts.clone());
+        Ok(App {
+            settings,
+            pool,
+            accounts,
+            shares,
+        })
+    }
+}
+
+/// Serves FTP until `shutdown` completes, then gives running transfers the configured grace
+/// period. Binds first so a busy port is reported clearly before anything else happens.
+///
+/// # Errors
+///
+/// [`Error::Config`] when the address is in use or the server cannot be built.
+pub async fn run<F>(app: &App, shutdown: F) -> Result<()>
+where
+    F: Future<Output = ()> + Send + Sync + 'static,
+{
+    let s = &app.settings;
+    let addr = SocketAddr::new(s.bind, s.port);
+    check_bindable(addr)?;
+
+    let homes = s.homes();
+    let accounts = app.accounts.clone();
+    let share_store = app.shares.store().clone();
+    let factory_homes = homes.clone();
+    let grace = s.shutdown_grace;
+    // libunftp only takes a &'static greeting; it is built once per process.
+    let greeting: &'static str = Box::leak(s.greeting.clone().into_boxed_str());
+
+    let builder = ServerBuilder::with_user_detail_provider(
+        Box::new(move || {
+            UserStorage::new(&factory_homes, share_store.clone())
+                .expect("the homes folder was opened at start-up")
+        }),
+        Arc::new(DbUserDetailProvider::new(accounts.clone())),
+    )
+    .authenticator(Arc::new(DbAuthenticator::new(accounts)))
+    .greeting(greeting)
+    .passive_ports(s.passive_ports.clone())
+    .idle_session_timeout(s.idle_timeout.as_secs())
+    // Block a source IP + username pair after 3 failures for 5 minutes (libunftp's default
+    // policy keys on the pair, so one attacker cannot lock a user out from everywhere).
+    .failed_logins_policy(FailedLoginsPolicy::new(
+        3,
+        std::time::Duration::from_secs(300),
+        FailedLoginsBlock::UserAndIP,
+    ))
+    .shutdown_indicator(async move {
+        shutdown.await;
+        Shutdown::new().grace_period(grace)
+    });
+    let builder = crate::site::register(builder, app);
+    let server = builder
+        .build()
+        .map_err(|e| Error::Config(format!("cannot build server: {e}")))?;
+    server.listen(addr.to_string()).await.map_err(|e| {
+        let text = e.to_string();
+        if text.contains("grace period") {
+            Error::Config("shutdown grace period expired with transfers still running".into())
+        } else {
+            Error::Config(format!("FTP server on {addr} stopped: {text}"))
+        }
+    })
+}
+
+fn check_bindable(addr: SocketAddr) -> Result<()> {
+    match std::net::TcpListener::bind(addr) {
+        Ok(listener) => {
+            drop(listener);
+            Ok(())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => Err(Error::Config(format!(
+            "port {} on {} is already in use: stop the other server or choose another port \
+             with --port / MULTIFTP_PORT",
+            addr.port(),
+            addr.ip()
+        ))),
+        Err(e) => Err(Error::Config(format!(
+            "cannot listen on {addr}: {e} (ports below 1024 need CAP_NET_BIND_SERVICE; check \
+             --bind / MULTIFTP_BIND)"
+        ))),
+    }
+}

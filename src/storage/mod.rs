@@ -1,0 +1,419 @@
+//! [`UserStorage`]: the per-session storage backend. It serves the user's home through
+//! `unftp_sbe_fs::Filesystem` (cap-std handles rooted at the home, so no path, `..` or symlink
+//! can reach outside it) and adds the read-only virtual folder `/shared`, where files that
+//! other users share with this user appear as `/shared/<owner>/<owner's path>`.
+//!
+//! Cost model: operations in the home never touch the database, except DELE, RMD and RNTO,
+//! which keep the owner's shares in step (one statement each). Resolving a path under
+//! `/shared/<owner>` costs one indexed query, so revocations are seen by the next command.
+
+pub mod error;
+pub mod paths;
+
+use std::fmt::Debug;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::SystemTime;
+
+use async_trait::async_trait;
+use unftp_core::storage::{Fileinfo, Metadata, Permissions, Result, StorageBackend};
+use unftp_sbe_fs::Filesystem;
+
+use crate::account::Role;
+use crate::auth::FtpUser;
+use crate::share::ShareStore;
+use paths::{SHARED, Target, classify, is_within, next_component};
+
+/// File metadata for both real and virtual entries.
+#[derive(Debug, Clone)]
+pub struct Meta {
+    len: u64,
+    dir: bool,
+    symlink: bool,
+    modified: SystemTime,
+    uid: u32,
+    gid: u32,
+    links: u64,
+    mode: u32,
+}
+
+impl Meta {
+    fn of<M: Metadata>(m: &M) -> Self {
+        Meta {
+            len: m.len(),
+            dir: m.is_dir(),
+            symlink: m.is_symlink(),
+            modified: m.modified().unwrap_or(SystemTime::UNIX_EPOCH),
+            uid: m.uid(),
+            gid: m.gid(),
+            links: m.links(),
+            mode: m.permissions().0,
+        }
+    }
+
+    fn virtual_dir(modified: SystemTime) -> Self {
+        Meta {
+            len: 0,
+            dir: true,
+            symlink: false,
+            modified,
+            uid: 0,
+            gid: 0,
+            links: 1,
+            mode: 0o555,
+        }
+    }
+
+    /// Drops the write bits: everything under `/shared` is shown read-only.
+    fn read_only(mut self) -> Self {
+        self.mode &= !0o222;
+        self
+    }
+}
+
+impl Metadata for Meta {
+    fn len(&self) -> u64 {
+        self.len
+    }
+    fn is_dir(&self) -> bool {
+        self.dir
+    }
+    fn is_file(&self) -> bool {
+        !self.dir && !self.symlink
+    }
+    fn is_symlink(&self) -> bool {
+        self.symlink
+    }
+    fn modified(&self) -> Result<SystemTime> {
+        Ok(self.modified)
+    }
+    fn gid(&self) -> u32 {
+        self.gid
+    }
+    fn uid(&self) -> u32 {
+        self.uid
+    }
+    fn links(&self) -> u64 {
+        self.links
+    }
+    fn permissions(&self) -> Permissions {
+        Permissions(self.mode)
+    }
+}
+
+type Listing = Vec<Fileinfo<PathBuf, Meta>>;
+
+/// What a path under `/shared/<owner>` resolves to.
+enum Resolved {
+    /// Inside a shared item: served from the owner's home.
+    Real(Filesystem),
+    /// A virtual folder on the way down to shared items: the names of its children.
+    Virtual(Vec<String>),
+}
+
+/// The storage backend of one FTP session.
+#[derive(Debug)]
+pub struct UserStorage {
+    /// `<root>/home`, the folder holding every home.
+    homes: PathBuf,
+    /// The user's home (rooted at `homes` until `enter`).
+    home: Filesystem,
+    /// Share lookups for `/shared`.
+    shares: ShareStore,
+    /// When this session started: the modification time of virtual folders.
+    started: SystemTime,
+    /// The last directory a successful CWD entered, for SITE commands with relative paths
+    /// (libunftp does not give SITE handlers the session's working directory).
+    cwd: Mutex<String>,
+}
+
+impl UserStorage {
+    /// A backend over the homes folder `homes` (absolute), resolving shares with `shares`.
+    ///
+    /// # Errors
+    ///
+    /// When `homes` cannot be opened.
+    pub fn new(homes: &Path, shares: ShareStore) -> std::io::Result<Self> {
+        Ok(Self {
+            homes: homes.to_path_buf(),
+            home: Filesystem::new(homes)?,
+            shares,
+            started: SystemTime::now(),
+            cwd: Mutex::new("/".to_string()),
+        })
+    }
+
+    /// The working directory as last set by CWD (absolute, normalised).
+    pub fn cwd(&self) -> String {
+        self.cwd
+            .lock()
+            .map(|c| c.clone())
+            .unwrap_or_else(|_| "/".to_string())
+    }
+
+    /// A filesystem rooted at `owner`'s home, through a cap-std handle opened from the homes
+    /// folder, so even a hostile owner name cannot leave `homes`.
+    fn owner_fs(&self, owner: &str) -> Result<Filesystem> {
+        let mut fs = Filesystem::new(&self.homes).map_err(|_| error::not_found())?;
+        let owner_user = FtpUser {
+            id: 0,
+            username: owner.to_string(),
+            role: Role::User,
+            home: self.homes.join(owner),
+            enabled: true,
+        };
+        StorageBackend::<FtpUser>::enter(&mut fs, &owner_user).map_err(|_| error::not_found())?;
+        Ok(fs)
+    }
+
+    async fn resolve(&self, user: &FtpUser, owner: &str, path: &str) -> Result<Resolved> {
+        let shared = self
+            .shares
+            .paths_for(user.id, owner)
+            .await
+            .map_err(error::database)?;
+        if shared.iter().any(|s| is_within(path, s)) {
+            return Ok(Resolved::Real(self.owner_fs(owner)?));
+        }
+        let mut names: Vec<String> = shared
+            .iter()
+            .filter_map(|s| next_component(path, s))
+            .map(str::to_string)
+            .collect();
+        names.dedup();
+        if names.is_empty() {
+            Err(error::not_found())
+        } else {
+            Ok(Resolved::Virtual(names))
+        }
+    }
+
+    /// Lists a virtual folder `dir` of `owner`: shared items show their real metadata,
+    /// intermediate folders are virtual. Items deleted behind our back are left out.
+    async fn list_virtual(
+        &self,
+        user: &FtpUser,
+        owner: &str,
+        dir: &str,
+        names: Vec<String>,
+    ) -> Result<Listing> {
+        let fs = self.owner_fs(owner)?;
+        let shared = self
+            .shares
+            .paths_for(user.id, owner)
+            .await
+            .map_err(error::database)?;
+        let mut out = Vec::with_capacity(names.len());
+        for name in names {
+            let full = if dir == "/" {
+                format!("/{name}")
+            } else {
+                format!("{dir}/{name}")
+            };
+            let metadata = if shared.contains(&full) {
+                match fs.metadata(user, &full).await {
+                    Ok(m) => Meta::of(&m).read_only(),
+                    Err(_) => continue,
+                }
+            } else {
+                Meta::virtual_dir(self.started)
+            };
+            out.push(Fileinfo {
+                path: PathBuf::from(name),
+                metadata,
+            });
+        }
+        Ok(out)
+    }
+
+    fn real_listing<M: Metadata>(list: Vec<Fileinfo<PathBuf, M>>, read_only: bool) -> Listing {
+        list.into_iter()
+            .map(|fi| {
+                let meta = Meta::of(&fi.metadata);
+                Fileinfo {
+                    path: fi.path,
+                    metadata: if read_only { meta.read_only() } else { meta },
+                }
+            })
+            .collect()
+    }
+}
+
+/// The path to hand to the home filesystem, or a refusal for anything under `/shared`.
+fn home_path(path: &Path) -> Result<String> {
+    match classify(path) {
+        Target::Home(p) => Ok(p),
+        _ => Err(error::read_only()),
+    }
+}
+
+#[async_trait]
+impl StorageBackend<FtpUser> for UserStorage {
+    type Metadata = Meta;
+
+    fn enter(&mut self, user: &FtpUser) -> std::io::Result<()> {
+        StorageBackend::<FtpUser>::enter(&mut self.home, user)
+    }
+
+    fn supported_features(&self) -> u32 {
+        unftp_core::storage::FEATURE_RESTART
+    }
+
+    async fn metadata<P: AsRef<Path> + Send + Debug>(
+        &self,
+        user: &FtpUser,
+        path: P,
+    ) -> Result<Self::Metadata> {
+        match classify(path.as_ref()) {
+            Target::Home(p) => self.home.metadata(user, p).await.map(|m| Meta::of(&m)),
+            Target::SharedRoot => Ok(Meta::virtual_dir(self.started)),
+            Target::SharedOwner(owner) => {
+                self.resolve(user, &owner, "/").await?;
+                Ok(Meta::virtual_dir(self.started))
+            }
+            Target::Shared { owner, path } => match self.resolve(user, &owner, &path).await? {
+                Resolved::Real(fs) => fs
+                    .metadata(user, path)
+                    .await
+                    .map(|m| Meta::of(&m).read_only()),
+                Resolved::Virtual(_) => Ok(Meta::virtual_dir(self.started)),
+            },
+        }
+    }
+
+    async fn list<P: AsRef<Path> + Send + Debug>(&self, user: &FtpUser, path: P) -> Result<Listing>
+    where
+        <Self as StorageBackend<FtpUser>>::Metadata: Metadata,
+    {
+        match classify(path.as_ref()) {
+            Target::Home(p) => {
+                let mut list = Self::real_listing(self.home.list(user, &p).await?, false);
+                if p == "/" {
+                    // `shared` is reserved in every home root: the virtual folder replaces any
+                    // real entry of that name an admin may have made by hand.
+                    list.retain(|fi| fi.path.as_os_str() != SHARED);
+                    list.push(Fileinfo {
+                        path: PathBuf::from(SHARED),
+                        metadata: Meta::virtual_dir(self.started),
+                    });
+                }
+                Ok(list)
+            }
+            Target::SharedRoot => {
+                let owners = self
+                    .shares
+                    .owners_for(user.id)
+                    .await
+                    .map_err(error::database)?;
+                Ok(owners
+                    .into_iter()
+                    .map(|o| Fileinfo {
+                        path: PathBuf::from(o),
+                        metadata: Meta::virtual_dir(self.started),
+                    })
+                    .collect())
+            }
+            Target::SharedOwner(owner) => match self.resolve(user, &owner, "/").await? {
+                Resolved::Virtual(names) => self.list_virtual(user, &owner, "/", names).await,
+                Resolved::Real(_) => Err(error::not_found()),
+            },
+            Target::Shared { owner, path } => match self.resolve(user, &owner, &path).await? {
+                Resolved::Real(fs) => Ok(Self::real_listing(fs.list(user, path).await?, true)),
+                Resolved::Virtual(names) => self.list_virtual(user, &owner, &path, names).await,
+            },
+        }
+    }
+
+    async fn get<P: AsRef<Path> + Send + Debug>(
+        &self,
+        user: &FtpUser,
+        path: P,
+        start_pos: u64,
+    ) -> Result<Box<dyn tokio::io::AsyncRead + Send + Sync + Unpin>> {
+        match classify(path.as_ref()) {
+            Target::Home(p) => self.home.get(user, p, start_pos).await,
+            Target::Shared { owner, path } => match self.resolve(user, &owner, &path).await? {
+                Resolved::Real(fs) => fs.get(user, path, start_pos).await,
+                Resolved::Virtual(_) => Err(error::not_found()),
+            },
+            Target::SharedRoot | Target::SharedOwner(_) => Err(error::not_found()),
+        }
+    }
+
+    async fn put<
+        P: AsRef<Path> + Send + Debug,
+        R: tokio::io::AsyncRead + Send + Sync + Unpin + 'static,
+    >(
+        &self,
+        user: &FtpUser,
+        input: R,
+        path: P,
+        start_pos: u64,
+    ) -> Result<u64> {
+        let p = home_path(path.as_ref())?;
+        self.home.put(user, input, p, start_pos).await
+    }
+
+    async fn del<P: AsRef<Path> + Send + Debug>(&self, user: &FtpUser, path: P) -> Result<()> {
+        let p = home_path(path.as_ref())?;
+        self.home.del(user, &p).await?;
+        self.shares
+            .delete_prefix(user.id, &p)
+            .await
+            .map_err(error::database)?;
+        Ok(())
+    }
+
+    async fn mkd<P: AsRef<Path> + Send + Debug>(&self, user: &FtpUser, path: P) -> Result<()> {
+        let p = home_path(path.as_ref())?;
+        self.home.mkd(user, p).await
+    }
+
+    async fn rename<P: AsRef<Path> + Send + Debug>(
+        &self,
+        user: &FtpUser,
+        from: P,
+        to: P,
+    ) -> Result<()> {
+        let from = home_path(from.as_ref())?;
+        let to = home_path(to.as_ref())?;
+        if from == "/" || to == "/" {
+            return Err(error::read_only());
+        }
+        self.home.rename(user, &from, &to).await?;
+        // Shares follow the item they point at.
+        self.shares
+            .move_prefix(user.id, &from, &to)
+            .await
+            .map_err(error::database)?;
+        Ok(())
+    }
+
+    async fn rmd<P: AsRef<Path> + Send + Debug>(&self, user: &FtpUser, path: P) -> Result<()> {
+        let p = home_path(path.as_ref())?;
+        if p == "/" {
+            return Err(error::read_only());
+        }
+        self.home.rmd(user, &p).await?;
+        self.shares
+            .delete_prefix(user.id, &p)
+            .await
+            .map_err(error::database)?;
+        Ok(())
+    }
+
+    async fn cwd<P: AsRef<Path> + Send + Debug>(&self, user: &FtpUser, path: P) -> Result<()> {
+        let target = classify(path.as_ref());
+        let meta = self.metadata(user, path.as_ref()).await?;
+        if !meta.is_dir() {
+            return Err(error::not_found());
+        }
+        if let Target::Home(p) = &target {
+            self.home.cwd(user, p).await?;
+        }
+        if let Ok(mut cwd) = self.cwd.lock() {
+            *cwd = paths::normalise(path.as_ref());
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,1 @@
+//! Integration tests: the real daemon on loopback, driven by real FTP clients.
