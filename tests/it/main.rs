@@ -1,1 +1,15 @@
-//! Integration tests: the real daemon on loopback, driven by real FTP clients.
+//! Integration tests: the real daemon on a free loopback port with a temp root and a real
+//! SQLite file, driven by real FTP clients (suppaftp, curl) and the real `ftpadm` binary.
+
+mod harness;
+
+// login, 530s, users appearing and disappearing while the server runs
+mod login;
+// transfers, directory operations, listings, resume, UTF-8 names
+mod transfer;
+// isolation between users and path traversal attempts
+mod isolation;
+// the ftpadm binary end to end, and bad input
+mod ftpadm;
+// the /shared folder and SITE SHARE / UNSHARE / SHARES
+mod shares;

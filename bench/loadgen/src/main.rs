@@ -1,0 +1,867 @@
+//! `loadgen`: FTP load generator for bench/run.sh (multiftpd vs vsftpd).
+//!
+//! Every workload subcommand prints exactly one JSON line on stdout with its figures plus the
+//! load generator's own CPU time (getrusage RUSAGE_SELF, user + sys) over the measured window,
+//! so a client-side bottleneck is visible. `idle` prints a second, earlier line
+//! (`"event":"ready"`) once its sessions are open. `report` turns the collected lines into the
+//! Markdown table. Every loop is bounded by a count and/or a deadline, and every workload by
+//! `--timeout`.
+
+use std::net::{Ipv4Addr, SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, anyhow, bail};
+use clap::{Args, Parser, Subcommand};
+use serde_json::{Map, Value, json};
+use suppaftp::tokio::AsyncFtpStream;
+use suppaftp::types::FileType;
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpSocket, TcpStream};
+
+/// Timeout for one connect, login or small command.
+const OP_TIMEOUT: Duration = Duration::from_secs(60);
+/// Read/write buffer for data connections.
+const BUF: usize = 256 * 1024;
+
+#[derive(Debug, Parser)]
+#[command(name = "loadgen", about = "FTP load generator: one JSON line per workload")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Debug, Clone, Args)]
+struct Conn {
+    /// Server control address, HOST:PORT.
+    #[arg(long, default_value = "127.0.0.1:2121")]
+    addr: String,
+    /// FTP user name.
+    #[arg(long, default_value = "bench")]
+    user: String,
+    /// FTP password.
+    #[arg(long, default_value = "benchpass1")]
+    pass: String,
+    /// Free-form label copied into the JSON line (bench/run.sh puts the server name here).
+    #[arg(long, default_value = "")]
+    label: String,
+    /// Hard limit in seconds for the whole workload; past it the workload reports an error.
+    #[arg(long, default_value_t = 900)]
+    timeout: u64,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// W1: one session RETRs a big file; MB/s (median of --runs).
+    RetrBig {
+        #[command(flatten)]
+        conn: Conn,
+        /// Remote file name (relative to the login directory).
+        #[arg(long)]
+        file: String,
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+    },
+    /// W2: one session STORs --size-mib MiB streamed from a repeating 1 MiB buffer; MB/s.
+    StorBig {
+        #[command(flatten)]
+        conn: Conn,
+        #[arg(long, default_value_t = 1024)]
+        size_mib: u64,
+        /// Remote file name to write (deleted after each run unless --keep).
+        #[arg(long, default_value = "bench-upload.bin")]
+        file: String,
+        #[arg(long, default_value_t = 1)]
+        runs: usize,
+        /// Keep the uploaded file on the server.
+        #[arg(long)]
+        keep: bool,
+    },
+    /// W3: --clients sessions each loop RETR of --file for --seconds; MB/s, transfers/s, p99.
+    RetrMany {
+        #[command(flatten)]
+        conn: Conn,
+        #[arg(long, default_value_t = 32)]
+        clients: usize,
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        #[arg(long)]
+        file: String,
+    },
+    /// W4: one session STORs --count files of --size bytes into --dir, then RETRs them; files/s.
+    SmallFiles {
+        #[command(flatten)]
+        conn: Conn,
+        #[arg(long, default_value_t = 1000)]
+        count: usize,
+        #[arg(long, default_value_t = 4096)]
+        size: usize,
+        /// Remote folder to create and fill (should not exist yet).
+        #[arg(long, default_value = "small")]
+        dir: String,
+    },
+    /// W5: --clients clients loop connect + login + QUIT for --seconds; logins/s, p50/p99.
+    Logins {
+        #[command(flatten)]
+        conn: Conn,
+        #[arg(long, default_value_t = 8)]
+        clients: usize,
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+    },
+    /// W6: LIST and MLSD of --dir; ms (median of --runs).
+    Listing {
+        #[command(flatten)]
+        conn: Conn,
+        #[arg(long)]
+        dir: String,
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+    },
+    /// W7: open --sessions logged-in sessions, print a "ready" line, hold them until a line or
+    /// EOF on stdin (or --hold-secs), check they are still alive with NOOP, then close them.
+    Idle {
+        #[command(flatten)]
+        conn: Conn,
+        #[arg(long, default_value_t = 1000)]
+        sessions: usize,
+        /// Sessions being opened at once.
+        #[arg(long, default_value_t = 32)]
+        concurrency: usize,
+        /// Spread the sessions over this many source addresses 127.0.0.1, 127.0.0.2, ...
+        /// (each source address has ~28k ephemeral ports towards one server port).
+        #[arg(long, default_value_t = 1)]
+        src_ips: u8,
+        /// Longest hold after "ready" when stdin stays silent.
+        #[arg(long, default_value_t = 600)]
+        hold_secs: u64,
+    },
+    /// Print the Markdown comparison table from the JSON lines of a run.
+    Report {
+        /// File with one JSON result per line (bench/run.sh writes results.jsonl).
+        #[arg(long)]
+        results: PathBuf,
+        /// Label of the first server column.
+        #[arg(long, default_value = "multiftpd")]
+        a: String,
+        /// Label of the second server column.
+        #[arg(long, default_value = "vsftpd")]
+        b: String,
+    },
+}
+
+// ---------------------------------------------------------------------------------------------
+// helpers
+
+/// Process CPU time so far: (user, sys) seconds.
+fn cpu_times() -> (f64, f64) {
+    // SAFETY: getrusage only writes into the zeroed struct we pass it.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
+    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    (tv(ru.ru_utime), tv(ru.ru_stime))
+}
+
+/// Wall clock and CPU time of a measured window.
+struct Meter {
+    wall: Instant,
+    cpu: (f64, f64),
+}
+
+impl Meter {
+    fn start() -> Self {
+        Meter { wall: Instant::now(), cpu: cpu_times() }
+    }
+    /// Client CPU figures for the window, as JSON fields.
+    fn cpu_json(&self) -> Map<String, Value> {
+        let wall = self.wall.elapsed().as_secs_f64();
+        let (u, s) = cpu_times();
+        let (u, s) = (u - self.cpu.0, s - self.cpu.1);
+        let mut m = Map::new();
+        m.insert("client_cpu_user_s".into(), json!(r3(u)));
+        m.insert("client_cpu_sys_s".into(), json!(r3(s)));
+        m.insert("client_cpu_s".into(), json!(r3(u + s)));
+        // 100 = one core busy for the whole window.
+        m.insert("client_cpu_pct".into(), json!(r1(100.0 * (u + s) / wall.max(1e-9))));
+        m
+    }
+}
+
+fn r1(x: f64) -> f64 {
+    (x * 10.0).round() / 10.0
+}
+fn r3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+fn median(v: &[f64]) -> Option<f64> {
+    if v.is_empty() {
+        return None;
+    }
+    let mut s = v.to_vec();
+    s.sort_by(|a, b| a.total_cmp(b));
+    let n = s.len();
+    Some(if n % 2 == 1 { s[n / 2] } else { (s[n / 2 - 1] + s[n / 2]) / 2.0 })
+}
+
+/// Nearest-rank percentile (p in 0..=100) of `sorted`.
+fn pct(sorted: &[f64], p: f64) -> Option<f64> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    Some(sorted[rank.clamp(1, sorted.len()) - 1])
+}
+
+fn mb_per_s(bytes: u64, secs: f64) -> f64 {
+    bytes as f64 / 1e6 / secs.max(1e-9)
+}
+
+async fn within<T, F>(d: Duration, what: &str, f: F) -> Result<T>
+where
+    F: std::future::Future<Output = Result<T>>,
+{
+    match tokio::time::timeout(d, f).await {
+        Ok(r) => r,
+        Err(_) => bail!("{what}: timed out after {} s", d.as_secs()),
+    }
+}
+
+fn resolve(addr: &str) -> Result<SocketAddr> {
+    addr.to_socket_addrs()
+        .with_context(|| format!("resolving {addr}"))?
+        .next()
+        .ok_or_else(|| anyhow!("no address for {addr}"))
+}
+
+/// Connects (optionally from source address `src`), logs in and selects binary transfers.
+async fn open(conn: &Conn, addr: SocketAddr, src: Option<Ipv4Addr>) -> Result<AsyncFtpStream> {
+    within(OP_TIMEOUT, "connect+login", async {
+        let tcp = match src {
+            Some(ip) => {
+                let sock = TcpSocket::new_v4()?;
+                sock.bind(SocketAddr::new(ip.into(), 0))?;
+                sock.connect(addr).await.with_context(|| format!("connect {addr} from {ip}"))?
+            }
+            None => TcpStream::connect(addr).await.with_context(|| format!("connect {addr}"))?,
+        };
+        tcp.set_nodelay(true)?;
+        let mut ftp = AsyncFtpStream::connect_with_stream(tcp).await.context("greeting")?;
+        ftp.login(conn.user.as_str(), conn.pass.as_str()).await.context("login")?;
+        ftp.transfer_type(FileType::Binary).await.context("TYPE I")?;
+        Ok(ftp)
+    })
+    .await
+}
+
+async fn drain<R: AsyncRead + Unpin>(r: &mut R, buf: &mut [u8]) -> std::io::Result<u64> {
+    let mut n = 0u64;
+    loop {
+        let k = r.read(buf).await?;
+        if k == 0 {
+            return Ok(n);
+        }
+        n += k as u64;
+    }
+}
+
+/// RETR `name` and count its bytes.
+async fn retr_count(ftp: &mut AsyncFtpStream, name: &str, buf: &mut [u8]) -> Result<u64> {
+    let mut s = ftp.retr_as_stream(name).await.with_context(|| format!("RETR {name}"))?;
+    let n = drain(&mut s, buf).await.context("reading data connection")?;
+    s.finish().await.context("RETR completion reply")?;
+    Ok(n)
+}
+
+/// STOR `bytes` bytes to `name`, repeating `pattern`.
+async fn stor_bytes(ftp: &mut AsyncFtpStream, name: &str, pattern: &[u8], bytes: u64) -> Result<()> {
+    let mut s = ftp.put_with_stream(name).await.with_context(|| format!("STOR {name}"))?;
+    let mut left = bytes;
+    while left > 0 {
+        let k = left.min(pattern.len() as u64) as usize;
+        s.write_all(&pattern[..k]).await.context("writing data connection")?;
+        left -= k as u64;
+    }
+    s.finish().await.context("STOR completion reply")?;
+    Ok(())
+}
+
+/// Bytes that do not compress to nothing (cheap xorshift fill).
+fn pattern(len: usize) -> Vec<u8> {
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+fn base(workload: &str, conn: &Conn) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert("workload".into(), json!(workload));
+    m.insert("label".into(), json!(conn.label));
+    m.insert("addr".into(), json!(conn.addr));
+    m
+}
+
+fn emit(m: Map<String, Value>) {
+    println!("{}", Value::Object(m));
+}
+
+// ---------------------------------------------------------------------------------------------
+// workloads
+
+async fn retr_big(conn: &Conn, file: &str, runs: usize) -> Result<Map<String, Value>> {
+    let addr = resolve(&conn.addr)?;
+    let mut ftp = open(conn, addr, None).await?;
+    let mut buf = vec![0u8; BUF];
+    let mut speeds = Vec::new();
+    let mut bytes = 0;
+    let meter = Meter::start();
+    for _ in 0..runs.max(1) {
+        let t = Instant::now();
+        bytes = retr_count(&mut ftp, file, &mut buf).await?;
+        speeds.push(mb_per_s(bytes, t.elapsed().as_secs_f64()));
+    }
+    let mut m = base("retr-big", conn);
+    m.insert("file".into(), json!(file));
+    m.insert("bytes".into(), json!(bytes));
+    m.insert("runs".into(), json!(speeds.len()));
+    m.insert("mbps_runs".into(), json!(speeds.iter().map(|s| r1(*s)).collect::<Vec<_>>()));
+    m.insert("mbps".into(), json!(r1(median(&speeds).unwrap_or(0.0))));
+    m.extend(meter.cpu_json());
+    let _ = within(OP_TIMEOUT, "QUIT", async { Ok(ftp.quit().await?) }).await;
+    Ok(m)
+}
+
+async fn stor_big(conn: &Conn, size_mib: u64, file: &str, runs: usize, keep: bool) -> Result<Map<String, Value>> {
+    let addr = resolve(&conn.addr)?;
+    let mut ftp = open(conn, addr, None).await?;
+    let pat = pattern(1 << 20);
+    let bytes = size_mib << 20;
+    let mut speeds = Vec::new();
+    let meter = Meter::start();
+    let mut window_cpu = Map::new();
+    for i in 0..runs.max(1) {
+        let t = Instant::now();
+        stor_bytes(&mut ftp, file, &pat, bytes).await?;
+        speeds.push(mb_per_s(bytes, t.elapsed().as_secs_f64()));
+        if i + 1 == runs.max(1) {
+            window_cpu = meter.cpu_json();
+        }
+        if !keep {
+            ftp.rm(file).await.with_context(|| format!("DELE {file}"))?;
+        }
+    }
+    let mut m = base("stor-big", conn);
+    m.insert("bytes".into(), json!(bytes));
+    m.insert("runs".into(), json!(speeds.len()));
+    m.insert("mbps_runs".into(), json!(speeds.iter().map(|s| r1(*s)).collect::<Vec<_>>()));
+    m.insert("mbps".into(), json!(r1(median(&speeds).unwrap_or(0.0))));
+    m.extend(window_cpu);
+    let _ = within(OP_TIMEOUT, "QUIT", async { Ok(ftp.quit().await?) }).await;
+    Ok(m)
+}
+
+async fn retr_many(conn: &Conn, clients: usize, seconds: u64, file: &str) -> Result<Map<String, Value>> {
+    let addr = resolve(&conn.addr)?;
+    let clients = clients.max(1);
+    // Phase 1: open every session (not timed).
+    let mut opening = tokio::task::JoinSet::new();
+    for _ in 0..clients {
+        let conn = conn.clone();
+        opening.spawn(async move { open(&conn, addr, None).await });
+    }
+    let mut sessions = Vec::new();
+    let mut open_errors = Vec::new();
+    while let Some(r) = opening.join_next().await {
+        match r? {
+            Ok(s) => sessions.push(s),
+            Err(e) => open_errors.push(format!("{e:#}")),
+        }
+    }
+    if sessions.is_empty() {
+        bail!("no session could be opened: {}", open_errors.first().cloned().unwrap_or_default());
+    }
+    // Phase 2: every session loops RETR until the deadline (and at most 1e6 transfers).
+    let meter = Meter::start();
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let mut tasks = tokio::task::JoinSet::new();
+    for mut ftp in sessions {
+        let file = file.to_string();
+        tasks.spawn(async move {
+            let mut buf = vec![0u8; BUF];
+            let mut lat = Vec::new();
+            let mut bytes = 0u64;
+            let mut errors = Vec::new();
+            for _ in 0..1_000_000 {
+                if Instant::now() >= deadline || errors.len() >= 5 {
+                    break;
+                }
+                let t = Instant::now();
+                match within(OP_TIMEOUT, "RETR", retr_count(&mut ftp, &file, &mut buf)).await {
+                    Ok(n) => {
+                        lat.push(t.elapsed().as_secs_f64() * 1e3);
+                        bytes += n;
+                    }
+                    Err(e) => {
+                        errors.push(format!("{e:#}"));
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                }
+            }
+            let _ = tokio::time::timeout(Duration::from_secs(5), ftp.quit()).await;
+            (lat, bytes, errors)
+        });
+    }
+    let mut lat = Vec::new();
+    let mut bytes = 0;
+    let mut errors = Vec::new();
+    while let Some(r) = tasks.join_next().await {
+        let (l, b, e) = r?;
+        lat.extend(l);
+        bytes += b;
+        errors.extend(e);
+    }
+    let elapsed = meter.wall.elapsed().as_secs_f64();
+    lat.sort_by(|a, b| a.total_cmp(b));
+    let mut m = base("retr-many", conn);
+    m.insert("clients".into(), json!(clients));
+    m.insert("sessions_opened".into(), json!(clients - open_errors.len()));
+    m.insert("seconds".into(), json!(r3(elapsed)));
+    m.insert("transfers".into(), json!(lat.len()));
+    m.insert("bytes".into(), json!(bytes));
+    m.insert("mbps".into(), json!(r1(mb_per_s(bytes, elapsed))));
+    m.insert("transfers_per_s".into(), json!(r1(lat.len() as f64 / elapsed)));
+    m.insert("p50_ms".into(), json!(pct(&lat, 50.0).map(r1)));
+    m.insert("p99_ms".into(), json!(pct(&lat, 99.0).map(r1)));
+    m.insert("max_ms".into(), json!(lat.last().copied().map(r1)));
+    m.insert("errors".into(), json!(errors.len() + open_errors.len()));
+    if let Some(e) = open_errors.first().or(errors.first()) {
+        m.insert("first_error".into(), json!(e));
+    }
+    m.extend(meter.cpu_json());
+    Ok(m)
+}
+
+async fn small_files(conn: &Conn, count: usize, size: usize, dir: &str) -> Result<Map<String, Value>> {
+    let addr = resolve(&conn.addr)?;
+    let mut ftp = open(conn, addr, None).await?;
+    let _ = ftp.mkdir(dir).await; // may exist from an earlier run
+    ftp.cwd(dir).await.with_context(|| format!("CWD {dir}"))?;
+    let pat = pattern(size.max(1));
+    let names: Vec<String> = (0..count).map(|i| format!("f{i:06}.bin")).collect();
+    let meter = Meter::start();
+    let t = Instant::now();
+    for n in &names {
+        within(OP_TIMEOUT, "STOR", stor_bytes(&mut ftp, n, &pat, size as u64)).await?;
+    }
+    let stor_s = t.elapsed().as_secs_f64();
+    let cpu_stor = meter.cpu_json();
+    let meter = Meter::start();
+    let mut buf = vec![0u8; 64 * 1024];
+    let t = Instant::now();
+    let mut wrong = 0;
+    for n in &names {
+        let got = within(OP_TIMEOUT, "RETR", retr_count(&mut ftp, n, &mut buf)).await?;
+        if got != size as u64 {
+            wrong += 1;
+        }
+    }
+    let retr_s = t.elapsed().as_secs_f64();
+    let cpu_retr = meter.cpu_json();
+    let mut m = base("small-files", conn);
+    m.insert("count".into(), json!(count));
+    m.insert("size".into(), json!(size));
+    m.insert("stor_s".into(), json!(r3(stor_s)));
+    m.insert("retr_s".into(), json!(r3(retr_s)));
+    m.insert("stor_files_per_s".into(), json!(r1(count as f64 / stor_s)));
+    m.insert("retr_files_per_s".into(), json!(r1(count as f64 / retr_s)));
+    m.insert("retr_wrong_size".into(), json!(wrong));
+    m.insert("stor_cpu".into(), Value::Object(cpu_stor.clone()));
+    m.insert("retr_cpu".into(), Value::Object(cpu_retr.clone()));
+    // Headline client CPU: the whole STOR + RETR window.
+    let total = cpu_stor["client_cpu_s"].as_f64().unwrap_or(0.0) + cpu_retr["client_cpu_s"].as_f64().unwrap_or(0.0);
+    m.insert("client_cpu_s".into(), json!(r3(total)));
+    m.insert("client_cpu_pct".into(), json!(r1(100.0 * total / (stor_s + retr_s))));
+    let _ = within(OP_TIMEOUT, "QUIT", async { Ok(ftp.quit().await?) }).await;
+    Ok(m)
+}
+
+async fn logins(conn: &Conn, clients: usize, seconds: u64) -> Result<Map<String, Value>> {
+    let addr = resolve(&conn.addr)?;
+    let meter = Meter::start();
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..clients.max(1) {
+        let conn = conn.clone();
+        tasks.spawn(async move {
+            let mut lat = Vec::new();
+            let mut errors = Vec::new();
+            for _ in 0..1_000_000 {
+                if Instant::now() >= deadline || errors.len() >= 20 {
+                    break;
+                }
+                let t = Instant::now();
+                let r = within(OP_TIMEOUT, "connect+login+QUIT", async {
+                    let tcp = TcpStream::connect(addr).await.context("connect")?;
+                    tcp.set_nodelay(true)?;
+                    let mut ftp = AsyncFtpStream::connect_with_stream(tcp).await.context("greeting")?;
+                    ftp.login(conn.user.as_str(), conn.pass.as_str()).await.context("login")?;
+                    ftp.quit().await.context("QUIT")?;
+                    Ok(())
+                })
+                .await;
+                match r {
+                    Ok(()) => lat.push(t.elapsed().as_secs_f64() * 1e3),
+                    Err(e) => {
+                        errors.push(format!("{e:#}"));
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                }
+            }
+            (lat, errors)
+        });
+    }
+    let mut lat = Vec::new();
+    let mut errors = Vec::new();
+    while let Some(r) = tasks.join_next().await {
+        let (l, e) = r?;
+        lat.extend(l);
+        errors.extend(e);
+    }
+    let elapsed = meter.wall.elapsed().as_secs_f64();
+    lat.sort_by(|a, b| a.total_cmp(b));
+    let mut m = base("logins", conn);
+    m.insert("clients".into(), json!(clients));
+    m.insert("seconds".into(), json!(r3(elapsed)));
+    m.insert("logins".into(), json!(lat.len()));
+    m.insert("logins_per_s".into(), json!(r1(lat.len() as f64 / elapsed)));
+    m.insert("p50_ms".into(), json!(pct(&lat, 50.0).map(r1)));
+    m.insert("p99_ms".into(), json!(pct(&lat, 99.0).map(r1)));
+    m.insert("errors".into(), json!(errors.len()));
+    if let Some(e) = errors.first() {
+        m.insert("first_error".into(), json!(e));
+    }
+    m.extend(meter.cpu_json());
+    Ok(m)
+}
+
+async fn listing(conn: &Conn, dir: &str, runs: usize) -> Result<Map<String, Value>> {
+    let addr = resolve(&conn.addr)?;
+    let mut ftp = open(conn, addr, None).await?;
+    ftp.cwd(dir).await.with_context(|| format!("CWD {dir}"))?;
+    let meter = Meter::start();
+    let (mut list_ms, mut mlsd_ms) = (Vec::new(), Vec::new());
+    let (mut list_lines, mut mlsd_lines) = (0, 0);
+    let (mut list_err, mut mlsd_err) = (None, None);
+    for _ in 0..runs.max(1) {
+        if list_err.is_none() {
+            let t = Instant::now();
+            match within(OP_TIMEOUT, "LIST", async { Ok(ftp.list(None).await?) }).await {
+                Ok(v) => {
+                    list_ms.push(t.elapsed().as_secs_f64() * 1e3);
+                    list_lines = v.len();
+                }
+                Err(e) => list_err = Some(format!("{e:#}")),
+            }
+        }
+        if mlsd_err.is_none() {
+            let t = Instant::now();
+            match within(OP_TIMEOUT, "MLSD", async { Ok(ftp.mlsd(None).await?) }).await {
+                Ok(v) => {
+                    mlsd_ms.push(t.elapsed().as_secs_f64() * 1e3);
+                    mlsd_lines = v.len();
+                }
+                Err(e) => mlsd_err = Some(format!("{e:#}")),
+            }
+        }
+    }
+    let mut m = base("listing", conn);
+    m.insert("dir".into(), json!(dir));
+    m.insert("runs".into(), json!(runs));
+    m.insert("list_ms".into(), json!(median(&list_ms).map(r1)));
+    m.insert("list_lines".into(), json!(list_lines));
+    m.insert("mlsd_ms".into(), json!(median(&mlsd_ms).map(r1)));
+    m.insert("mlsd_lines".into(), json!(mlsd_lines));
+    if let Some(e) = list_err {
+        m.insert("list_error".into(), json!(e));
+    }
+    if let Some(e) = mlsd_err {
+        m.insert("mlsd_error".into(), json!(e));
+    }
+    m.extend(meter.cpu_json());
+    let _ = within(OP_TIMEOUT, "QUIT", async { Ok(ftp.quit().await?) }).await;
+    Ok(m)
+}
+
+async fn idle(conn: &Conn, sessions: usize, concurrency: usize, src_ips: u8, hold_secs: u64) -> Result<Map<String, Value>> {
+    let addr = resolve(&conn.addr)?;
+    let src_ips = src_ips.max(1);
+    let meter = Meter::start();
+    let sem = Arc::new(tokio::sync::Semaphore::new(concurrency.max(1)));
+    let failed = Arc::new(AtomicU64::new(0));
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..sessions {
+        let conn = conn.clone();
+        let sem = sem.clone();
+        let failed = failed.clone();
+        // With one source address let the kernel choose (127.0.0.1); else 127.0.0.1..=N.
+        let src = (src_ips > 1).then(|| Ipv4Addr::new(127, 0, 0, 1 + (i % src_ips as usize) as u8));
+        tasks.spawn(async move {
+            let _permit = sem.acquire_owned().await.ok()?;
+            // Stop trying after many failures (e.g. a server limit): bounded, and fast.
+            if failed.load(Ordering::Relaxed) >= 50 {
+                return Some(Err(anyhow!("skipped after 50 failures")));
+            }
+            let r = open(&conn, addr, src).await;
+            if r.is_err() {
+                failed.fetch_add(1, Ordering::Relaxed);
+            }
+            Some(r)
+        });
+    }
+    let mut open_sessions = Vec::with_capacity(sessions);
+    let mut errors = Vec::new();
+    while let Some(r) = tasks.join_next().await {
+        match r? {
+            Some(Ok(s)) => open_sessions.push(s),
+            Some(Err(e)) => errors.push(format!("{e:#}")),
+            None => errors.push("semaphore closed".into()),
+        }
+    }
+    let open_s = meter.wall.elapsed().as_secs_f64();
+    let open_cpu = meter.cpu_json();
+    let first_error = errors.iter().find(|e| !e.starts_with("skipped")).cloned();
+    let mut ready = base("idle", conn);
+    ready.insert("event".into(), json!("ready"));
+    ready.insert("sessions".into(), json!(sessions));
+    ready.insert("sessions_open".into(), json!(open_sessions.len()));
+    ready.insert("failed".into(), json!(errors.len()));
+    ready.insert("open_s".into(), json!(r3(open_s)));
+    if let Some(e) = &first_error {
+        ready.insert("first_error".into(), json!(e));
+    }
+    emit(ready);
+    use std::io::Write;
+    std::io::stdout().flush()?;
+
+    // Hold until the driver writes a line (or closes stdin), or hold_secs pass.
+    let mut line = String::new();
+    let mut stdin = tokio::io::BufReader::new(tokio::io::stdin());
+    let held = Instant::now();
+    let _ = tokio::time::timeout(Duration::from_secs(hold_secs), stdin.read_line(&mut line)).await;
+    let held_s = held.elapsed().as_secs_f64();
+
+    // Are they still alive? NOOP each, a few at a time.
+    let alive = Arc::new(AtomicU64::new(0));
+    let mut checks = tokio::task::JoinSet::new();
+    let sem = Arc::new(tokio::sync::Semaphore::new(64));
+    for mut ftp in open_sessions.drain(..) {
+        let sem = sem.clone();
+        let alive = alive.clone();
+        checks.spawn(async move {
+            let _p = sem.acquire_owned().await;
+            if let Ok(Ok(())) = tokio::time::timeout(Duration::from_secs(10), ftp.noop()).await {
+                alive.fetch_add(1, Ordering::Relaxed);
+            }
+            drop(ftp); // close without QUIT: fast teardown
+        });
+    }
+    while checks.join_next().await.is_some() {}
+
+    let mut m = base("idle", conn);
+    m.insert("event".into(), json!("done"));
+    m.insert("sessions".into(), json!(sessions));
+    m.insert("sessions_open".into(), json!(sessions - errors.len()));
+    m.insert("failed".into(), json!(errors.len()));
+    m.insert("open_s".into(), json!(r3(open_s)));
+    m.insert("sessions_per_s".into(), json!(r1((sessions - errors.len()) as f64 / open_s)));
+    m.insert("held_s".into(), json!(r3(held_s)));
+    m.insert("alive_after_hold".into(), json!(alive.load(Ordering::Relaxed)));
+    if let Some(e) = first_error {
+        m.insert("first_error".into(), json!(e));
+    }
+    // Client CPU of the opening phase (the hold is idle by design).
+    m.extend(open_cpu);
+    Ok(m)
+}
+
+// ---------------------------------------------------------------------------------------------
+// report
+
+fn report(results: &PathBuf, a: &str, b: &str) -> Result<()> {
+    let text = std::fs::read_to_string(results).with_context(|| format!("reading {}", results.display()))?;
+    let rows: Vec<Value> = text
+        .lines()
+        .filter(|l| l.trim_start().starts_with('{'))
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    // Last result of `workload` for `label` matching `pred`.
+    let find = |label: &str, workload: &str, pred: &dyn Fn(&Value) -> bool| -> Option<Value> {
+        rows.iter()
+            .rev()
+            .find(|r| r["label"] == label && r["workload"] == workload && pred(r))
+            .cloned()
+    };
+    let any = |_: &Value| true;
+
+    println!("| workload | {a} | {b} | ratio {a}/{b} | loadgen CPU ({a} / {b}) |");
+    println!("|---|---:|---:|---:|---|");
+
+    // (row title, workload, metric, lower_is_better, predicate)
+    let line = |title: &str, ra: Option<&Value>, rb: Option<&Value>, key: &str, lower: bool, unit_fmt: &dyn Fn(f64) -> String| {
+        let val = |r: Option<&Value>| -> (Option<f64>, String) {
+            match r {
+                None => (None, "not run".into()),
+                Some(r) => match r[key].as_f64() {
+                    Some(x) => (Some(x), unit_fmt(x)),
+                    None => {
+                        let why = r["error"]
+                            .as_str()
+                            .or(r[&format!("{}_error", key.split('_').next().unwrap_or(""))].as_str())
+                            .or(r["first_error"].as_str())
+                            .unwrap_or("no figure");
+                        (None, format!("n/a: {}", shorten(why)))
+                    }
+                },
+            }
+        };
+        let (xa, sa) = val(ra);
+        let (xb, sb) = val(rb);
+        let ratio = match (xa, xb) {
+            (Some(x), Some(y)) if y != 0.0 => format!("{:.2}", x / y),
+            _ => "—".into(),
+        };
+        let cpu = |r: Option<&Value>| {
+            r.and_then(|r| r["client_cpu_pct"].as_f64()).map(|p| format!("{p:.0}%")).unwrap_or_else(|| "—".into())
+        };
+        let title = if lower { format!("{title} — lower is better") } else { title.to_string() };
+        println!("| {title} | {sa} | {sb} | {ratio} | {} / {} |", cpu(ra), cpu(rb));
+    };
+    let f1 = |x: f64| format!("{x:.1}");
+    let f0 = |x: f64| format!("{x:.0}");
+    let desc = |r: &Option<Value>, k: &str| r.as_ref().and_then(|r| r[k].as_u64());
+
+    let (ra, rb) = (find(a, "retr-big", &any), find(b, "retr-big", &any));
+    let mib = desc(&ra, "bytes").or(desc(&rb, "bytes")).map(|x| x >> 20).unwrap_or(0);
+    line(&format!("W1 RETR {mib} MiB, 1 session (MB/s)"), ra.as_ref(), rb.as_ref(), "mbps", false, &f1);
+
+    let (ra, rb) = (find(a, "stor-big", &any), find(b, "stor-big", &any));
+    let mib = desc(&ra, "bytes").or(desc(&rb, "bytes")).map(|x| x >> 20).unwrap_or(0);
+    line(&format!("W2 STOR {mib} MiB, 1 session (MB/s)"), ra.as_ref(), rb.as_ref(), "mbps", false, &f1);
+
+    let (ra, rb) = (find(a, "retr-many", &any), find(b, "retr-many", &any));
+    let n = desc(&ra, "clients").or(desc(&rb, "clients")).unwrap_or(0);
+    line(&format!("W3 RETR 1 MiB loop, {n} sessions: total MB/s"), ra.as_ref(), rb.as_ref(), "mbps", false, &f1);
+    line(&format!("W3 … transfers/s"), ra.as_ref(), rb.as_ref(), "transfers_per_s", false, &f1);
+    line(&format!("W3 … p99 latency (ms)"), ra.as_ref(), rb.as_ref(), "p99_ms", true, &f1);
+
+    let (ra, rb) = (find(a, "small-files", &any), find(b, "small-files", &any));
+    let n = desc(&ra, "count").or(desc(&rb, "count")).unwrap_or(0);
+    let sz = desc(&ra, "size").or(desc(&rb, "size")).unwrap_or(0);
+    line(&format!("W4 {n} × {sz} B files, 1 session: STOR files/s"), ra.as_ref(), rb.as_ref(), "stor_files_per_s", false, &f1);
+    line("W4 … RETR files/s", ra.as_ref(), rb.as_ref(), "retr_files_per_s", false, &f1);
+
+    let (ra, rb) = (find(a, "logins", &any), find(b, "logins", &any));
+    let n = desc(&ra, "clients").or(desc(&rb, "clients")).unwrap_or(0);
+    line(&format!("W5 connect+login+QUIT, {n} clients: logins/s"), ra.as_ref(), rb.as_ref(), "logins_per_s", false, &f1);
+    line("W5 … p50 (ms)", ra.as_ref(), rb.as_ref(), "p50_ms", true, &f1);
+    line("W5 … p99 (ms)", ra.as_ref(), rb.as_ref(), "p99_ms", true, &f1);
+
+    let (ra, rb) = (find(a, "listing", &any), find(b, "listing", &any));
+    let n = desc(&ra, "list_lines").or(desc(&rb, "list_lines")).unwrap_or(0);
+    line(&format!("W6 LIST of a {n}-entry folder (ms)"), ra.as_ref(), rb.as_ref(), "list_ms", true, &f1);
+    line("W6 MLSD of the same folder (ms)", ra.as_ref(), rb.as_ref(), "mlsd_ms", true, &f1);
+
+    // W7: one block per session count; the memory lines come from run.sh ("idle-mem").
+    let mut counts: Vec<u64> = rows
+        .iter()
+        .filter(|r| r["workload"] == "idle-mem" || (r["workload"] == "idle" && r["event"] == "done"))
+        .filter_map(|r| r["sessions"].as_u64())
+        .collect();
+    counts.sort();
+    counts.dedup();
+    for n in counts {
+        let is_n = move |r: &Value| r["sessions"].as_u64() == Some(n);
+        let (ma, mb) = (find(a, "idle-mem", &is_n), find(b, "idle-mem", &is_n));
+        let (ia, ib) = (find(a, "idle", &|r: &Value| is_n(r) && r["event"] == "done"), find(b, "idle", &|r: &Value| is_n(r) && r["event"] == "done"));
+        line(&format!("W7 {n} idle sessions: sessions opened"), ia.as_ref(), ib.as_ref(), "sessions_open", false, &f0);
+        line(&format!("W7 … time to open them (s)"), ia.as_ref(), ib.as_ref(), "open_s", true, &f1);
+        line(&format!("W7 … server memory per session, VmRSS (KiB)"), ma.as_ref(), mb.as_ref(), "rss_kib_per_session", true, &f1);
+        line(&format!("W7 … server memory per session, PSS (KiB)"), ma.as_ref(), mb.as_ref(), "pss_kib_per_session", true, &f1);
+    }
+    Ok(())
+}
+
+fn shorten(s: &str) -> String {
+    let s = s.replace('|', "/").replace('\n', " ");
+    if s.chars().count() > 60 { format!("{}…", s.chars().take(60).collect::<String>()) } else { s }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    if let Cmd::Report { results, a, b } = &cli.cmd {
+        return match report(results, a, b) {
+            Ok(()) => std::process::ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("loadgen report: {e:#}");
+                std::process::ExitCode::FAILURE
+            }
+        };
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+    let code = rt.block_on(async move {
+        let (name, conn) = match &cli.cmd {
+            Cmd::RetrBig { conn, .. } => ("retr-big", conn),
+            Cmd::StorBig { conn, .. } => ("stor-big", conn),
+            Cmd::RetrMany { conn, .. } => ("retr-many", conn),
+            Cmd::SmallFiles { conn, .. } => ("small-files", conn),
+            Cmd::Logins { conn, .. } => ("logins", conn),
+            Cmd::Listing { conn, .. } => ("listing", conn),
+            Cmd::Idle { conn, .. } => ("idle", conn),
+            Cmd::Report { .. } => unreachable!(),
+        };
+        let limit = Duration::from_secs(conn.timeout);
+        let work = async {
+            match &cli.cmd {
+                Cmd::RetrBig { conn, file, runs } => retr_big(conn, file, *runs).await,
+                Cmd::StorBig { conn, size_mib, file, runs, keep } => stor_big(conn, *size_mib, file, *runs, *keep).await,
+                Cmd::RetrMany { conn, clients, seconds, file } => retr_many(conn, *clients, *seconds, file).await,
+                Cmd::SmallFiles { conn, count, size, dir } => small_files(conn, *count, *size, dir).await,
+                Cmd::Logins { conn, clients, seconds } => logins(conn, *clients, *seconds).await,
+                Cmd::Listing { conn, dir, runs } => listing(conn, dir, *runs).await,
+                Cmd::Idle { conn, sessions, concurrency, src_ips, hold_secs } => {
+                    idle(conn, *sessions, *concurrency, *src_ips, *hold_secs).await
+                }
+                Cmd::Report { .. } => unreachable!(),
+            }
+        };
+        let result = match tokio::time::timeout(limit, work).await {
+            Ok(r) => r,
+            Err(_) => Err(anyhow!("workload hit --timeout {} s", conn.timeout)),
+        };
+        match result {
+            Ok(m) => {
+                emit(m);
+                std::process::ExitCode::SUCCESS
+            }
+            Err(e) => {
+                let mut m = base(name, conn);
+                m.insert("error".into(), json!(format!("{e:#}")));
+                emit(m);
+                std::process::ExitCode::FAILURE
+            }
+        }
+    });
+    // A stdin read may still be parked on a blocking thread (idle after --hold-secs): don't wait.
+    rt.shutdown_background();
+    code
+}

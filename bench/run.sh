@@ -1,0 +1,409 @@
+#!/usr/bin/env bash
+# bench/run.sh: multiftpd vs vsftpd, side by side, in one run. See bench/README.md.
+#
+#   bench/run.sh            full run (1 GiB files, 10 s loops, 10,000-file folder,
+#                           1,000 and 10,000 idle sessions); ~15-25 min on 2 cores
+#   bench/run.sh --quick    smoke test with small sizes (~2-3 min after the builds)
+#
+# Needs root (apt-get, useradd, vsftpd), loopback only. Leaves the servers stopped and the
+# scratch folder removed on exit (--keep keeps the scratch folder).
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$HERE/.." && pwd)
+
+usage() {
+    cat <<'EOF'
+usage: bench/run.sh [options]
+  --quick             small sizes: a smoke test of the whole pipeline
+  --only LIST         workloads to run, e.g. 1,2,7 (default 1,2,3,4,5,6,7)
+  --sessions LIST     W7 session counts, e.g. 1000,10000 (default: 1000,10000; --quick: 100)
+  --no-build          use the binaries already built (target/release, bench/loadgen/target)
+  --out FILE          Markdown results file (default bench/results.md)
+  --tmp DIR           scratch parent folder (default /tmp); needs ~4 GiB free for a full run
+  --keep              keep the scratch folder (server logs, raw results) after the run
+  -h, --help          this text
+Ports (env): MFTP_PORT (21210), VSFTPD_PORT (21211); passive ranges 20000-24999 (multiftpd)
+and 25000-29999 (vsftpd), both below the kernel's ephemeral range.
+EOF
+}
+
+QUICK=0 BUILD=1 KEEP=0 ONLY="1 2 3 4 5 6 7" SESSIONS="" OUT="$HERE/results.md" TMPPARENT=/tmp
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --quick) QUICK=1 ;;
+        --only) ONLY=$(tr ',' ' ' <<<"$2"); shift ;;
+        --sessions) SESSIONS=$(tr ',' ' ' <<<"$2"); shift ;;
+        --no-build) BUILD=0 ;;
+        --out) OUT=$2; shift ;;
+        --tmp) TMPPARENT=$2; shift ;;
+        --keep) KEEP=1 ;;
+        -h|--help) usage; exit 0 ;;
+        *) echo "unknown option: $1" >&2; usage >&2; exit 2 ;;
+    esac
+    shift
+done
+
+if [ "$QUICK" = 1 ]; then
+    BIG_MIB=64 RUNS=1 STOR_MIB=64 MANY_CLIENTS=8 MANY_SECS=2 MID_KIB=1024 SMALL_COUNT=100
+    SMALL_SIZE=4096 LOGIN_CLIENTS=4 LOGIN_SECS=2 LIST_FILES=1000 LIST_RUNS=2
+    SESSIONS=${SESSIONS:-100}
+else
+    BIG_MIB=1024 RUNS=3 STOR_MIB=1024 MANY_CLIENTS=32 MANY_SECS=10 MID_KIB=1024 SMALL_COUNT=1000
+    SMALL_SIZE=4096 LOGIN_CLIENTS=8 LOGIN_SECS=10 LIST_FILES=10000 LIST_RUNS=5
+    SESSIONS=${SESSIONS:-1000 10000}
+fi
+M_PORT=${MFTP_PORT:-21210}
+V_PORT=${VSFTPD_PORT:-21211}
+M_PASV=20000-24999
+V_PASV_MIN=25000 V_PASV_MAX=29999
+USER_M=bench PASS=benchpass1 USER_V=benchftp
+
+log() { printf '\n== %s\n' "$*" >&2; }
+runs() { [[ " $ONLY " == *" $1 "* ]]; }
+
+[ "$(id -u)" = 0 ] || { echo "run.sh needs root (apt-get, useradd, vsftpd)" >&2; exit 1; }
+
+# ---------------------------------------------------------------------------------- set-up
+VSFTPD=$(command -v vsftpd || true)
+[ -n "$VSFTPD" ] || [ ! -x /usr/sbin/vsftpd ] || VSFTPD=/usr/sbin/vsftpd
+if [ -z "$VSFTPD" ]; then
+    log "installing vsftpd (apt-get)"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq vsftpd >/dev/null
+    VSFTPD=/usr/sbin/vsftpd
+fi
+
+if [ "$BUILD" = 1 ]; then
+    log "building multiftpd (cargo build --release -j1)"
+    (cd "$REPO" && cargo build --release -j1)
+    log "building the load generator"
+    (cd "$HERE/loadgen" && cargo build --release -j1)
+fi
+MFTPD=$REPO/target/release/multiftpd
+FTPADM=$REPO/target/release/ftpadm
+LG=$HERE/loadgen/target/release/loadgen
+for b in "$MFTPD" "$FTPADM" "$LG"; do
+    [ -x "$b" ] || { echo "missing $b (build it, or drop --no-build)" >&2; exit 1; }
+done
+
+# File descriptors: each idle session is one socket in the client and one in the server.
+MAX_SESSIONS=0
+for n in $SESSIONS; do [ "$n" -gt "$MAX_SESSIONS" ] && MAX_SESSIONS=$n; done
+want=$((MAX_SESSIONS * 2 + 4096))
+[ "$want" -lt 65536 ] && want=65536
+ulimit -n "$want" 2>/dev/null || ulimit -n "$(ulimit -Hn)" || true
+FD_LIMIT=$(ulimit -n)
+
+mkdir -p "$TMPPARENT"
+TMP=$(mktemp -d "$TMPPARENT/multiftp-bench.XXXXXX")
+chmod 755 "$TMP"
+RESULTS=$TMP/results.jsonl
+: >"$RESULTS"
+M_PID="" V_PID="" IDLE_PID=""
+
+# All descendants of $1 (children first listed after their parent).
+descendants() {
+    ps -e -o pid=,ppid= | awk -v root="$1" '
+        { kids[$2] = kids[$2] " " $1 }
+        END { q[1] = root; n = 1; i = 1
+              while (i <= n) { split(kids[q[i]], k, " "); for (j in k) { q[++n] = k[j] }; i++ }
+              for (i = 2; i <= n; i++) print q[i] }'
+}
+
+stop_tree() { # stop server $1 and (for vsftpd) its session processes
+    local pid=$1 kids
+    [ -n "$pid" ] || return 0
+    kids=$(descendants "$pid" || true)
+    kill "$pid" 2>/dev/null || true
+    for k in $kids; do kill "$k" 2>/dev/null || true; done
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$pid" 2>/dev/null || true
+    for k in $kids; do kill -9 "$k" 2>/dev/null || true; done
+    wait "$pid" 2>/dev/null || true
+}
+
+cleanup() {
+    set +e
+    exec 9>&- 2>/dev/null
+    [ -n "$IDLE_PID" ] && kill "$IDLE_PID" 2>/dev/null
+    stop_tree "$M_PID"
+    stop_tree "$V_PID"
+    if [ "$KEEP" = 1 ]; then
+        echo "scratch folder kept: $TMP" >&2
+    else
+        rm -rf "$TMP"
+    fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+wait_port() { # wait_port PORT PID NAME
+    for _ in $(seq 300); do
+        if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
+        kill -0 "$2" 2>/dev/null || { echo "$3 died at start; log:" >&2; cat "$TMP/$3.log" >&2; exit 1; }
+        sleep 0.1
+    done
+    echo "$3 is not listening on $1 after 30 s" >&2
+    exit 1
+}
+
+for p in "$M_PORT" "$V_PORT"; do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+        echo "port $p is already in use; set MFTP_PORT / VSFTPD_PORT" >&2
+        exit 1
+    fi
+done
+
+log "preparing identical test data in $TMP/data"
+DATA=$TMP/data
+mkdir -p "$DATA/list"
+head -c "$((BIG_MIB << 20))" /dev/urandom >"$DATA/big.bin"
+head -c "$((MID_KIB << 10))" /dev/urandom >"$DATA/mid.bin"
+(cd "$DATA/list" && seq -f 'file-%05g.txt' 0 $((LIST_FILES - 1)) | xargs truncate -s 1234)
+chmod -R a+rX "$DATA"
+
+# multiftpd: data root, user, home.
+M_ROOT=$TMP/multiftp
+mkdir -p "$M_ROOT"
+printf '%s\n' "$PASS" | "$FTPADM" --root "$M_ROOT" user add "$USER_M" --password-stdin >/dev/null
+M_HOME=$M_ROOT/home/$USER_M
+[ -d "$M_HOME" ] || { echo "ftpadm did not create $M_HOME" >&2; exit 1; }
+# vsftpd: a local unix user whose home (the chroot) holds the same files.
+V_HOME=$TMP/vsftpd/home
+mkdir -p "$V_HOME" /var/run/vsftpd/empty
+if ! id "$USER_V" >/dev/null 2>&1; then
+    useradd -M -d "$V_HOME" -s /bin/bash "$USER_V"
+else
+    usermod -d "$V_HOME" "$USER_V"
+fi
+printf '%s:%s\n' "$USER_V" "$PASS" | chpasswd
+# Same bytes for both: hard links for the big files, a copy of the listing folder.
+for home in "$M_HOME" "$V_HOME"; do
+    ln "$DATA/big.bin" "$home/big.bin"
+    ln "$DATA/mid.bin" "$home/mid.bin"
+    cp -a "$DATA/list" "$home/list"
+done
+chown -R "$USER_V" "$V_HOME"
+cat "$DATA/big.bin" >/dev/null # warm the page cache for both
+
+cat >"$TMP/vsftpd/vsftpd.conf" <<EOF
+listen=YES
+listen_ipv6=NO
+listen_address=127.0.0.1
+listen_port=$V_PORT
+background=NO
+anonymous_enable=NO
+local_enable=YES
+write_enable=YES
+local_umask=022
+chroot_local_user=YES
+allow_writeable_chroot=YES
+pasv_enable=YES
+pasv_min_port=$V_PASV_MIN
+pasv_max_port=$V_PASV_MAX
+max_clients=20000
+max_per_ip=20000
+idle_session_timeout=3600
+data_connection_timeout=600
+seccomp_sandbox=NO
+pam_service_name=vsftpd
+secure_chroot_dir=/var/run/vsftpd/empty
+xferlog_enable=NO
+dirmessage_enable=NO
+userlist_enable=NO
+ssl_enable=NO
+vsftpd_log_file=$TMP/vsftpd/vsftpd.log
+EOF
+
+log "starting multiftpd on 127.0.0.1:$M_PORT and vsftpd on 127.0.0.1:$V_PORT"
+"$MFTPD" --root "$M_ROOT" --bind 127.0.0.1 --port "$M_PORT" --passive-ports "$M_PASV" \
+    --idle-timeout 3600 >"$TMP/multiftpd.log" 2>&1 &
+M_PID=$!
+"$VSFTPD" "$TMP/vsftpd/vsftpd.conf" >"$TMP/vsftpd.log" 2>&1 &
+V_PID=$!
+wait_port "$M_PORT" "$M_PID" multiftpd
+wait_port "$V_PORT" "$V_PID" vsftpd
+
+# ---------------------------------------------------------------------------- workloads
+# lg LABEL SUBCOMMAND ARGS...: one loadgen run against server LABEL; its JSON line is kept.
+lg() {
+    local label=$1 sub=$2 addr user out
+    shift 2
+    if [ "$label" = multiftpd ]; then addr=127.0.0.1:$M_PORT user=$USER_M; else addr=127.0.0.1:$V_PORT user=$USER_V; fi
+    out=$("$LG" "$sub" --label "$label" --addr "$addr" --user "$user" --pass "$PASS" "$@" \
+        2>>"$TMP/loadgen.stderr") || true
+    [ -n "$out" ] || out="{\"workload\":\"$sub\",\"label\":\"$label\",\"error\":\"loadgen printed nothing (crashed?)\"}"
+    printf '%s\n' "$out" >>"$RESULTS"
+    printf '  %s\n' "$out" >&2
+}
+
+# mem_of PID: "VmRSS_KiB Pss_KiB processes" summed over PID and its descendants.
+mem_of() {
+    local pids p files=() rollups=()
+    pids="$1 $(descendants "$1" | tr '\n' ' ')"
+    for p in $pids; do
+        [ -r "/proc/$p/status" ] && files+=("/proc/$p/status") && rollups+=("/proc/$p/smaps_rollup")
+    done
+    local rss pss
+    rss=$(awk '/^VmRSS:/ { s += $2 } END { print s + 0 }' "${files[@]}" 2>/dev/null)
+    pss=$(awk '/^Pss:/ { s += $2 } END { print s + 0 }' "${rollups[@]}" 2>/dev/null)
+    echo "$rss $pss ${#files[@]}"
+}
+
+# idle LABEL PID N: W7 with N sessions; reads the server's memory before and once all are open.
+idle() {
+    local label=$1 pid=$2 n=$3 addr user src_ips=1 fifo=$TMP/idle.fifo out=$TMP/idle.$1.$3.out
+    if [ "$label" = multiftpd ]; then addr=127.0.0.1:$M_PORT user=$USER_M; else addr=127.0.0.1:$V_PORT user=$USER_V; fi
+    # ~28k ephemeral ports per (source, destination) pair: add 127.0.0.x sources above 20k.
+    [ "$n" -gt 20000 ] && src_ips=$(((n + 19999) / 20000))
+    if [ $((n + 1024)) -gt "$FD_LIMIT" ]; then
+        printf '{"workload":"idle-mem","label":"%s","sessions":%d,"error":"fd limit %s too low"}\n' \
+            "$label" "$n" "$FD_LIMIT" | tee -a "$RESULTS" >&2
+        return
+    fi
+    if [ "$label" = vsftpd ]; then # two processes per session
+        local procs pidmax
+        procs=$(ps -e --no-headers | wc -l)
+        pidmax=$(cat /proc/sys/kernel/pid_max)
+        if [ $((procs + 2 * n + 100)) -gt "$pidmax" ]; then
+            printf '{"workload":"idle-mem","label":"%s","sessions":%d,"error":"kernel.pid_max %s < 2 processes per session"}\n' \
+                "$label" "$n" "$pidmax" | tee -a "$RESULTS" >&2
+            return
+        fi
+    fi
+    sleep 1
+    local before after
+    before=$(mem_of "$pid")
+    rm -f "$fifo"
+    mkfifo "$fifo"
+    "$LG" idle --label "$label" --addr "$addr" --user "$user" --pass "$PASS" --sessions "$n" \
+        --src-ips "$src_ips" --hold-secs 900 --timeout 2400 <"$fifo" >"$out" 2>>"$TMP/loadgen.stderr" &
+    IDLE_PID=$!
+    exec 9>"$fifo" # keeps the loadgen's stdin open until we write
+    local waited=0
+    while ! grep -q '"event":"ready"' "$out" 2>/dev/null; do
+        kill -0 "$IDLE_PID" 2>/dev/null || break
+        sleep 0.5
+        waited=$((waited + 1))
+        [ "$waited" -gt 4000 ] && break # 2000 s
+    done
+    sleep 2 # let the server settle
+    after=$(mem_of "$pid")
+    echo "release" >&9 || true
+    exec 9>&-
+    wait "$IDLE_PID" 2>/dev/null || true
+    IDLE_PID=""
+    rm -f "$fifo"
+    cat "$out" >>"$RESULTS"
+    sed 's/^/  /' "$out" >&2
+    local opened
+    opened=$(grep '"event":"ready"' "$out" | sed -n 's/.*"sessions_open":\([0-9]*\).*/\1/p')
+    opened=${opened:-0}
+    read -r rss0 pss0 np0 <<<"$before"
+    read -r rss1 pss1 np1 <<<"$after"
+    local line
+    if [ "$opened" -gt 0 ]; then
+        line=$(awk -v l="$label" -v n="$n" -v o="$opened" -v r0="$rss0" -v r1="$rss1" -v p0="$pss0" \
+            -v p1="$pss1" -v c0="$np0" -v c1="$np1" 'BEGIN {
+            printf "{\"workload\":\"idle-mem\",\"label\":\"%s\",\"sessions\":%d,\"sessions_open\":%d,", l, n, o
+            printf "\"rss_kib_before\":%d,\"rss_kib_after\":%d,\"pss_kib_before\":%d,\"pss_kib_after\":%d,", r0, r1, p0, p1
+            printf "\"processes_before\":%d,\"processes_after\":%d,", c0, c1
+            printf "\"rss_kib_per_session\":%.1f,\"pss_kib_per_session\":%.1f}\n", (r1 - r0) / o, (p1 - p0) / o }')
+    else
+        line=$(printf '{"workload":"idle-mem","label":"%s","sessions":%d,"error":"no session opened"}' "$label" "$n")
+    fi
+    printf '%s\n' "$line" >>"$RESULTS"
+    printf '  %s\n' "$line" >&2
+    sleep 2 # let the server reap the closed sessions
+}
+
+both() { # both SUBCOMMAND ARGS...: run against multiftpd, then vsftpd
+    lg multiftpd "$@"
+    lg vsftpd "$@"
+}
+
+START=$(date +%s)
+if runs 1; then
+    log "W1 retr-big: RETR ${BIG_MIB} MiB, 1 session, median of $RUNS"
+    both retr-big --file big.bin --runs "$RUNS"
+fi
+if runs 2; then
+    log "W2 stor-big: STOR ${STOR_MIB} MiB, 1 session"
+    lg multiftpd stor-big --size-mib "$STOR_MIB"
+    sync
+    lg vsftpd stor-big --size-mib "$STOR_MIB"
+    sync
+fi
+if runs 3; then
+    log "W3 retr-many: $MANY_CLIENTS sessions looping RETR of 1 MiB for $MANY_SECS s"
+    both retr-many --clients "$MANY_CLIENTS" --seconds "$MANY_SECS" --file mid.bin
+fi
+if runs 4; then
+    log "W4 small-files: $SMALL_COUNT STOR then RETR of $SMALL_SIZE B"
+    both small-files --count "$SMALL_COUNT" --size "$SMALL_SIZE" --dir small
+    sync
+fi
+if runs 5; then
+    log "W5 logins: $LOGIN_CLIENTS clients looping connect+login+QUIT for $LOGIN_SECS s"
+    both logins --clients "$LOGIN_CLIENTS" --seconds "$LOGIN_SECS"
+fi
+if runs 6; then
+    log "W6 listing: LIST and MLSD of $LIST_FILES files, median of $LIST_RUNS"
+    both listing --dir list --runs "$LIST_RUNS"
+fi
+if runs 7; then
+    for n in $SESSIONS; do
+        log "W7 idle: $n logged-in idle sessions (fd limit $FD_LIMIT)"
+        idle multiftpd "$M_PID" "$n"
+        idle vsftpd "$V_PID" "$n"
+    done
+fi
+ELAPSED=$(($(date +%s) - START))
+
+# ------------------------------------------------------------------------------- report
+kill -0 "$M_PID" 2>/dev/null || echo "WARNING: multiftpd exited during the run (see its log)" >&2
+kill -0 "$V_PID" 2>/dev/null || echo "WARNING: vsftpd exited during the run (see its log)" >&2
+
+CPU=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
+GITREV=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)
+[ -z "$(git -C "$REPO" status --porcelain --untracked-files=no -- src Cargo.toml Cargo.lock 2>/dev/null)" ] || GITREV="$GITREV (+ uncommitted changes)"
+VSV=$(dpkg-query -W -f '${Version}' vsftpd 2>/dev/null || echo unknown)
+MODE=$([ "$QUICK" = 1 ] && echo "--quick (smoke-test sizes)" || echo "full")
+TABLE=$("$LG" report --results "$RESULTS")
+
+{
+    echo "# multiftpd vs vsftpd: benchmark results"
+    echo
+    echo "Produced by \`bench/run.sh$([ "$QUICK" = 1 ] && echo ' --quick')\` ($MODE) in ${ELAPSED} s. See bench/README.md for what each row measures."
+    echo
+    echo "$TABLE"
+    echo
+    echo "Ratios are multiftpd/vsftpd: above 1 means multiftpd is higher. Rows marked \"lower is"
+    echo "better\" (latency, time, memory) favour multiftpd when the ratio is below 1. \"loadgen CPU\" is"
+    echo "the load generator's own CPU (user+sys) over the measured window, 100% = one core: near 100%"
+    echo "per busy task, or near 200% in total on this 2-core machine, means the client was a bottleneck."
+    echo
+    echo "## Machine and versions"
+    echo
+    echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC')"
+    echo "- CPU: $CPU; nproc: $(nproc); memory: $(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)"
+    echo "- kernel: $(uname -sr)"
+    echo "- multiftpd: $("$MFTPD" --version 2>/dev/null | head -1), git $GITREV, release build, default logging (info, to a file)"
+    echo "- vsftpd: $VSV (Debian), PAM login (sha512crypt), seccomp_sandbox=NO, one process pair per session"
+    echo "- loadgen: suppaftp 12 (tokio), passive mode, TYPE I; client and servers share the same $(nproc) cores over loopback"
+    echo "- sizes: W1 ${BIG_MIB} MiB x $RUNS runs; W2 ${STOR_MIB} MiB; W3 $MANY_CLIENTS clients x ${MANY_SECS} s on a 1 MiB file; W4 $SMALL_COUNT x $SMALL_SIZE B; W5 $LOGIN_CLIENTS clients x ${LOGIN_SECS} s; W6 $LIST_FILES files x $LIST_RUNS runs; W7 $(echo $SESSIONS | tr ' ' ',') sessions"
+    echo "- open-file limit for servers and loadgen: $FD_LIMIT; kernel.pid_max: $(cat /proc/sys/kernel/pid_max)"
+    echo
+    echo "## Raw results (one JSON line per loadgen run)"
+    echo
+    echo '```'
+    cat "$RESULTS"
+    echo '```'
+} >"$OUT.tmp"
+mv "$OUT.tmp" "$OUT"
+
+echo
+echo "$TABLE"
+echo
+echo "written to $OUT"

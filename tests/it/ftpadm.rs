@@ -1,0 +1,244 @@
+use std::process::Command;
+
+use crate::harness::*;
+
+fn root() -> tempfile::TempDir {
+    tempfile::tempdir().unwrap()
+}
+
+#[test]
+fn user_lifecycle_with_json_output() {
+    let dir = root();
+    let r = dir.path();
+    let o = ftpadm_at(
+        r,
+        &[
+            "user",
+            "add",
+            "erin",
+            "--full-name",
+            "Erin E",
+            "--email",
+            "erin@example.org",
+            "--password-stdin",
+        ],
+        "erinpass1\n",
+    );
+    assert!(o.status.success(), "{}", err(&o));
+    assert!(r.join("home/erin").is_dir(), "home created");
+
+    let o = ftpadm_at(r, &["--json", "user", "list"], "");
+    assert!(o.status.success());
+    let list: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let erin = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["username"] == "erin")
+        .unwrap();
+    assert_eq!(erin["role"], "user");
+    assert_eq!(erin["enabled"], true);
+    assert_eq!(erin["full_name"], "Erin E");
+    assert_eq!(erin["email"], "erin@example.org");
+
+    let o = ftpadm_at(
+        r,
+        &[
+            "user",
+            "update",
+            "erin",
+            "--admin",
+            "--disable",
+            "--email",
+            "e@x.org",
+        ],
+        "",
+    );
+    assert!(o.status.success(), "{}", err(&o));
+    let o = ftpadm_at(r, &["--json", "user", "show", "erin"], "");
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        (v["role"].as_str(), v["enabled"].as_bool()),
+        (Some("admin"), Some(false))
+    );
+    assert_eq!(v["email"], "e@x.org");
+    assert!(v.get("password_hash").is_none(), "hash never printed");
+
+    let o = ftpadm_at(r, &["user", "delete", "erin", "--purge-files"], "");
+    assert!(o.status.success(), "{}", err(&o));
+    assert!(!r.join("home/erin").exists());
+    let o = ftpadm_at(r, &["user", "show", "erin"], "");
+    assert_eq!(o.status.code(), Some(1));
+}
+
+#[test]
+fn bad_input_gets_exit_1_and_one_line_reasons() {
+    let dir = root();
+    let r = dir.path();
+    let cases: Vec<(Vec<&str>, &str, &str)> = vec![
+        (
+            vec!["user", "add", "Bad", "--password-stdin"],
+            "goodpass1\n",
+            "lowercase",
+        ),
+        (
+            vec!["user", "add", "9lives", "--password-stdin"],
+            "goodpass1\n",
+            "start with",
+        ),
+        (
+            vec!["user", "add", "shorty", "--password-stdin"],
+            "short\n",
+            "at least 8",
+        ),
+        (
+            vec![
+                "user",
+                "add",
+                "nomail",
+                "--email",
+                "nope",
+                "--password-stdin",
+            ],
+            "goodpass1\n",
+            "email",
+        ),
+        (vec!["user", "add", "notty"], "", "--password-stdin"),
+        (vec!["user", "show", "ghost"], "", "does not exist"),
+        (vec!["user", "delete", "ghost"], "", "does not exist"),
+        (
+            vec!["passwd", "ghost", "--password-stdin"],
+            "goodpass1\n",
+            "does not exist",
+        ),
+    ];
+    for (args, stdin, needle) in cases {
+        let o = ftpadm_at(r, &args, stdin);
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {}", err(&o));
+        let e = err(&o);
+        assert!(e.contains(needle), "{args:?}: {e}");
+        assert_eq!(e.trim().lines().count(), 1, "{args:?}: one line: {e}");
+    }
+    let o = ftpadm_at(
+        r,
+        &["user", "add", "twice", "--password-stdin"],
+        "goodpass1\n",
+    );
+    assert!(o.status.success());
+    let o = ftpadm_at(
+        r,
+        &["user", "add", "twice", "--password-stdin"],
+        "goodpass1\n",
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(err(&o).contains("already exists"));
+}
+
+#[test]
+fn the_last_admin_cannot_be_deleted_or_demoted() {
+    let dir = root();
+    let r = dir.path();
+    let o = ftpadm_at(
+        r,
+        &["user", "add", "boss", "--admin", "--password-stdin"],
+        "bosspass1\n",
+    );
+    assert!(o.status.success());
+    for args in [
+        vec!["user", "delete", "boss"],
+        vec!["user", "update", "boss", "--no-admin"],
+        vec!["user", "update", "boss", "--disable"],
+    ] {
+        let o = ftpadm_at(r, &args, "");
+        assert_eq!(o.status.code(), Some(1), "{args:?}");
+        assert!(err(&o).contains("last enabled admin"), "{}", err(&o));
+    }
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let dir = root();
+    for args in [
+        vec!["user"],
+        vec!["user", "add"],
+        vec!["user", "list", "--bogus"],
+        vec!["frobnicate"],
+    ] {
+        let o = ftpadm_at(dir.path(), &args, "");
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+    }
+}
+
+#[test]
+fn a_corrupt_database_is_reported_and_left_untouched() {
+    let dir = root();
+    let db = dir.path().join("multiftp.db");
+    let junk =
+        b"this is not a sqlite database, just some bytes that must stay as they are".repeat(100);
+    std::fs::write(&db, &junk).unwrap();
+    let o = ftpadm_at(dir.path(), &["user", "list"], "");
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        err(&o).contains("not a valid SQLite database"),
+        "{}",
+        err(&o)
+    );
+    assert_eq!(std::fs::read(&db).unwrap(), junk, "nothing damaged");
+}
+
+#[test]
+fn an_unwritable_root_is_reported() {
+    let dir = root();
+    let file = dir.path().join("file");
+    std::fs::write(&file, b"x").unwrap();
+    let o = ftpadm_at(&file.join("sub"), &["user", "list"], "");
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        err(&o).contains("cannot create the data root"),
+        "{}",
+        err(&o)
+    );
+}
+
+#[test]
+fn multiftpd_reports_a_busy_port_and_a_bad_passive_range() {
+    let dir = root();
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = busy.local_addr().unwrap().port().to_string();
+    let run = |extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_multiftpd"))
+            .args(["--bind", "127.0.0.1", "--port", &port, "--root"])
+            .arg(dir.path())
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let o = run(&[]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(err(&o).contains("already in use"), "{}", err(&o));
+    let o = run(&["--passive-ports", "9000-100"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(err(&o).contains("passive port range"), "{}", err(&o));
+    let o = run(&["--port", "notaport"]);
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn environment_twins_configure_ftpadm_and_the_daemon_alike() {
+    let dir = root();
+    let o = Command::new(env!("CARGO_BIN_EXE_ftpadm"))
+        .env("MULTIFTP_ROOT", dir.path())
+        .args(["user", "list"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", err(&o));
+    assert!(dir.path().join("multiftp.db").exists());
+    let o = Command::new(env!("CARGO_BIN_EXE_multiftpd"))
+        .env("MULTIFTP_ROOT", dir.path())
+        .env("MULTIFTP_PORT", "2999")
+        .arg("check-config")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", err(&o));
+    assert!(out(&o).contains("port = 2999"), "{}", out(&o));
+}

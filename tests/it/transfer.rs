@@ -1,0 +1,196 @@
+use crate::harness::*;
+
+#[tokio::test]
+async fn uploads_and_downloads_are_byte_exact_at_0_1_and_10_mib() {
+    let s = TestServer::start().await;
+    let mut ftp = s.login("alice").await;
+    for (name, len) in [("empty.bin", 0), ("one.bin", 1), ("big.bin", 10 << 20)] {
+        let body = data(len);
+        put(&mut ftp, name, &body).await;
+        same(
+            &std::fs::read(s.home("alice").join(name)).unwrap(),
+            &body,
+            "on disk",
+        );
+        same(&get(&mut ftp, name).await.unwrap(), &body, "downloaded");
+        assert_eq!(ftp.size(name).await.unwrap(), len);
+    }
+}
+
+#[tokio::test]
+async fn directory_operations_work() {
+    let s = TestServer::start().await;
+    let mut ftp = s.login("alice").await;
+    ftp.mkdir("docs").await.unwrap();
+    ftp.cwd("docs").await.unwrap();
+    assert_eq!(ftp.pwd().await.unwrap(), "/docs");
+    put(&mut ftp, "a.txt", b"aaa").await;
+    ftp.mkdir("sub").await.unwrap();
+    let mut names = ftp.nlst(None).await.unwrap();
+    names.sort();
+    assert_eq!(names, ["a.txt", "sub"]);
+    let list = ftp.list(None).await.unwrap();
+    assert!(
+        list.iter()
+            .any(|l| l.starts_with('d') && l.ends_with(" sub")),
+        "{list:?}"
+    );
+    assert!(
+        list.iter()
+            .any(|l| l.starts_with('-') && l.ends_with(" a.txt")),
+        "{list:?}"
+    );
+
+    ftp.rename("a.txt", "sub/b.txt").await.unwrap();
+    assert_eq!(get(&mut ftp, "sub/b.txt").await.unwrap(), b"aaa");
+    assert_eq!(code(get(&mut ftp, "a.txt").await), 550);
+    ftp.mdtm("sub/b.txt").await.unwrap();
+
+    assert_eq!(
+        code(ftp.rmdir("sub").await),
+        550,
+        "non-empty folder is not removed"
+    );
+    ftp.rm("sub/b.txt").await.unwrap();
+    ftp.rmdir("sub").await.unwrap();
+    ftp.cdup().await.unwrap();
+    ftp.rmdir("docs").await.unwrap();
+    assert_eq!(ftp.nlst(None).await.unwrap(), ["shared"]);
+    assert_eq!(code(ftp.rm("missing.txt").await), 550);
+    assert_eq!(code(ftp.cwd("missing").await), 550);
+}
+
+#[tokio::test]
+async fn mlsd_and_mlst_describe_entries() {
+    let s = TestServer::start().await;
+    let mut ftp = s.login("alice").await;
+    put(&mut ftp, "f.txt", b"12345").await;
+    ftp.mkdir("d").await.unwrap();
+    let entries = ftp.mlsd(None).await.unwrap();
+    let f = entries
+        .iter()
+        .find(|e| e.ends_with(" f.txt"))
+        .expect("f.txt listed");
+    assert!(f.contains("type=file") && f.contains("size=5"), "{f}");
+    let d = entries
+        .iter()
+        .find(|e| e.ends_with(" d"))
+        .expect("d listed");
+    assert!(d.contains("type=dir"), "{d}");
+    let st = ftp.mlst(Some("f.txt")).await.unwrap();
+    assert!(st.contains("size=5"), "{st}");
+}
+
+#[tokio::test]
+async fn rest_resumes_downloads_and_uploads_and_appe_appends() {
+    let s = TestServer::start().await;
+    let mut ftp = s.login("alice").await;
+    let body = data(100_000);
+    put(&mut ftp, "r.bin", &body).await;
+
+    ftp.resume_transfer(60_000).await.unwrap();
+    same(
+        &get(&mut ftp, "r.bin").await.unwrap(),
+        &body[60_000..],
+        "resumed",
+    );
+
+    // An interrupted upload of the first 40,000 bytes, resumed from there.
+    put(&mut ftp, "u.bin", &body[..40_000]).await;
+    ftp.resume_transfer(40_000).await.unwrap();
+    put(&mut ftp, "u.bin", &body[40_000..]).await;
+    same(
+        &std::fs::read(s.home("alice").join("u.bin")).unwrap(),
+        &body,
+        "resumed upload",
+    );
+
+    put(&mut ftp, "log.txt", b"one\n").await;
+    let mut more = std::io::Cursor::new(b"two\n".to_vec());
+    ftp.append_file("log.txt", &mut more).await.unwrap();
+    assert_eq!(get(&mut ftp, "log.txt").await.unwrap(), b"one\ntwo\n");
+}
+
+#[tokio::test]
+async fn utf8_names_with_spaces_round_trip() {
+    let s = TestServer::start().await;
+    let mut ftp = s.login("alice").await;
+    ftp.mkdir("Résumé 2026").await.unwrap();
+    put(
+        &mut ftp,
+        "Résumé 2026/naïve café ☕.txt",
+        "héllo".as_bytes(),
+    )
+    .await;
+    assert!(
+        s.home("alice")
+            .join("Résumé 2026/naïve café ☕.txt")
+            .is_file()
+    );
+    let names = ftp.nlst(Some("Résumé 2026")).await.unwrap();
+    assert!(
+        names.iter().any(|n| n.ends_with("naïve café ☕.txt")),
+        "{names:?}"
+    );
+    assert_eq!(
+        get(&mut ftp, "Résumé 2026/naïve café ☕.txt")
+            .await
+            .unwrap(),
+        "héllo".as_bytes()
+    );
+}
+
+#[tokio::test]
+async fn passive_and_extended_passive_both_work() {
+    let s = TestServer::start().await;
+    let mut ftp = s.login("alice").await;
+    let (c, _) = raw(&mut ftp, "EPSV").await;
+    assert_eq!(c, 229);
+    let (c, text) = raw(&mut ftp, "PASV").await;
+    assert_eq!(c, 227, "{text}");
+    let features = ftp.feat().await.unwrap();
+    for feature in ["SIZE", "MDTM", "REST", "MLST", "UTF8", "EPSV"] {
+        assert!(
+            features.contains_key(feature),
+            "FEAT lacks {feature}: {features:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn curl_uploads_and_downloads_like_a_stock_client() {
+    if std::process::Command::new("curl")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        panic!("curl is required for this test (.ci/run installs it)");
+    }
+    let s = TestServer::start().await;
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("up.bin");
+    let body = data(300_000);
+    std::fs::write(&src, &body).unwrap();
+    let url = format!("ftp://alice:{PW}@127.0.0.1:{}/curl%20dir/up.bin", s.port);
+    // tokio's Command, so the server on this test's runtime keeps serving while curl runs.
+    let st = tokio::process::Command::new("curl")
+        .args(["-sS", "--ftp-create-dirs", "-T"])
+        .arg(&src)
+        .arg(&url)
+        .status()
+        .await
+        .unwrap();
+    assert!(st.success());
+    same(
+        &std::fs::read(s.home("alice").join("curl dir/up.bin")).unwrap(),
+        &body,
+        "curl upload",
+    );
+    let o = tokio::process::Command::new("curl")
+        .args(["-sS", &url])
+        .output()
+        .await
+        .unwrap();
+    assert!(o.status.success());
+    same(&o.stdout, &body, "curl download");
+}
