@@ -23,8 +23,12 @@ usage: bench/run.sh [options]
   --tmp DIR           scratch parent folder (default /tmp); needs ~4 GiB free for a full run
   --keep              keep the scratch folder (server logs, raw results) after the run
   -h, --help          this text
-Ports (env): MFTP_PORT (21210), VSFTPD_PORT (21211); passive ranges 20000-24999 (multiftpd)
-and 25000-29999 (vsftpd), both below the kernel's ephemeral range.
+Environment:
+  MFTP_PORT (21210), VSFTPD_PORT (21211)  control ports; the passive ranges are 20000-24999
+                      (multiftpd) and 25000-29999 (vsftpd), below the kernel's ephemeral range
+  MFTPD_ENV           extra VAR=value words for multiftpd's environment, e.g.
+                      MFTPD_ENV=MALLOC_MMAP_THRESHOLD_=1048576 (recorded in the results)
+  MEM_FLOOR_MIB       W7 stops opening sessions when MemAvailable drops below this (2048)
 EOF
 }
 
@@ -58,6 +62,9 @@ V_PORT=${VSFTPD_PORT:-21211}
 M_PASV=20000-24999
 V_PASV_MIN=25000 V_PASV_MAX=29999
 USER_M=bench PASS=benchpass1 USER_V=benchftp
+MFTPD_ENV=${MFTPD_ENV:-}
+MEM_FLOOR_MIB=${MEM_FLOOR_MIB:-2048}
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 
 log() { printf '\n== %s\n' "$*" >&2; }
 runs() { [[ " $ONLY " == *" $1 "* ]]; }
@@ -217,7 +224,7 @@ vsftpd_log_file=$TMP/vsftpd/vsftpd.log
 EOF
 
 log "starting multiftpd on 127.0.0.1:$M_PORT and vsftpd on 127.0.0.1:$V_PORT"
-"$MFTPD" --root "$M_ROOT" --bind 127.0.0.1 --port "$M_PORT" --passive-ports "$M_PASV" \
+env $MFTPD_ENV "$MFTPD" --root "$M_ROOT" --bind 127.0.0.1 --port "$M_PORT" --passive-ports "$M_PASV" \
     --idle-timeout 3600 >"$TMP/multiftpd.log" 2>&1 &
 M_PID=$!
 "$VSFTPD" "$TMP/vsftpd/vsftpd.conf" >"$TMP/vsftpd.log" 2>&1 &
@@ -281,13 +288,22 @@ idle() {
         --src-ips "$src_ips" --hold-secs 900 --timeout 2400 <"$fifo" >"$out" 2>>"$TMP/loadgen.stderr" &
     IDLE_PID=$!
     exec 9>"$fifo" # keeps the loadgen's stdin open until we write
-    local waited=0
+    local waited=0 avail aborted=""
     while ! grep -q '"event":"ready"' "$out" 2>/dev/null; do
         kill -0 "$IDLE_PID" 2>/dev/null || break
+        avail=$(awk '/^MemAvailable:/ { print int($2 / 1024) }' /proc/meminfo)
+        if [ "$avail" -lt "$MEM_FLOOR_MIB" ]; then
+            aborted="stopped: MemAvailable fell below $MEM_FLOOR_MIB MiB while opening sessions"
+            break
+        fi
         sleep 0.5
         waited=$((waited + 1))
-        [ "$waited" -gt 4000 ] && break # 2000 s
+        if [ "$waited" -gt 4000 ]; then aborted="stopped: sessions not open after 2000 s"; break; fi
     done
+    if [ -n "$aborted" ]; then
+        echo "  W7 $label $n: $aborted" >&2
+        kill "$IDLE_PID" 2>/dev/null || true
+    fi
     sleep 2 # let the server settle
     after=$(mem_of "$pid")
     echo "release" >&9 || true
@@ -303,7 +319,9 @@ idle() {
     read -r rss0 pss0 np0 <<<"$before"
     read -r rss1 pss1 np1 <<<"$after"
     local line
-    if [ "$opened" -gt 0 ]; then
+    if [ -n "$aborted" ]; then
+        line=$(printf '{"workload":"idle-mem","label":"%s","sessions":%d,"error":"%s"}' "$label" "$n" "$aborted")
+    elif [ "$opened" -gt 0 ]; then
         line=$(awk -v l="$label" -v n="$n" -v o="$opened" -v r0="$rss0" -v r1="$rss1" -v p0="$pss0" \
             -v p1="$pss1" -v c0="$np0" -v c1="$np1" 'BEGIN {
             printf "{\"workload\":\"idle-mem\",\"label\":\"%s\",\"sessions\":%d,\"sessions_open\":%d,", l, n, o
@@ -360,6 +378,7 @@ if runs 7; then
     done
 fi
 ELAPSED=$(($(date +%s) - START))
+LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # ------------------------------------------------------------------------------- report
 kill -0 "$M_PID" 2>/dev/null || echo "WARNING: multiftpd exited during the run (see its log)" >&2
@@ -368,6 +387,9 @@ kill -0 "$V_PID" 2>/dev/null || echo "WARNING: vsftpd exited during the run (see
 CPU=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 GITREV=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)
 [ -z "$(git -C "$REPO" status --porcelain --untracked-files=no -- src Cargo.toml Cargo.lock 2>/dev/null)" ] || GITREV="$GITREV (+ uncommitted changes)"
+case "$(awk -F: -v u="$USER_V" '$1 == u { print $2 }' /etc/shadow)" in
+    '$y$'*) HASH=yescrypt ;; '$6$'*) HASH=sha512crypt ;; '$5$'*) HASH=sha256crypt ;; *) HASH=unknown ;;
+esac
 VSV=$(dpkg-query -W -f '${Version}' vsftpd 2>/dev/null || echo unknown)
 MODE=$([ "$QUICK" = 1 ] && echo "--quick (smoke-test sizes)" || echo "full")
 TABLE=$("$LG" report --results "$RESULTS")
@@ -389,10 +411,11 @@ TABLE=$("$LG" report --results "$RESULTS")
     echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC')"
     echo "- CPU: $CPU; nproc: $(nproc); memory: $(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)"
     echo "- kernel: $(uname -sr)"
-    echo "- multiftpd: $("$MFTPD" --version 2>/dev/null | head -1), git $GITREV, release build, default logging (info, to a file)"
-    echo "- vsftpd: $VSV (Debian), PAM login (sha512crypt), seccomp_sandbox=NO, one process pair per session"
+    echo "- multiftpd: $("$MFTPD" --version 2>/dev/null | head -1), git $GITREV, release build, default logging (info, to a file)${MFTPD_ENV:+, environment: $MFTPD_ENV}"
+    echo "- vsftpd: $VSV (Debian), PAM login ($HASH hash, set by chpasswd), seccomp_sandbox=NO, one process pair per session; multiftpd: argon2id m=19456 KiB, t=2, p=1"
     echo "- loadgen: suppaftp 12 (tokio), passive mode, TYPE I; client and servers share the same $(nproc) cores over loopback"
     echo "- sizes: W1 ${BIG_MIB} MiB x $RUNS runs; W2 ${STOR_MIB} MiB; W3 $MANY_CLIENTS clients x ${MANY_SECS} s on a 1 MiB file; W4 $SMALL_COUNT x $SMALL_SIZE B; W5 $LOGIN_CLIENTS clients x ${LOGIN_SECS} s; W6 $LIST_FILES files x $LIST_RUNS runs; W7 $(echo $SESSIONS | tr ' ' ',') sessions"
+    echo "- load average (1, 5, 15 min) at start: $LOAD_START; at end: $LOAD_END (anything above ~0 besides the benchmark itself means other work shared the cores)"
     echo "- open-file limit for servers and loadgen: $FD_LIMIT; kernel.pid_max: $(cat /proc/sys/kernel/pid_max)"
     echo
     echo "## Raw results (one JSON line per loadgen run)"

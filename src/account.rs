@@ -45,9 +45,9 @@ impl Role {
         match s.to_ascii_lowercase().as_str() {
             "admin" => Ok(Role::Admin),
             "user" => Ok(Role::User),
-            other => Err(Error::InvalidInput(format!(
-                "unknown role '{other}': use 'admin' or 'user'"
-            ))),
+            other => {
+                Err(Error::InvalidInput(format!("unknown role '{other}': use 'admin' or 'user'")))
+            }
         }
     }
 }
@@ -82,11 +82,7 @@ impl From<UserRow> for Account {
     fn from(row: UserRow) -> Self {
         Account {
             id: row.id,
-            role: if row.role == "admin" {
-                Role::Admin
-            } else {
-                Role::User
-            },
+            role: if row.role == "admin" { Role::Admin } else { Role::User },
             username: row.username,
             enabled: row.enabled,
             full_name: row.full_name,
@@ -146,11 +142,7 @@ pub struct Accounts {
 ///
 /// [`Error::InvalidInput`] saying which rule is broken.
 pub fn validate_username(name: &str) -> Result<()> {
-    let bad = |why: &str| {
-        Err(Error::InvalidInput(format!(
-            "invalid username '{name}': {why}"
-        )))
-    };
+    let bad = |why: &str| Err(Error::InvalidInput(format!("invalid username '{name}': {why}")));
     if name.is_empty() {
         return bad("it is empty");
     }
@@ -186,22 +178,16 @@ pub fn validate_email(email: &str) -> Result<()> {
     if ok {
         Ok(())
     } else {
-        Err(Error::InvalidInput(format!(
-            "invalid email '{email}': use the form name@example.org"
-        )))
+        Err(Error::InvalidInput(format!("invalid email '{email}': use the form name@example.org")))
     }
 }
 
 fn validate_text(field: &str, value: &str, max: usize) -> Result<()> {
     if value.chars().count() > max {
-        return Err(Error::InvalidInput(format!(
-            "{field} too long: use at most {max} characters"
-        )));
+        return Err(Error::InvalidInput(format!("{field} too long: use at most {max} characters")));
     }
     if value.chars().any(char::is_control) {
-        return Err(Error::InvalidInput(format!(
-            "{field} must not contain control characters"
-        )));
+        return Err(Error::InvalidInput(format!("{field} must not contain control characters")));
     }
     Ok(())
 }
@@ -209,10 +195,7 @@ fn validate_text(field: &str, value: &str, max: usize) -> Result<()> {
 impl Accounts {
     /// The service over `pool`, with homes under `root/home`.
     pub fn new(pool: SqlitePool, root: &Path) -> Self {
-        Self {
-            store: UserStore::new(pool),
-            homes: root.join("home"),
-        }
+        Self { store: UserStore::new(pool), homes: root.join("home") }
     }
 
     /// The folder holding every user's home.
@@ -261,10 +244,7 @@ impl Accounts {
         validate_email(&new.email)?;
         validate_text("full name", &new.full_name, MAX_FIELD_LEN)?;
         if self.store.find(&new.username).await?.is_some() {
-            return Err(Error::AlreadyExists {
-                what: "user",
-                name: new.username,
-            });
+            return Err(Error::AlreadyExists { what: "user", name: new.username });
         }
         let hash = password::hash(new.password).await?;
         let row = self
@@ -289,13 +269,7 @@ impl Accounts {
     ///
     /// [`Error::Query`] on database failure.
     pub async fn list(&self) -> Result<Vec<Account>> {
-        Ok(self
-            .store
-            .list()
-            .await?
-            .into_iter()
-            .map(Account::from)
-            .collect())
+        Ok(self.store.list().await?.into_iter().map(Account::from).collect())
     }
 
     /// One account.
@@ -311,10 +285,7 @@ impl Accounts {
         self.store
             .find(username)
             .await?
-            .ok_or_else(|| Error::NotFound {
-                what: "user",
-                name: username.to_string(),
-            })
+            .ok_or_else(|| Error::NotFound { what: "user", name: username.to_string() })
     }
 
     /// Updates an account. Refuses to demote or disable the last enabled admin, so the
@@ -355,10 +326,7 @@ impl Accounts {
                 },
             )
             .await?
-            .ok_or_else(|| Error::NotFound {
-                what: "user",
-                name: username.to_string(),
-            })?;
+            .ok_or_else(|| Error::NotFound { what: "user", name: username.to_string() })?;
         tracing::info!(user = %username, "user updated");
         Ok(row.into())
     }
@@ -374,10 +342,7 @@ impl Accounts {
         self.find_row(username).await?;
         let hash = password::hash(new_password).await?;
         if !self.store.set_password_hash(username, &hash).await? {
-            return Err(Error::NotFound {
-                what: "user",
-                name: username.to_string(),
-            });
+            return Err(Error::NotFound { what: "user", name: username.to_string() });
         }
         tracing::info!(user = %username, "password changed");
         Ok(())
@@ -400,10 +365,7 @@ impl Accounts {
             )));
         }
         if !self.store.delete(username).await? {
-            return Err(Error::NotFound {
-                what: "user",
-                name: username.to_string(),
-            });
+            return Err(Error::NotFound { what: "user", name: username.to_string() });
         }
         let home = self.home_of(username);
         if purge_files && home.exists() {
@@ -440,6 +402,70 @@ impl Accounts {
         Ok(Some(row.into()))
     }
 
+    /// Sets one profile field of `username`: `full_name`, `email` or `bio` (the fields a user
+    /// may change about themselves).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] for an unknown field or a bad value, [`Error::NotFound`].
+    pub async fn set_profile_field(
+        &self,
+        username: &str,
+        field: &str,
+        value: &str,
+    ) -> Result<Account> {
+        let value = value.to_string();
+        let changes = match field.to_ascii_lowercase().as_str() {
+            "full_name" | "fullname" | "name" => {
+                AccountChanges { full_name: Some(value), ..Default::default() }
+            }
+            "email" => AccountChanges { email: Some(value), ..Default::default() },
+            "bio" => AccountChanges { bio: Some(value), ..Default::default() },
+            other => {
+                return Err(Error::InvalidInput(format!(
+                    "unknown profile field '{other}': use full_name, email or bio"
+                )));
+            }
+        };
+        self.update(username, changes).await
+    }
+
+    /// A user changes their own password: the current one must match and the new one pass the
+    /// policy. New logins need the new password at once.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Forbidden`] when the current password is wrong, [`Error::InvalidInput`] for the
+    /// policy, [`Error::NotFound`].
+    pub async fn change_own_password(
+        &self,
+        username: &str,
+        current: &str,
+        new: &str,
+    ) -> Result<()> {
+        let row = self.find_row(username).await?;
+        if !password::verify(current.to_string(), Some(row.password_hash)).await {
+            tracing::warn!(user = %username, "password change refused: wrong current password");
+            return Err(Error::Forbidden("the current password is wrong".into()));
+        }
+        if current == new {
+            return Err(Error::InvalidInput(
+                "the new password must differ from the current one".into(),
+            ));
+        }
+        self.set_password(username, new.to_string()).await
+    }
+
+    /// Whether `username` is an enabled admin right now (checked at each admin command, so a
+    /// demotion takes effect in running sessions too).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Query`] on database failure.
+    pub async fn is_admin(&self, username: &str) -> Result<bool> {
+        Ok(self.store.find(username).await?.is_some_and(|r| r.enabled && r.role == "admin"))
+    }
+
     /// On a first start with no users, creates `admin` with a random password and returns the
     /// password so the caller can show it once.
     ///
@@ -473,19 +499,9 @@ mod tests {
         for ok in ["alice", "a", "bob_2", "j.doe", "x-y", &"a".repeat(32)] {
             assert!(validate_username(ok).is_ok(), "{ok}");
         }
-        for bad in [
-            "",
-            "Alice",
-            "1abc",
-            "_a",
-            "a b",
-            "a/b",
-            "..",
-            "a\\b",
-            "é",
-            &"a".repeat(33),
-            "shared!",
-        ] {
+        for bad in
+            ["", "Alice", "1abc", "_a", "a b", "a/b", "..", "a\\b", "é", &"a".repeat(33), "shared!"]
+        {
             assert!(validate_username(bad).is_err(), "{bad}");
         }
     }
@@ -495,15 +511,7 @@ mod tests {
         for ok in ["", "a@b.org", "first.last+x@sub.example.com"] {
             assert!(validate_email(ok).is_ok(), "{ok}");
         }
-        for bad in [
-            "a",
-            "a@b",
-            "@b.org",
-            "a@@b.org",
-            "a b@c.org",
-            "a@.org",
-            "a@b.org.",
-        ] {
+        for bad in ["a", "a@b", "@b.org", "a@@b.org", "a b@c.org", "a@.org", "a@b.org."] {
             assert!(validate_email(bad).is_err(), "{bad}");
         }
     }

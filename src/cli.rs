@@ -26,11 +26,7 @@ pub struct DataArgs {
 impl DataArgs {
     /// These flags as a configuration layer.
     pub fn raw(&self) -> RawConfig {
-        RawConfig {
-            root: self.root.clone(),
-            db: self.db.clone(),
-            ..RawConfig::default()
-        }
+        RawConfig { root: self.root.clone(), db: self.db.clone(), ..RawConfig::default() }
     }
 }
 
@@ -43,6 +39,11 @@ pub fn init_tracing(verbose: bool, default: &str) {
     use tracing_subscriber::prelude::*;
     let fallback = if verbose { "debug,sqlx=warn" } else { default };
     let env = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(fallback));
+    // At debug level libunftp logs every command line with its arguments, which would put the
+    // passwords of SITE PASSWD and SITE USER into the log. Keep that logger at info, always.
+    let env = env.add_directive(
+        "libunftp::server::controlchan::log=info".parse().expect("a valid directive"),
+    );
     // libunftp instruments its functions with spans that Debug-print whole sessions, which
     // would bury every line in kilobytes of state; keep its log lines, drop its spans.
     let no_library_spans = filter_fn(|meta| {

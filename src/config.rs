@@ -189,15 +189,9 @@ mod tests {
 
     #[test]
     fn later_layers_win() {
-        let file = RawConfig {
-            port: Some(21),
-            greeting: Some("file".into()),
-            ..Default::default()
-        };
-        let flags = RawConfig {
-            port: Some(2200),
-            ..Default::default()
-        };
+        let file =
+            RawConfig { port: Some(21), greeting: Some("file".into()), ..Default::default() };
+        let flags = RawConfig { port: Some(2200), ..Default::default() };
         let s = Settings::validate(file.overlay(flags)).unwrap();
         assert_eq!(s.port, 2200);
         assert_eq!(s.greeting, "file");
@@ -205,10 +199,7 @@ mod tests {
 
     #[test]
     fn db_defaults_into_root() {
-        let raw = RawConfig {
-            root: Some("/srv/ftp".into()),
-            ..Default::default()
-        };
+        let raw = RawConfig { root: Some("/srv/ftp".into()), ..Default::default() };
         let s = Settings::validate(raw).unwrap();
         assert_eq!(s.db, PathBuf::from("/srv/ftp/multiftp.db"));
     }
@@ -220,15 +211,7 @@ mod tests {
             assert!(parse_port_range(bad).is_err(), "{bad}");
         }
         assert_eq!(parse_port_range("50000-50100").unwrap(), 50000..=50100);
-        let raw = RawConfig {
-            bind: Some("localhost:21".into()),
-            ..Default::default()
-        };
-        assert!(
-            Settings::validate(raw)
-                .unwrap_err()
-                .to_string()
-                .contains("MULTIFTP_BIND")
-        );
+        let raw = RawConfig { bind: Some("localhost:21".into()), ..Default::default() };
+        assert!(Settings::validate(raw).unwrap_err().to_string().contains("MULTIFTP_BIND"));
     }
 }

@@ -51,10 +51,7 @@ pub async fn open(path: &Path) -> Result<SqlitePool> {
         .map_err(|source| db_error(path, source))?;
     MIGRATOR.run(&pool).await.map_err(|source| match source {
         sqlx::migrate::MigrateError::Execute(source) => db_error(path, source),
-        source => Error::Migration {
-            path: path.to_path_buf(),
-            source,
-        },
+        source => Error::Migration { path: path.to_path_buf(), source },
     })?;
     Ok(pool)
 }
@@ -73,9 +70,5 @@ fn db_error(path: &Path, source: sqlx::Error) -> Error {
     } else {
         "cannot use the database"
     };
-    Error::Database {
-        path: path.to_path_buf(),
-        hint: hint.to_string(),
-        source,
-    }
+    Error::Database { path: path.to_path_buf(), hint: hint.to_string(), source }
 }

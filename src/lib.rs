@@ -12,7 +12,8 @@
 //! - Protocol: [`server`] (libunftp server and start-up), [`site`] (custom SITE commands),
 //!   [`cli`] (shared clap flags) and the binaries in `src/bin/`.
 //! - Service: [`account`] (users, roles, profiles, passwords), [`share`] (sharing),
-//!   [`auth`] (login on top of accounts).
+//!   [`message`] (messages and broadcasts), [`session`] (who is online), [`auth`] (login on
+//!   top of accounts).
 //! - Data: [`db`] (pool and migrations), `*/store.rs` (all SQL), [`storage`] (the per-user
 //!   storage backend with the `/shared` folder).
 //!
@@ -24,7 +25,9 @@ pub mod cli;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod message;
 pub mod server;
+pub mod session;
 pub mod share;
 pub mod signal;
 pub mod site;

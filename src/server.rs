@@ -14,6 +14,8 @@ use crate::account::Accounts;
 use crate::auth::{DbAuthenticator, DbUserDetailProvider};
 use crate::config::Settings;
 use crate::error::{Error, Result};
+use crate::message::Messages;
+use crate::session::{Sessions, Tracker};
 use crate::share::Shares;
 use crate::storage::UserStorage;
 
@@ -28,6 +30,10 @@ pub struct App {
     pub accounts: Accounts,
     /// The share service.
     pub shares: Shares,
+    /// The message service.
+    pub messages: Messages,
+    /// Who is online.
+    pub sessions: Sessions,
 }
 
 impl App {
@@ -46,14 +52,14 @@ impl App {
             source,
         })?;
         let probe = settings.root.join(".multiftp-write-test");
-        std::fs::write(&probe, b"")
-            .and_then(|()| std::fs::remove_file(&probe))
-            .map_err(|source| Error::Io {
+        std::fs::write(&probe, b"").and_then(|()| std::fs::remove_file(&probe)).map_err(
+            |source| Error::Io {
                 what: "the data root is not writable (fix its permissions or choose another \
                        --root)",
                 path: settings.root.clone(),
                 source,
-            })?;
+            },
+        )?;
         // Canonical from here on: libunftp's filesystem checks that each home is under it.
         settings.root = std::fs::canonicalize(&settings.root).map_err(|source| Error::Io {
             what: "cannot resolve the data root",
@@ -62,13 +68,10 @@ impl App {
         })?;
         let pool = crate::db::open(&settings.db).await?;
         let accounts = Accounts::new(pool.clone(), &settings.root);
-        let shares = Shares::new(pool.clone(), accounts.clone());
-        Ok(App {
-            settings,
-            pool,
-            accounts,
-            shares,
-        })
+        let messages = Messages::new(pool.clone(), accounts.clone());
+        let shares = Shares::new(pool.clone(), accounts.clone(), messages.clone());
+        let sessions = Sessions::new(pool.clone());
+        Ok(App { settings, pool, accounts, shares, messages, sessions })
     }
 }
 
@@ -88,6 +91,7 @@ where
 
     let homes = s.homes();
     let accounts = app.accounts.clone();
+    let tracker = Tracker::start(&app.sessions).await?;
     let share_store = app.shares.store().clone();
     let factory_homes = homes.clone();
     let grace = s.shutdown_grace;
@@ -101,7 +105,8 @@ where
         }),
         Arc::new(DbUserDetailProvider::new(accounts.clone())),
     )
-    .authenticator(Arc::new(DbAuthenticator::new(accounts)))
+    .authenticator(Arc::new(DbAuthenticator::new(accounts, Some(tracker.clone()))))
+    .notify_presence(tracker.clone())
     .greeting(greeting)
     .passive_ports(s.passive_ports.clone())
     .idle_session_timeout(s.idle_timeout.as_secs())
@@ -117,9 +122,7 @@ where
         Shutdown::new().grace_period(grace)
     });
     let builder = crate::site::register(builder, app);
-    let server = builder
-        .build()
-        .map_err(|e| Error::Config(format!("cannot build server: {e}")))?;
+    let server = builder.build().map_err(|e| Error::Config(format!("cannot build server: {e}")))?;
     server.listen(addr.to_string()).await.map_err(|e| {
         let text = e.to_string();
         if text.contains("grace period") {

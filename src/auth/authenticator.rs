@@ -4,17 +4,19 @@ use async_trait::async_trait;
 use unftp_core::auth::{AuthenticationError, Authenticator, Credentials, Principal};
 
 use crate::account::Accounts;
+use crate::session::Tracker;
 
 /// Checks FTP credentials against the `users` table.
 #[derive(Debug, Clone)]
 pub struct DbAuthenticator {
     accounts: Accounts,
+    tracker: Option<Tracker>,
 }
 
 impl DbAuthenticator {
-    /// An authenticator over `accounts`.
-    pub fn new(accounts: Accounts) -> Self {
-        Self { accounts }
+    /// An authenticator over `accounts`; `tracker` learns the client address of each login.
+    pub fn new(accounts: Accounts, tracker: Option<Tracker>) -> Self {
+        Self { accounts, tracker }
     }
 }
 
@@ -29,9 +31,10 @@ impl Authenticator for DbAuthenticator {
         match self.accounts.authenticate(username, password).await {
             Ok(Some(account)) => {
                 tracing::info!(user = %account.username, ip = %creds.source_ip, "login succeeded");
-                Ok(Principal {
-                    username: account.username,
-                })
+                if let Some(t) = &self.tracker {
+                    t.note_login(&account.username, creds.source_ip);
+                }
+                Ok(Principal { username: account.username })
             }
             // Unknown user, disabled account and wrong password look the same to the client.
             // BadPassword (not BadUser) so libunftp's failed-logins policy counts every miss.

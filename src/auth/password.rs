@@ -39,9 +39,7 @@ pub fn check_policy(password: &str) -> Result<()> {
         )));
     }
     if password.chars().any(char::is_control) {
-        return Err(Error::InvalidInput(
-            "password must not contain control characters".into(),
-        ));
+        return Err(Error::InvalidInput("password must not contain control characters".into()));
     }
     Ok(())
 }
@@ -61,9 +59,7 @@ pub fn hash_blocking(password: &str) -> Result<String> {
 /// Verifies `password` against a PHC string, synchronously. A malformed hash never matches.
 pub fn verify_blocking(password: &str, phc: &str) -> bool {
     match PasswordHash::new(phc) {
-        Ok(parsed) => hasher()
-            .verify_password(password.as_bytes(), &parsed)
-            .is_ok(),
+        Ok(parsed) => hasher().verify_password(password.as_bytes(), &parsed).is_ok(),
         Err(_) => false,
     }
 }
@@ -107,9 +103,7 @@ pub fn generate() -> String {
     use rand::Rng;
     const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
     let mut rng = rand::rng();
-    (0..20)
-        .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
-        .collect()
+    (0..20).map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char).collect()
 }
 
 #[cfg(test)]

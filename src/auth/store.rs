@@ -74,9 +74,7 @@ impl UserStore {
     ///
     /// [`Error::Query`] on database failure.
     pub async fn count(&self) -> Result<i64> {
-        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM users")
-            .fetch_one(&self.pool)
-            .await?)
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(&self.pool).await?)
     }
 
     /// The number of enabled admins.
@@ -85,11 +83,9 @@ impl UserStore {
     ///
     /// [`Error::Query`] on database failure.
     pub async fn count_enabled_admins(&self) -> Result<i64> {
-        Ok(
-            sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE role = 'admin' AND enabled = 1")
-                .fetch_one(&self.pool)
-                .await?,
-        )
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE role = 'admin' AND enabled = 1")
+            .fetch_one(&self.pool)
+            .await?)
     }
 
     /// Inserts a user.
@@ -124,10 +120,9 @@ impl UserStore {
         .fetch_one(&self.pool)
         .await
         .map_err(|e| match e {
-            sqlx::Error::Database(d) if d.is_unique_violation() => Error::AlreadyExists {
-                what: "user",
-                name: username.to_string(),
-            },
+            sqlx::Error::Database(d) if d.is_unique_violation() => {
+                Error::AlreadyExists { what: "user", name: username.to_string() }
+            }
             e => Error::Query(e),
         })
     }
@@ -150,9 +145,7 @@ impl UserStore {
     ///
     /// [`Error::Query`] on database failure.
     pub async fn list(&self) -> Result<Vec<UserRow>> {
-        Ok(sqlx::query_as("SELECT * FROM users ORDER BY username")
-            .fetch_all(&self.pool)
-            .await?)
+        Ok(sqlx::query_as("SELECT * FROM users ORDER BY username").fetch_all(&self.pool).await?)
     }
 
     /// Applies `changes` to a user and returns the new row, or `None` if there is no such user.

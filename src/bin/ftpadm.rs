@@ -44,6 +44,52 @@ enum Command {
     /// Share files between users (the same as SITE SHARE / UNSHARE / SHARES).
     #[command(subcommand)]
     Share(ShareCommand),
+    /// Show or change a user's profile (the same as SITE PROFILE / SETPROFILE).
+    #[command(subcommand)]
+    Profile(ProfileCommand),
+    /// Send messages to users (they read them with SITE INBOX).
+    #[command(subcommand)]
+    Msg(MsgCommand),
+    /// Show who is logged in now, in every running multiftpd on this database.
+    Who,
+}
+
+#[derive(Debug, Subcommand)]
+enum ProfileCommand {
+    /// Show a user's profile.
+    Show {
+        /// The user.
+        name: String,
+    },
+    /// Change a user's profile fields.
+    Set {
+        /// The user.
+        name: String,
+        /// New display name.
+        #[arg(long, value_name = "S")]
+        full_name: Option<String>,
+        /// New email address ("" clears it).
+        #[arg(long, value_name = "S")]
+        email: Option<String>,
+        /// New bio (at most 1000 characters).
+        #[arg(long, value_name = "S")]
+        bio: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum MsgCommand {
+    /// Send a message from the admin, to one user or to everyone (e.g. before maintenance).
+    Send {
+        /// The recipient.
+        #[arg(long, value_name = "NAME", required_unless_present = "all", conflicts_with = "all")]
+        to: Option<String>,
+        /// Send to every enabled user.
+        #[arg(long)]
+        all: bool,
+        /// The message (at most 500 characters).
+        text: String,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -174,19 +220,46 @@ async fn dispatch(app: &App, command: Command, json: bool) -> anyhow::Result<()>
             Ok(())
         }
         Command::Share(cmd) => share(app, cmd, json).await,
+        Command::Profile(ProfileCommand::Show { name }) => {
+            let account = app.accounts.get(&name).await?;
+            print_one(&account, json, "")
+        }
+        Command::Profile(ProfileCommand::Set { name, full_name, email, bio }) => {
+            if full_name.is_none() && email.is_none() && bio.is_none() {
+                bail!("nothing to change: give --full-name, --email or --bio");
+            }
+            let changes = AccountChanges { full_name, email, bio, ..AccountChanges::default() };
+            let account = app.accounts.update(&name, changes).await?;
+            print_one(&account, json, &format!("profile of '{name}' updated"))
+        }
+        Command::Msg(MsgCommand::Send { to, all, text }) => {
+            if all {
+                let n = app.messages.broadcast(&text).await?;
+                println!("message sent to {n} user(s)");
+            } else if let Some(to) = to {
+                app.messages.send_as_admin(&to, &text).await?;
+                println!("message sent to {to}");
+            }
+            Ok(())
+        }
+        Command::Who => {
+            let online = app.sessions.online().await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&online)?);
+            } else {
+                println!("{:<20} {:<22} FROM", "USERNAME", "SINCE");
+                for s in &online {
+                    println!("{:<20} {:<22} {}", s.username, s.started_at, s.client_addr);
+                }
+            }
+            Ok(())
+        }
     }
 }
 
 async fn user(app: &App, cmd: UserCommand, json: bool) -> anyhow::Result<()> {
     match cmd {
-        UserCommand::Add {
-            name,
-            admin,
-            full_name,
-            email,
-            disabled,
-            password,
-        } => {
+        UserCommand::Add { name, admin, full_name, email, disabled, password } => {
             multiftp::account::validate_username(&name)?;
             if app.accounts.get(&name).await.is_ok() {
                 bail!("user '{name}' already exists; use 'ftpadm user update' to change it");
@@ -236,15 +309,7 @@ async fn user(app: &App, cmd: UserCommand, json: bool) -> anyhow::Result<()> {
             let account = app.accounts.get(&name).await?;
             print_one(&account, json, "")
         }
-        UserCommand::Update {
-            name,
-            full_name,
-            email,
-            admin,
-            no_admin,
-            enable,
-            disable,
-        } => {
+        UserCommand::Update { name, full_name, email, admin, no_admin, enable, disable } => {
             let changes = AccountChanges {
                 full_name,
                 email,
@@ -268,10 +333,7 @@ async fn user(app: &App, cmd: UserCommand, json: bool) -> anyhow::Result<()> {
             if purge_files {
                 println!("user '{name}' deleted with their files");
             } else {
-                println!(
-                    "user '{name}' deleted; their files are kept in {}",
-                    home.display()
-                );
+                println!("user '{name}' deleted; their files are kept in {}", home.display());
             }
             Ok(())
         }
@@ -280,11 +342,7 @@ async fn user(app: &App, cmd: UserCommand, json: bool) -> anyhow::Result<()> {
 
 async fn share(app: &App, cmd: ShareCommand, json: bool) -> anyhow::Result<()> {
     match cmd {
-        ShareCommand::Add {
-            owner,
-            path,
-            recipient,
-        } => {
+        ShareCommand::Add { owner, path, recipient } => {
             let (path, created) = app.shares.grant(&owner, &path, &recipient).await?;
             if created {
                 println!("{owner}:{path} shared with {recipient} (at /shared/{owner}{path})");
@@ -299,18 +357,11 @@ async fn share(app: &App, cmd: ShareCommand, json: bool) -> anyhow::Result<()> {
             } else {
                 println!("{:<20} {:<20} {:<20} PATH", "OWNER", "RECIPIENT", "SINCE");
                 for r in &rows {
-                    println!(
-                        "{:<20} {:<20} {:<20} {}",
-                        r.owner, r.recipient, r.created_at, r.path
-                    );
+                    println!("{:<20} {:<20} {:<20} {}", r.owner, r.recipient, r.created_at, r.path);
                 }
             }
         }
-        ShareCommand::Revoke {
-            owner,
-            path,
-            recipient,
-        } => {
+        ShareCommand::Revoke { owner, path, recipient } => {
             let path = app.shares.revoke(&owner, &path, &recipient).await?;
             println!("{owner}:{path} no longer shared with {recipient}");
         }
@@ -331,11 +382,9 @@ fn print_one(account: &Account, json: bool, headline: &str) -> anyhow::Result<()
     println!("enabled:    {}", if account.enabled { "yes" } else { "no" });
     println!("full name:  {}", account.full_name);
     println!("email:      {}", account.email);
+    println!("bio:        {}", account.bio);
     println!("created:    {}", account.created_at);
-    println!(
-        "last login: {}",
-        account.last_login_at.as_deref().unwrap_or("never")
-    );
+    println!("last login: {}", account.last_login_at.as_deref().unwrap_or("never"));
     Ok(())
 }
 
@@ -344,10 +393,7 @@ fn print_one(account: &Account, json: bool, headline: &str) -> anyhow::Result<()
 fn read_password(args: &PasswordArgs, prompt: &str) -> anyhow::Result<String> {
     let password = if args.password_stdin {
         let mut line = String::new();
-        std::io::stdin()
-            .lock()
-            .read_line(&mut line)
-            .context("reading password from stdin")?;
+        std::io::stdin().lock().read_line(&mut line).context("reading password from stdin")?;
         line.trim_end_matches(['\n', '\r']).to_string()
     } else if std::io::stdin().is_terminal() {
         let first = rpassword::prompt_password(prompt).context("reading password")?;

@@ -90,10 +90,7 @@ fn main() -> ExitCode {
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let settings = cli.settings()?;
     if matches!(cli.command, Some(Command::CheckConfig)) {
-        print!(
-            "{}",
-            toml::to_string(&settings).context("printing settings")?
-        );
+        print!("{}", toml::to_string(&settings).context("printing settings")?);
         return Ok(());
     }
     let app = App::open(settings).await?;

@@ -10,6 +10,7 @@ use sqlx::SqlitePool;
 
 use crate::account::Accounts;
 use crate::error::{Error, Result};
+use crate::message::Messages;
 use crate::storage::paths::{Target, classify};
 pub use store::{ShareRow, ShareStore};
 
@@ -18,15 +19,14 @@ pub use store::{ShareRow, ShareStore};
 pub struct Shares {
     store: ShareStore,
     accounts: Accounts,
+    messages: Messages,
 }
 
 impl Shares {
-    /// The service over `pool` and the account service.
-    pub fn new(pool: SqlitePool, accounts: Accounts) -> Self {
-        Self {
-            store: ShareStore::new(pool),
-            accounts,
-        }
+    /// The service over `pool`, the account service and the message service (a new share
+    /// sends its recipient a message).
+    pub fn new(pool: SqlitePool, accounts: Accounts, messages: Messages) -> Self {
+        Self { store: ShareStore::new(pool), accounts, messages }
     }
 
     /// The SQL store, for the storage backend's path resolution.
@@ -38,9 +38,7 @@ impl Shares {
     /// the home itself, not under `/shared`.
     fn owner_path(path: &str) -> Result<String> {
         if path.trim().is_empty() {
-            return Err(Error::InvalidInput(
-                "give the path of a file or folder to share".into(),
-            ));
+            return Err(Error::InvalidInput("give the path of a file or folder to share".into()));
         }
         match classify(Path::new(path)) {
             Target::Home(p) if p == "/" => Err(Error::InvalidInput(
@@ -76,18 +74,16 @@ impl Shares {
         match std::fs::symlink_metadata(&on_disk) {
             Ok(meta) if !meta.file_type().is_symlink() => {}
             _ => {
-                return Err(Error::NotFound {
-                    what: "file or folder",
-                    name: path,
-                });
+                return Err(Error::NotFound { what: "file or folder", name: path });
             }
         }
-        let created = self
-            .store
-            .insert(owner_acc.id, &path, recipient_acc.id)
-            .await?;
+        let created = self.store.insert(owner_acc.id, &path, recipient_acc.id).await?;
         if created {
             tracing::info!(%owner, %path, %recipient, "share granted");
+            let note = format!("shared {path} with you: see /shared/{owner}{path}");
+            if let Err(e) = self.messages.notify(owner_acc.id, recipient_acc.id, &note).await {
+                tracing::warn!(cause = %e, "could not send the share notice");
+            }
         }
         Ok((path, created))
     }
@@ -101,11 +97,7 @@ impl Shares {
         let path = Self::owner_path(path)?;
         let owner_acc = self.accounts.get(owner).await?;
         let recipient_acc = self.accounts.get(recipient).await?;
-        if !self
-            .store
-            .delete(owner_acc.id, &path, recipient_acc.id)
-            .await?
-        {
+        if !self.store.delete(owner_acc.id, &path, recipient_acc.id).await? {
             return Err(Error::NotFound {
                 what: "share",
                 name: format!("{path} of {owner} with {recipient}"),

@@ -81,10 +81,7 @@ impl ShareStore {
     ///
     /// [`crate::Error::Query`] on database failure.
     pub async fn list(&self, user: Option<&str>) -> Result<Vec<ShareRow>> {
-        Ok(sqlx::query_as(LIST_ROWS)
-            .bind(user)
-            .fetch_all(&self.pool)
-            .await?)
+        Ok(sqlx::query_as(LIST_ROWS).bind(user).fetch_all(&self.pool).await?)
     }
 
     /// The users who share something with `recipient_id`.

@@ -6,8 +6,13 @@
 //! syntax, 550 when the action is refused, 451 when the database fails, 530 without a user.
 
 mod help;
+mod msg;
+mod passwd;
+mod profile;
 mod share;
 mod shares;
+mod user;
+mod who;
 
 use libunftp::ServerBuilder;
 use libunftp::options::{Reply, ReplyCode, SiteCommandContext};
@@ -33,25 +38,35 @@ pub struct HelpEntry {
 
 /// Every custom SITE command, in `SITE HELP` order.
 pub const COMMANDS: &[HelpEntry] = &[
-    HelpEntry {
-        syntax: "HELP",
-        summary: "list these commands",
-        admin: false,
-    },
+    HelpEntry { syntax: "HELP", summary: "list these commands", admin: false },
     HelpEntry {
         syntax: "SHARE <user> <path>",
         summary: "share a file or folder of your home with <user>",
         admin: false,
     },
-    HelpEntry {
-        syntax: "UNSHARE <user> <path>",
-        summary: "revoke a share",
-        admin: false,
-    },
+    HelpEntry { syntax: "UNSHARE <user> <path>", summary: "revoke a share", admin: false },
     HelpEntry {
         syntax: "SHARES",
         summary: "what you share, and what is shared with you",
         admin: false,
+    },
+    HelpEntry { syntax: "PROFILE [<user>]", summary: "show a profile", admin: false },
+    HelpEntry {
+        syntax: "SETPROFILE <field> <value>",
+        summary: "set your full_name, email or bio",
+        admin: false,
+    },
+    HelpEntry { syntax: "PASSWD <current> <new>", summary: "change your password", admin: false },
+    HelpEntry { syntax: "WHO", summary: "who is online now", admin: false },
+    HelpEntry { syntax: "MSG <user> <text>", summary: "send a short message", admin: false },
+    HelpEntry { syntax: "INBOX", summary: "read your messages", admin: false },
+    HelpEntry { syntax: "USER LIST", summary: "list users", admin: true },
+    HelpEntry { syntax: "USER ADD <name> <password> [admin]", summary: "add a user", admin: true },
+    HelpEntry { syntax: "USER DEL <name>", summary: "delete a user (files kept)", admin: true },
+    HelpEntry {
+        syntax: "USER SET <name> <field> <value>",
+        summary: "set full_name, email, bio, role, enabled or password",
+        admin: true,
     },
 ];
 
@@ -62,41 +77,29 @@ pub fn register(
 ) -> ServerBuilder<UserStorage, FtpUser> {
     builder
         .site_command("HELP", help::Help)
+        .site_command("SHARE", share::Share { shares: app.shares.clone(), revoke: false })
+        .site_command("UNSHARE", share::Share { shares: app.shares.clone(), revoke: true })
+        .site_command("SHARES", shares::List { shares: app.shares.clone() })
+        .site_command("PROFILE", profile::Show { accounts: app.accounts.clone() })
+        .site_command("SETPROFILE", profile::Set { accounts: app.accounts.clone() })
+        .site_command("PASSWD", passwd::Passwd { accounts: app.accounts.clone() })
         .site_command(
-            "SHARE",
-            share::Share {
-                shares: app.shares.clone(),
-                revoke: false,
-            },
+            "WHO",
+            who::Who { sessions: app.sessions.clone(), accounts: app.accounts.clone() },
         )
-        .site_command(
-            "UNSHARE",
-            share::Share {
-                shares: app.shares.clone(),
-                revoke: true,
-            },
-        )
-        .site_command(
-            "SHARES",
-            shares::List {
-                shares: app.shares.clone(),
-            },
-        )
+        .site_command("MSG", msg::Send { messages: app.messages.clone() })
+        .site_command("INBOX", msg::Inbox { messages: app.messages.clone() })
+        .site_command("USER", user::User { accounts: app.accounts.clone() })
 }
 
 /// The logged-in user, or the 530 reply.
 pub(crate) fn user(ctx: &Ctx) -> Result<&FtpUser, Reply> {
-    (*ctx.user)
-        .as_ref()
-        .ok_or_else(|| Reply::new(ReplyCode::NotLoggedIn, "Please log in first"))
+    (*ctx.user).as_ref().ok_or_else(|| Reply::new(ReplyCode::NotLoggedIn, "Please log in first"))
 }
 
 /// A 501 reply showing the expected syntax.
 pub(crate) fn usage(syntax: &str) -> Reply {
-    Reply::new_with_string(
-        ReplyCode::ParameterSyntaxError,
-        format!("Usage: SITE {syntax}"),
-    )
+    Reply::new_with_string(ReplyCode::ParameterSyntaxError, format!("Usage: SITE {syntax}"))
 }
 
 /// A 200 reply.
@@ -115,10 +118,7 @@ pub(crate) fn error_reply(e: &Error) -> Reply {
         }
         _ => {
             tracing::error!(cause = %e, "SITE command failed");
-            Reply::new(
-                ReplyCode::LocalError,
-                "Internal error, please try again later",
-            )
+            Reply::new(ReplyCode::LocalError, "Internal error, please try again later")
         }
     }
 }
@@ -144,11 +144,7 @@ pub(crate) fn split_word(args: &str) -> Option<(&str, &str)> {
     let args = args.trim();
     let (word, rest) = args.split_once(char::is_whitespace)?;
     let rest = rest.trim();
-    if word.is_empty() || rest.is_empty() {
-        None
-    } else {
-        Some((word, rest))
-    }
+    if word.is_empty() || rest.is_empty() { None } else { Some((word, rest)) }
 }
 
 #[cfg(test)]
@@ -167,20 +163,8 @@ mod tests {
     #[test]
     fn service_errors_map_to_550_or_451() {
         let refused = error_reply(&Error::InvalidInput("no".into()));
-        assert!(matches!(
-            refused,
-            Reply::CodeAndMsg {
-                code: ReplyCode::FileError,
-                ..
-            }
-        ));
+        assert!(matches!(refused, Reply::CodeAndMsg { code: ReplyCode::FileError, .. }));
         let failed = error_reply(&Error::Config("x".into()));
-        assert!(matches!(
-            failed,
-            Reply::CodeAndMsg {
-                code: ReplyCode::LocalError,
-                ..
-            }
-        ));
+        assert!(matches!(failed, Reply::CodeAndMsg { code: ReplyCode::LocalError, .. }));
     }
 }

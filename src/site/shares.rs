@@ -30,17 +30,13 @@ impl SiteCommandHandler<UserStorage, FtpUser> for List {
         let (mine, theirs): (Vec<_>, Vec<_>) =
             rows.into_iter().partition(|r| r.owner == user.username);
         let mut lines = vec![format!("You share {} item(s):", mine.len())];
-        lines.extend(
-            mine.iter()
-                .map(|r| format!("  {}  with {}", r.path, r.recipient)),
-        );
+        lines.extend(mine.iter().map(|r| format!("  {}  with {}", r.path, r.recipient)));
         lines.push(format!("Shared with you, {} item(s):", theirs.len()));
-        lines.extend(theirs.iter().map(|r| {
-            format!(
-                "  {}  from {}  at /shared/{}{}",
-                r.path, r.owner, r.owner, r.path
-            )
-        }));
+        lines.extend(
+            theirs.iter().map(|r| {
+                format!("  {}  from {}  at /shared/{}{}", r.path, r.owner, r.owner, r.path)
+            }),
+        );
         lines.push("End of shares".to_string());
         Reply::new_multiline(ReplyCode::CommandOkay, lines)
     }

@@ -52,16 +52,7 @@ impl Meta {
     }
 
     fn virtual_dir(modified: SystemTime) -> Self {
-        Meta {
-            len: 0,
-            dir: true,
-            symlink: false,
-            modified,
-            uid: 0,
-            gid: 0,
-            links: 1,
-            mode: 0o555,
-        }
+        Meta { len: 0, dir: true, symlink: false, modified, uid: 0, gid: 0, links: 1, mode: 0o555 }
     }
 
     /// Drops the write bits: everything under `/shared` is shown read-only.
@@ -145,10 +136,7 @@ impl UserStorage {
 
     /// The working directory as last set by CWD (absolute, normalised).
     pub fn cwd(&self) -> String {
-        self.cwd
-            .lock()
-            .map(|c| c.clone())
-            .unwrap_or_else(|_| "/".to_string())
+        self.cwd.lock().map(|c| c.clone()).unwrap_or_else(|_| "/".to_string())
     }
 
     /// A filesystem rooted at `owner`'s home, through a cap-std handle opened from the homes
@@ -167,25 +155,14 @@ impl UserStorage {
     }
 
     async fn resolve(&self, user: &FtpUser, owner: &str, path: &str) -> Result<Resolved> {
-        let shared = self
-            .shares
-            .paths_for(user.id, owner)
-            .await
-            .map_err(error::database)?;
+        let shared = self.shares.paths_for(user.id, owner).await.map_err(error::database)?;
         if shared.iter().any(|s| is_within(path, s)) {
             return Ok(Resolved::Real(self.owner_fs(owner)?));
         }
-        let mut names: Vec<String> = shared
-            .iter()
-            .filter_map(|s| next_component(path, s))
-            .map(str::to_string)
-            .collect();
+        let mut names: Vec<String> =
+            shared.iter().filter_map(|s| next_component(path, s)).map(str::to_string).collect();
         names.dedup();
-        if names.is_empty() {
-            Err(error::not_found())
-        } else {
-            Ok(Resolved::Virtual(names))
-        }
+        if names.is_empty() { Err(error::not_found()) } else { Ok(Resolved::Virtual(names)) }
     }
 
     /// Lists a virtual folder `dir` of `owner`: shared items show their real metadata,
@@ -198,18 +175,10 @@ impl UserStorage {
         names: Vec<String>,
     ) -> Result<Listing> {
         let fs = self.owner_fs(owner)?;
-        let shared = self
-            .shares
-            .paths_for(user.id, owner)
-            .await
-            .map_err(error::database)?;
+        let shared = self.shares.paths_for(user.id, owner).await.map_err(error::database)?;
         let mut out = Vec::with_capacity(names.len());
         for name in names {
-            let full = if dir == "/" {
-                format!("/{name}")
-            } else {
-                format!("{dir}/{name}")
-            };
+            let full = if dir == "/" { format!("/{name}") } else { format!("{dir}/{name}") };
             let metadata = if shared.contains(&full) {
                 match fs.metadata(user, &full).await {
                     Ok(m) => Meta::of(&m).read_only(),
@@ -218,10 +187,7 @@ impl UserStorage {
             } else {
                 Meta::virtual_dir(self.started)
             };
-            out.push(Fileinfo {
-                path: PathBuf::from(name),
-                metadata,
-            });
+            out.push(Fileinfo { path: PathBuf::from(name), metadata });
         }
         Ok(out)
     }
@@ -272,10 +238,9 @@ impl StorageBackend<FtpUser> for UserStorage {
                 Ok(Meta::virtual_dir(self.started))
             }
             Target::Shared { owner, path } => match self.resolve(user, &owner, &path).await? {
-                Resolved::Real(fs) => fs
-                    .metadata(user, path)
-                    .await
-                    .map(|m| Meta::of(&m).read_only()),
+                Resolved::Real(fs) => {
+                    fs.metadata(user, path).await.map(|m| Meta::of(&m).read_only())
+                }
                 Resolved::Virtual(_) => Ok(Meta::virtual_dir(self.started)),
             },
         }
@@ -300,11 +265,7 @@ impl StorageBackend<FtpUser> for UserStorage {
                 Ok(list)
             }
             Target::SharedRoot => {
-                let owners = self
-                    .shares
-                    .owners_for(user.id)
-                    .await
-                    .map_err(error::database)?;
+                let owners = self.shares.owners_for(user.id).await.map_err(error::database)?;
                 Ok(owners
                     .into_iter()
                     .map(|o| Fileinfo {
@@ -357,10 +318,7 @@ impl StorageBackend<FtpUser> for UserStorage {
     async fn del<P: AsRef<Path> + Send + Debug>(&self, user: &FtpUser, path: P) -> Result<()> {
         let p = home_path(path.as_ref())?;
         self.home.del(user, &p).await?;
-        self.shares
-            .delete_prefix(user.id, &p)
-            .await
-            .map_err(error::database)?;
+        self.shares.delete_prefix(user.id, &p).await.map_err(error::database)?;
         Ok(())
     }
 
@@ -382,10 +340,7 @@ impl StorageBackend<FtpUser> for UserStorage {
         }
         self.home.rename(user, &from, &to).await?;
         // Shares follow the item they point at.
-        self.shares
-            .move_prefix(user.id, &from, &to)
-            .await
-            .map_err(error::database)?;
+        self.shares.move_prefix(user.id, &from, &to).await.map_err(error::database)?;
         Ok(())
     }
 
@@ -395,10 +350,7 @@ impl StorageBackend<FtpUser> for UserStorage {
             return Err(error::read_only());
         }
         self.home.rmd(user, &p).await?;
-        self.shares
-            .delete_prefix(user.id, &p)
-            .await
-            .map_err(error::database)?;
+        self.shares.delete_prefix(user.id, &p).await.map_err(error::database)?;
         Ok(())
     }
 

@@ -43,11 +43,7 @@ pub fn normalise(path: &Path) -> String {
             Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
         }
     }
-    if parts.is_empty() {
-        "/".to_string()
-    } else {
-        format!("/{}", parts.join("/"))
-    }
+    if parts.is_empty() { "/".to_string() } else { format!("/{}", parts.join("/")) }
 }
 
 /// Normalises `path` and tells whether it is in the home or under `/shared`.
@@ -57,10 +53,9 @@ pub fn classify(path: &Path) -> Target {
     match (rest.next(), rest.next(), rest.next()) {
         (Some(SHARED), None, _) => Target::SharedRoot,
         (Some(SHARED), Some(owner), None) => Target::SharedOwner(owner.to_string()),
-        (Some(SHARED), Some(owner), Some(path)) => Target::Shared {
-            owner: owner.to_string(),
-            path: format!("/{path}"),
-        },
+        (Some(SHARED), Some(owner), Some(path)) => {
+            Target::Shared { owner: owner.to_string(), path: format!("/{path}") }
+        }
         _ => Target::Home(norm),
     }
 }
@@ -78,11 +73,7 @@ pub fn next_component<'a>(dir: &str, shared: &'a str) -> Option<&'a str> {
     if dir == shared || !is_within(shared, dir) {
         return None;
     }
-    let rest = if dir == "/" {
-        &shared[1..]
-    } else {
-        &shared[dir.len() + 1..]
-    };
+    let rest = if dir == "/" { &shared[1..] } else { &shared[dir.len() + 1..] };
     rest.split('/').next()
 }
 
@@ -128,19 +119,10 @@ mod tests {
             ("/shared/alice/..", SharedRoot),
             (
                 "/shared/alice/p/2026/plan.pdf",
-                Shared {
-                    owner: "alice".into(),
-                    path: "/p/2026/plan.pdf".into(),
-                },
+                Shared { owner: "alice".into(), path: "/p/2026/plan.pdf".into() },
             ),
             ("/shared/alice/../../etc", Home("/etc".into())),
-            (
-                "/shared/alice/p/../../bob/x",
-                Shared {
-                    owner: "bob".into(),
-                    path: "/x".into(),
-                },
-            ),
+            ("/shared/alice/p/../../bob/x", Shared { owner: "bob".into(), path: "/x".into() }),
         ];
         for (input, want) in cases {
             assert_eq!(classify(Path::new(input)), want, "{input:?}");

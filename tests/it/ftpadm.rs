@@ -30,37 +30,18 @@ fn user_lifecycle_with_json_output() {
     let o = ftpadm_at(r, &["--json", "user", "list"], "");
     assert!(o.status.success());
     let list: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    let erin = list
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|u| u["username"] == "erin")
-        .unwrap();
+    let erin = list.as_array().unwrap().iter().find(|u| u["username"] == "erin").unwrap();
     assert_eq!(erin["role"], "user");
     assert_eq!(erin["enabled"], true);
     assert_eq!(erin["full_name"], "Erin E");
     assert_eq!(erin["email"], "erin@example.org");
 
-    let o = ftpadm_at(
-        r,
-        &[
-            "user",
-            "update",
-            "erin",
-            "--admin",
-            "--disable",
-            "--email",
-            "e@x.org",
-        ],
-        "",
-    );
+    let o =
+        ftpadm_at(r, &["user", "update", "erin", "--admin", "--disable", "--email", "e@x.org"], "");
     assert!(o.status.success(), "{}", err(&o));
     let o = ftpadm_at(r, &["--json", "user", "show", "erin"], "");
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(
-        (v["role"].as_str(), v["enabled"].as_bool()),
-        (Some("admin"), Some(false))
-    );
+    assert_eq!((v["role"].as_str(), v["enabled"].as_bool()), (Some("admin"), Some(false)));
     assert_eq!(v["email"], "e@x.org");
     assert!(v.get("password_hash").is_none(), "hash never printed");
 
@@ -76,41 +57,18 @@ fn bad_input_gets_exit_1_and_one_line_reasons() {
     let dir = root();
     let r = dir.path();
     let cases: Vec<(Vec<&str>, &str, &str)> = vec![
+        (vec!["user", "add", "Bad", "--password-stdin"], "goodpass1\n", "lowercase"),
+        (vec!["user", "add", "9lives", "--password-stdin"], "goodpass1\n", "start with"),
+        (vec!["user", "add", "shorty", "--password-stdin"], "short\n", "at least 8"),
         (
-            vec!["user", "add", "Bad", "--password-stdin"],
-            "goodpass1\n",
-            "lowercase",
-        ),
-        (
-            vec!["user", "add", "9lives", "--password-stdin"],
-            "goodpass1\n",
-            "start with",
-        ),
-        (
-            vec!["user", "add", "shorty", "--password-stdin"],
-            "short\n",
-            "at least 8",
-        ),
-        (
-            vec![
-                "user",
-                "add",
-                "nomail",
-                "--email",
-                "nope",
-                "--password-stdin",
-            ],
+            vec!["user", "add", "nomail", "--email", "nope", "--password-stdin"],
             "goodpass1\n",
             "email",
         ),
         (vec!["user", "add", "notty"], "", "--password-stdin"),
         (vec!["user", "show", "ghost"], "", "does not exist"),
         (vec!["user", "delete", "ghost"], "", "does not exist"),
-        (
-            vec!["passwd", "ghost", "--password-stdin"],
-            "goodpass1\n",
-            "does not exist",
-        ),
+        (vec!["passwd", "ghost", "--password-stdin"], "goodpass1\n", "does not exist"),
     ];
     for (args, stdin, needle) in cases {
         let o = ftpadm_at(r, &args, stdin);
@@ -119,17 +77,9 @@ fn bad_input_gets_exit_1_and_one_line_reasons() {
         assert!(e.contains(needle), "{args:?}: {e}");
         assert_eq!(e.trim().lines().count(), 1, "{args:?}: one line: {e}");
     }
-    let o = ftpadm_at(
-        r,
-        &["user", "add", "twice", "--password-stdin"],
-        "goodpass1\n",
-    );
+    let o = ftpadm_at(r, &["user", "add", "twice", "--password-stdin"], "goodpass1\n");
     assert!(o.status.success());
-    let o = ftpadm_at(
-        r,
-        &["user", "add", "twice", "--password-stdin"],
-        "goodpass1\n",
-    );
+    let o = ftpadm_at(r, &["user", "add", "twice", "--password-stdin"], "goodpass1\n");
     assert_eq!(o.status.code(), Some(1));
     assert!(err(&o).contains("already exists"));
 }
@@ -138,11 +88,7 @@ fn bad_input_gets_exit_1_and_one_line_reasons() {
 fn the_last_admin_cannot_be_deleted_or_demoted() {
     let dir = root();
     let r = dir.path();
-    let o = ftpadm_at(
-        r,
-        &["user", "add", "boss", "--admin", "--password-stdin"],
-        "bosspass1\n",
-    );
+    let o = ftpadm_at(r, &["user", "add", "boss", "--admin", "--password-stdin"], "bosspass1\n");
     assert!(o.status.success());
     for args in [
         vec!["user", "delete", "boss"],
@@ -158,12 +104,9 @@ fn the_last_admin_cannot_be_deleted_or_demoted() {
 #[test]
 fn usage_errors_exit_2() {
     let dir = root();
-    for args in [
-        vec!["user"],
-        vec!["user", "add"],
-        vec!["user", "list", "--bogus"],
-        vec!["frobnicate"],
-    ] {
+    for args in
+        [vec!["user"], vec!["user", "add"], vec!["user", "list", "--bogus"], vec!["frobnicate"]]
+    {
         let o = ftpadm_at(dir.path(), &args, "");
         assert_eq!(o.status.code(), Some(2), "{args:?}");
     }
@@ -178,11 +121,7 @@ fn a_corrupt_database_is_reported_and_left_untouched() {
     std::fs::write(&db, &junk).unwrap();
     let o = ftpadm_at(dir.path(), &["user", "list"], "");
     assert_eq!(o.status.code(), Some(1));
-    assert!(
-        err(&o).contains("not a valid SQLite database"),
-        "{}",
-        err(&o)
-    );
+    assert!(err(&o).contains("not a valid SQLite database"), "{}", err(&o));
     assert_eq!(std::fs::read(&db).unwrap(), junk, "nothing damaged");
 }
 
@@ -193,11 +132,7 @@ fn an_unwritable_root_is_reported() {
     std::fs::write(&file, b"x").unwrap();
     let o = ftpadm_at(&file.join("sub"), &["user", "list"], "");
     assert_eq!(o.status.code(), Some(1));
-    assert!(
-        err(&o).contains("cannot create the data root"),
-        "{}",
-        err(&o)
-    );
+    assert!(err(&o).contains("cannot create the data root"), "{}", err(&o));
 }
 
 #[test]

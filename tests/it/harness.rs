@@ -30,11 +30,7 @@ pub struct TestServer {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// Each server gets its own passive range so parallel tests never compete for data ports.
@@ -85,18 +81,9 @@ impl TestServer {
                     break;
                 }
                 if AsyncFtpStream::connect(("127.0.0.1", port)).await.is_ok() {
-                    return TestServer {
-                        _dir: dir,
-                        app,
-                        port,
-                        stop: Some(tx),
-                        task: Some(task),
-                    };
+                    return TestServer { _dir: dir, app, port, stop: Some(tx), task: Some(task) };
                 }
-                assert!(
-                    tokio::time::Instant::now() < deadline,
-                    "server did not come up"
-                );
+                assert!(tokio::time::Instant::now() < deadline, "server did not come up");
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
             // The port was taken between our probe and the server's bind: try another.
@@ -127,13 +114,9 @@ impl TestServer {
     /// A client logged in as `user` with [`PW`].
     pub async fn login(&self, user: &str) -> AsyncFtpStream {
         let mut ftp = self.connect().await;
-        ftp.login(user, PW)
-            .await
-            .unwrap_or_else(|e| panic!("login as {user}: {e}"));
+        ftp.login(user, PW).await.unwrap_or_else(|e| panic!("login as {user}: {e}"));
         // Image type (RFC 959 3.1.1.3): bytes go through unchanged.
-        ftp.transfer_type(suppaftp::types::FileType::Binary)
-            .await
-            .unwrap();
+        ftp.transfer_type(suppaftp::types::FileType::Binary).await.unwrap();
         ftp
     }
 
@@ -188,12 +171,7 @@ pub fn ftpadm_at(root: &Path, args: &[&str], stdin: &str) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
     child.wait_with_output().unwrap()
 }
 
@@ -213,14 +191,10 @@ pub async fn raw(ftp: &mut AsyncFtpStream, command: &str) -> (u32, String) {
     // which would cut every multi-line reply to its first line.
     let all: Vec<Status> = (100..600).filter(|c| *c != 211).map(Status::from).collect();
     match ftp.custom_command(command, &all).await {
-        Ok(r) => (
-            r.status.code(),
-            String::from_utf8_lossy(&r.body).into_owned(),
-        ),
-        Err(FtpError::UnexpectedResponse(r)) => (
-            r.status.code(),
-            String::from_utf8_lossy(&r.body).into_owned(),
-        ),
+        Ok(r) => (r.status.code(), String::from_utf8_lossy(&r.body).into_owned()),
+        Err(FtpError::UnexpectedResponse(r)) => {
+            (r.status.code(), String::from_utf8_lossy(&r.body).into_owned())
+        }
         Err(e) => panic!("{command}: {e}"),
     }
 }
@@ -236,9 +210,7 @@ pub fn code<T: std::fmt::Debug>(r: Result<T, FtpError>) -> u32 {
 /// Uploads `data` to `path`.
 pub async fn put(ftp: &mut AsyncFtpStream, path: &str, data: &[u8]) {
     let mut cursor = std::io::Cursor::new(data.to_vec());
-    ftp.put_file(path, &mut cursor)
-        .await
-        .unwrap_or_else(|e| panic!("put {path}: {e}"));
+    ftp.put_file(path, &mut cursor).await.unwrap_or_else(|e| panic!("put {path}: {e}"));
 }
 
 /// Downloads `path` (from the offset of a preceding REST, if any).
@@ -246,10 +218,7 @@ pub async fn get(ftp: &mut AsyncFtpStream, path: &str) -> Result<Vec<u8>, FtpErr
     use tokio::io::AsyncReadExt;
     let mut stream = ftp.retr_as_stream(path).await?;
     let mut buf = Vec::new();
-    stream
-        .read_to_end(&mut buf)
-        .await
-        .map_err(FtpError::ConnectionError)?;
+    stream.read_to_end(&mut buf).await.map_err(FtpError::ConnectionError)?;
     stream.finish().await?;
     Ok(buf)
 }

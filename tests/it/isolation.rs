@@ -32,11 +32,7 @@ async fn traversal_attempts_never_leave_the_home() {
         assert_eq!(code(get(&mut bob, path).await), 550, "{path}");
     }
     // Writing through `..` lands inside bob's own home, never in alice's.
-    assert_eq!(
-        code(bob.mkdir("../../alice/sub").await),
-        550,
-        "no such folder in bob's home"
-    );
+    assert_eq!(code(bob.mkdir("../../alice/sub").await), 550, "no such folder in bob's home");
     bob.mkdir("alice").await.unwrap();
     put(&mut bob, "../alice/planted.txt", b"x").await;
     assert!(!s.home("alice").join("planted.txt").exists());

@@ -21,20 +21,12 @@ async fn unknown_user_wrong_password_and_disabled_account_get_the_same_530() {
         .accounts
         .update(
             "carol",
-            multiftp::account::AccountChanges {
-                enabled: Some(false),
-                ..Default::default()
-            },
+            multiftp::account::AccountChanges { enabled: Some(false), ..Default::default() },
         )
         .await
         .unwrap();
     let mut replies = Vec::new();
-    for (user, pass) in [
-        ("alice", "wrongpass1"),
-        ("nobody", PW),
-        ("carol", PW),
-        ("Bad/Name", PW),
-    ] {
+    for (user, pass) in [("alice", "wrongpass1"), ("nobody", PW), ("carol", PW), ("Bad/Name", PW)] {
         let mut ftp = s.connect().await;
         let (c, _) = raw(&mut ftp, &format!("USER {user}")).await;
         assert_eq!(c, 331);
@@ -68,19 +60,13 @@ async fn unknown_users_take_about_as_long_as_wrong_passwords() {
     known.sort();
     unknown.sort();
     let (k, u) = (known[1].as_secs_f64(), unknown[1].as_secs_f64());
-    assert!(
-        u > k * 0.5 && u < k * 2.0,
-        "known {k:.4}s vs unknown {u:.4}s"
-    );
+    assert!(u > k * 0.5 && u < k * 2.0, "known {k:.4}s vs unknown {u:.4}s");
 }
 
 #[tokio::test]
 async fn users_added_disabled_or_deleted_with_ftpadm_take_effect_while_the_server_runs() {
     let s = TestServer::start().await;
-    let o = s.ftpadm(
-        &["user", "add", "dave", "--password-stdin"],
-        &format!("{PW}\n"),
-    );
+    let o = s.ftpadm(&["user", "add", "dave", "--password-stdin"], &format!("{PW}\n"));
     assert!(o.status.success(), "{}", err(&o));
     let mut ftp = s.login("dave").await;
     put(&mut ftp, "x.txt", b"hello").await;
@@ -96,16 +82,9 @@ async fn users_added_disabled_or_deleted_with_ftpadm_take_effect_while_the_serve
 
     let o = s.ftpadm(&["user", "delete", "dave"], "");
     assert!(o.status.success());
-    assert!(
-        out(&o).contains(&s.home("dave").display().to_string()),
-        "says where files are"
-    );
+    assert!(out(&o).contains(&s.home("dave").display().to_string()), "says where files are");
     assert_eq!(code(s.connect().await.login("dave", PW).await), 530);
-    assert_eq!(
-        std::fs::read(s.home("dave").join("x.txt")).unwrap(),
-        b"hello",
-        "files kept"
-    );
+    assert_eq!(std::fs::read(s.home("dave").join("x.txt")).unwrap(), b"hello", "files kept");
 }
 
 #[tokio::test]
@@ -114,21 +93,14 @@ async fn password_change_with_ftpadm_stops_the_old_password_at_once() {
     let o = s.ftpadm(&["passwd", "alice", "--password-stdin"], "brand-new-pass\n");
     assert!(o.status.success(), "{}", err(&o));
     assert_eq!(code(s.connect().await.login("alice", PW).await), 530);
-    s.connect()
-        .await
-        .login("alice", "brand-new-pass")
-        .await
-        .unwrap();
+    s.connect().await.login("alice", "brand-new-pass").await.unwrap();
 }
 
 #[tokio::test]
 async fn repeated_failures_lock_the_user_from_that_address() {
     let s = TestServer::start().await;
     for _ in 0..3 {
-        assert_eq!(
-            code(s.connect().await.login("alice", "wrongpass1").await),
-            530
-        );
+        assert_eq!(code(s.connect().await.login("alice", "wrongpass1").await), 530);
     }
     // Locked now: even the right password is refused for this IP + user.
     assert_eq!(code(s.connect().await.login("alice", PW).await), 530);
@@ -162,9 +134,7 @@ async fn logins_in_parallel_with_a_burst_of_ftpadm_writes_never_hit_a_locked_dat
         let addr = s.addr();
         logins.push(tokio::spawn(async move {
             for _ in 0..8 {
-                let mut ftp = suppaftp::tokio::AsyncFtpStream::connect(&addr)
-                    .await
-                    .unwrap();
+                let mut ftp = suppaftp::tokio::AsyncFtpStream::connect(&addr).await.unwrap();
                 ftp.login("bob", PW).await.unwrap();
                 ftp.list(None).await.unwrap();
                 ftp.quit().await.unwrap();
@@ -185,10 +155,5 @@ async fn the_server_stops_cleanly_when_asked() {
     let mut ftp = s.login("alice").await;
     ftp.quit().await.unwrap();
     s.stop().await.expect("clean shutdown");
-    assert!(
-        suppaftp::tokio::AsyncFtpStream::connect(addr)
-            .await
-            .is_err(),
-        "no longer listening"
-    );
+    assert!(suppaftp::tokio::AsyncFtpStream::connect(addr).await.is_err(), "no longer listening");
 }

@@ -13,3 +13,5 @@ mod isolation;
 mod ftpadm;
 // the /shared folder and SITE SHARE / UNSHARE / SHARES
 mod shares;
+// profiles, passwords, who, messages and admin user management over SITE
+mod site;

@@ -12,10 +12,7 @@ async fn shared_setup() -> (TestServer, suppaftp::tokio::AsyncFtpStream) {
     alice.mkdir("music").await.unwrap();
     alice.mkdir("music/jazz").await.unwrap();
     put(&mut alice, "music/jazz/take five.mp3", &data(5000)).await;
-    let r = alice
-        .site("SHARE bob /projects/2026/plan.pdf")
-        .await
-        .unwrap();
+    let r = alice.site("SHARE bob /projects/2026/plan.pdf").await.unwrap();
     assert_eq!(r.status.code(), 200);
     alice.cwd("/music").await.unwrap();
     let (c, text) = raw(&mut alice, "SITE SHARE bob .").await;
@@ -32,48 +29,24 @@ async fn the_recipient_browses_and_downloads_shared_items_byte_exact() {
     let mut top = bob.nlst(Some("/shared/alice")).await.unwrap();
     top.sort();
     assert_eq!(top, ["music", "projects"]);
-    assert_eq!(
-        bob.nlst(Some("/shared/alice/projects/2026")).await.unwrap(),
-        ["plan.pdf"]
-    );
+    assert_eq!(bob.nlst(Some("/shared/alice/projects/2026")).await.unwrap(), ["plan.pdf"]);
     same(
-        &get(&mut bob, "/shared/alice/projects/2026/plan.pdf")
-            .await
-            .unwrap(),
+        &get(&mut bob, "/shared/alice/projects/2026/plan.pdf").await.unwrap(),
         &data(200_000),
         "plan",
     );
-    assert_eq!(
-        bob.size("/shared/alice/projects/2026/plan.pdf")
-            .await
-            .unwrap(),
-        200_000
-    );
-    bob.mdtm("/shared/alice/projects/2026/plan.pdf")
-        .await
-        .unwrap();
+    assert_eq!(bob.size("/shared/alice/projects/2026/plan.pdf").await.unwrap(), 200_000);
+    bob.mdtm("/shared/alice/projects/2026/plan.pdf").await.unwrap();
 
     // The shared folder's whole subtree, live: a file added later appears.
     bob.cwd("/shared/alice/music/jazz").await.unwrap();
-    same(
-        &get(&mut bob, "take five.mp3").await.unwrap(),
-        &data(5000),
-        "mp3",
-    );
+    same(&get(&mut bob, "take five.mp3").await.unwrap(), &data(5000), "mp3");
     let mut alice = s.login("alice").await;
     put(&mut alice, "music/new.mp3", b"fresh").await;
-    assert_eq!(
-        get(&mut bob, "/shared/alice/music/new.mp3").await.unwrap(),
-        b"fresh"
-    );
+    assert_eq!(get(&mut bob, "/shared/alice/music/new.mp3").await.unwrap(), b"fresh");
 
     let entries = bob.mlsd(Some("/shared/alice/music")).await.unwrap();
-    assert!(
-        entries
-            .iter()
-            .any(|e| e.contains("type=dir") && e.ends_with(" jazz")),
-        "{entries:?}"
-    );
+    assert!(entries.iter().any(|e| e.contains("type=dir") && e.ends_with(" jazz")), "{entries:?}");
     let list = bob.list(Some("/shared/alice/projects/2026")).await.unwrap();
     assert!(list[0].starts_with("-r--"), "shown read-only: {list:?}");
 }
@@ -83,9 +56,7 @@ async fn resume_works_under_shared() {
     let (s, _alice) = shared_setup().await;
     let mut bob = s.login("bob").await;
     bob.resume_transfer(150_000).await.unwrap();
-    let tail = get(&mut bob, "/shared/alice/projects/2026/plan.pdf")
-        .await
-        .unwrap();
+    let tail = get(&mut bob, "/shared/alice/projects/2026/plan.pdf").await.unwrap();
     same(&tail, &data(200_000)[150_000..], "tail");
 }
 
@@ -98,20 +69,14 @@ async fn every_write_under_shared_is_refused_with_550() {
     let mut c = std::io::Cursor::new(b"x".to_vec());
     assert_eq!(code(bob.put_file(plan, &mut c).await), 550);
     let mut c = std::io::Cursor::new(b"x".to_vec());
-    assert_eq!(
-        code(bob.put_file("/shared/alice/music/new.txt", &mut c).await),
-        550
-    );
+    assert_eq!(code(bob.put_file("/shared/alice/music/new.txt", &mut c).await), 550);
     let mut c = std::io::Cursor::new(b"x".to_vec());
     assert_eq!(code(bob.append_file(plan, &mut c).await), 550);
     assert_eq!(code(bob.rm(plan).await), 550);
     assert_eq!(code(bob.mkdir("/shared/alice/music/x").await), 550);
     assert_eq!(code(bob.rmdir("/shared/alice/music/jazz").await), 550);
     assert_eq!(code(bob.rename(plan, "/stolen.pdf").await), 550);
-    assert_eq!(
-        code(bob.rename("mine.txt", "/shared/alice/music/mine.txt").await),
-        550
-    );
+    assert_eq!(code(bob.rename("mine.txt", "/shared/alice/music/mine.txt").await), 550);
     same(
         &std::fs::read(s.home("alice").join("projects/2026/plan.pdf")).unwrap(),
         &data(200_000),
@@ -133,17 +98,11 @@ async fn unshared_files_of_the_owner_stay_invisible() {
     ] {
         assert_eq!(code(get(&mut bob, path).await), 550, "{path}");
     }
-    assert_eq!(
-        code(bob.cwd("/shared/alice/projects/2026/private.txt").await),
-        550
-    );
+    assert_eq!(code(bob.cwd("/shared/alice/projects/2026/private.txt").await), 550);
     // A third user sees nothing.
     let mut carol = s.login("carol").await;
     assert!(carol.nlst(Some("/shared")).await.unwrap().is_empty());
-    assert_eq!(
-        code(get(&mut carol, "/shared/alice/projects/2026/plan.pdf").await),
-        550
-    );
+    assert_eq!(code(get(&mut carol, "/shared/alice/projects/2026/plan.pdf").await), 550);
 }
 
 #[tokio::test]
@@ -152,48 +111,25 @@ async fn renaming_keeps_the_share_and_deleting_or_revoking_removes_it() {
     let mut bob = s.login("bob").await;
     alice.rename("/projects", "/work").await.unwrap();
     same(
-        &get(&mut bob, "/shared/alice/work/2026/plan.pdf")
-            .await
-            .unwrap(),
+        &get(&mut bob, "/shared/alice/work/2026/plan.pdf").await.unwrap(),
         &data(200_000),
         "moved",
     );
-    assert_eq!(
-        code(get(&mut bob, "/shared/alice/projects/2026/plan.pdf").await),
-        550
-    );
-    alice
-        .rename("/work/2026/plan.pdf", "/plan-final.pdf")
-        .await
-        .unwrap();
+    assert_eq!(code(get(&mut bob, "/shared/alice/projects/2026/plan.pdf").await), 550);
+    alice.rename("/work/2026/plan.pdf", "/plan-final.pdf").await.unwrap();
     assert_eq!(bob.nlst(Some("/shared/alice")).await.unwrap().len(), 2);
-    assert_eq!(
-        get(&mut bob, "/shared/alice/plan-final.pdf")
-            .await
-            .unwrap()
-            .len(),
-        200_000
-    );
+    assert_eq!(get(&mut bob, "/shared/alice/plan-final.pdf").await.unwrap().len(), 200_000);
 
     // Delete: gone for the live session at the next command.
     alice.rm("/plan-final.pdf").await.unwrap();
-    assert_eq!(
-        code(get(&mut bob, "/shared/alice/plan-final.pdf").await),
-        550
-    );
+    assert_eq!(code(get(&mut bob, "/shared/alice/plan-final.pdf").await), 550);
     put(&mut alice, "/plan-final.pdf", b"new file, not shared").await;
-    assert_eq!(
-        code(get(&mut bob, "/shared/alice/plan-final.pdf").await),
-        550
-    );
+    assert_eq!(code(get(&mut bob, "/shared/alice/plan-final.pdf").await), 550);
 
     // Revoke over FTP, and through ftpadm.
     let (c, _) = raw(&mut alice, "SITE UNSHARE bob /music").await;
     assert_eq!(c, 200);
-    assert_eq!(
-        code(get(&mut bob, "/shared/alice/music/jazz/take five.mp3").await),
-        550
-    );
+    assert_eq!(code(get(&mut bob, "/shared/alice/music/jazz/take five.mp3").await), 550);
     assert!(bob.nlst(Some("/shared")).await.unwrap().is_empty());
     let (c, _) = raw(&mut alice, "SITE UNSHARE bob /music").await;
     assert_eq!(c, 550, "revoking twice says there is no such share");
@@ -215,10 +151,7 @@ async fn bad_share_requests_are_refused_with_reasons() {
         .accounts
         .update(
             "carol",
-            multiftp::account::AccountChanges {
-                enabled: Some(false),
-                ..Default::default()
-            },
+            multiftp::account::AccountChanges { enabled: Some(false), ..Default::default() },
         )
         .await
         .unwrap();
@@ -270,10 +203,7 @@ async fn ftpadm_share_commands_work_end_to_end() {
     let o = s.ftpadm(&["share", "add", "alice", "/diary.txt", "carol"], "");
     assert!(o.status.success(), "{}", err(&o));
     let mut carol = s.login("carol").await;
-    assert_eq!(
-        get(&mut carol, "/shared/alice/diary.txt").await.unwrap(),
-        b"not shared"
-    );
+    assert_eq!(get(&mut carol, "/shared/alice/diary.txt").await.unwrap(), b"not shared");
 
     let o = s.ftpadm(&["--json", "share", "list", "--user", "carol"], "");
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();

@@ -7,11 +7,7 @@ async fn uploads_and_downloads_are_byte_exact_at_0_1_and_10_mib() {
     for (name, len) in [("empty.bin", 0), ("one.bin", 1), ("big.bin", 10 << 20)] {
         let body = data(len);
         put(&mut ftp, name, &body).await;
-        same(
-            &std::fs::read(s.home("alice").join(name)).unwrap(),
-            &body,
-            "on disk",
-        );
+        same(&std::fs::read(s.home("alice").join(name)).unwrap(), &body, "on disk");
         same(&get(&mut ftp, name).await.unwrap(), &body, "downloaded");
         assert_eq!(ftp.size(name).await.unwrap(), len);
     }
@@ -30,27 +26,15 @@ async fn directory_operations_work() {
     names.sort();
     assert_eq!(names, ["a.txt", "sub"]);
     let list = ftp.list(None).await.unwrap();
-    assert!(
-        list.iter()
-            .any(|l| l.starts_with('d') && l.ends_with(" sub")),
-        "{list:?}"
-    );
-    assert!(
-        list.iter()
-            .any(|l| l.starts_with('-') && l.ends_with(" a.txt")),
-        "{list:?}"
-    );
+    assert!(list.iter().any(|l| l.starts_with('d') && l.ends_with(" sub")), "{list:?}");
+    assert!(list.iter().any(|l| l.starts_with('-') && l.ends_with(" a.txt")), "{list:?}");
 
     ftp.rename("a.txt", "sub/b.txt").await.unwrap();
     assert_eq!(get(&mut ftp, "sub/b.txt").await.unwrap(), b"aaa");
     assert_eq!(code(get(&mut ftp, "a.txt").await), 550);
     ftp.mdtm("sub/b.txt").await.unwrap();
 
-    assert_eq!(
-        code(ftp.rmdir("sub").await),
-        550,
-        "non-empty folder is not removed"
-    );
+    assert_eq!(code(ftp.rmdir("sub").await), 550, "non-empty folder is not removed");
     ftp.rm("sub/b.txt").await.unwrap();
     ftp.rmdir("sub").await.unwrap();
     ftp.cdup().await.unwrap();
@@ -67,15 +51,9 @@ async fn mlsd_and_mlst_describe_entries() {
     put(&mut ftp, "f.txt", b"12345").await;
     ftp.mkdir("d").await.unwrap();
     let entries = ftp.mlsd(None).await.unwrap();
-    let f = entries
-        .iter()
-        .find(|e| e.ends_with(" f.txt"))
-        .expect("f.txt listed");
+    let f = entries.iter().find(|e| e.ends_with(" f.txt")).expect("f.txt listed");
     assert!(f.contains("type=file") && f.contains("size=5"), "{f}");
-    let d = entries
-        .iter()
-        .find(|e| e.ends_with(" d"))
-        .expect("d listed");
+    let d = entries.iter().find(|e| e.ends_with(" d")).expect("d listed");
     assert!(d.contains("type=dir"), "{d}");
     let st = ftp.mlst(Some("f.txt")).await.unwrap();
     assert!(st.contains("size=5"), "{st}");
@@ -89,21 +67,13 @@ async fn rest_resumes_downloads_and_uploads_and_appe_appends() {
     put(&mut ftp, "r.bin", &body).await;
 
     ftp.resume_transfer(60_000).await.unwrap();
-    same(
-        &get(&mut ftp, "r.bin").await.unwrap(),
-        &body[60_000..],
-        "resumed",
-    );
+    same(&get(&mut ftp, "r.bin").await.unwrap(), &body[60_000..], "resumed");
 
     // An interrupted upload of the first 40,000 bytes, resumed from there.
     put(&mut ftp, "u.bin", &body[..40_000]).await;
     ftp.resume_transfer(40_000).await.unwrap();
     put(&mut ftp, "u.bin", &body[40_000..]).await;
-    same(
-        &std::fs::read(s.home("alice").join("u.bin")).unwrap(),
-        &body,
-        "resumed upload",
-    );
+    same(&std::fs::read(s.home("alice").join("u.bin")).unwrap(), &body, "resumed upload");
 
     put(&mut ftp, "log.txt", b"one\n").await;
     let mut more = std::io::Cursor::new(b"two\n".to_vec());
@@ -116,28 +86,11 @@ async fn utf8_names_with_spaces_round_trip() {
     let s = TestServer::start().await;
     let mut ftp = s.login("alice").await;
     ftp.mkdir("Résumé 2026").await.unwrap();
-    put(
-        &mut ftp,
-        "Résumé 2026/naïve café ☕.txt",
-        "héllo".as_bytes(),
-    )
-    .await;
-    assert!(
-        s.home("alice")
-            .join("Résumé 2026/naïve café ☕.txt")
-            .is_file()
-    );
+    put(&mut ftp, "Résumé 2026/naïve café ☕.txt", "héllo".as_bytes()).await;
+    assert!(s.home("alice").join("Résumé 2026/naïve café ☕.txt").is_file());
     let names = ftp.nlst(Some("Résumé 2026")).await.unwrap();
-    assert!(
-        names.iter().any(|n| n.ends_with("naïve café ☕.txt")),
-        "{names:?}"
-    );
-    assert_eq!(
-        get(&mut ftp, "Résumé 2026/naïve café ☕.txt")
-            .await
-            .unwrap(),
-        "héllo".as_bytes()
-    );
+    assert!(names.iter().any(|n| n.ends_with("naïve café ☕.txt")), "{names:?}");
+    assert_eq!(get(&mut ftp, "Résumé 2026/naïve café ☕.txt").await.unwrap(), "héllo".as_bytes());
 }
 
 #[tokio::test]
@@ -150,20 +103,13 @@ async fn passive_and_extended_passive_both_work() {
     assert_eq!(c, 227, "{text}");
     let features = ftp.feat().await.unwrap();
     for feature in ["SIZE", "MDTM", "REST", "MLST", "UTF8", "EPSV"] {
-        assert!(
-            features.contains_key(feature),
-            "FEAT lacks {feature}: {features:?}"
-        );
+        assert!(features.contains_key(feature), "FEAT lacks {feature}: {features:?}");
     }
 }
 
 #[tokio::test]
 async fn curl_uploads_and_downloads_like_a_stock_client() {
-    if std::process::Command::new("curl")
-        .arg("--version")
-        .output()
-        .is_err()
-    {
+    if std::process::Command::new("curl").arg("--version").output().is_err() {
         panic!("curl is required for this test (.ci/run installs it)");
     }
     let s = TestServer::start().await;
@@ -181,16 +127,8 @@ async fn curl_uploads_and_downloads_like_a_stock_client() {
         .await
         .unwrap();
     assert!(st.success());
-    same(
-        &std::fs::read(s.home("alice").join("curl dir/up.bin")).unwrap(),
-        &body,
-        "curl upload",
-    );
-    let o = tokio::process::Command::new("curl")
-        .args(["-sS", &url])
-        .output()
-        .await
-        .unwrap();
+    same(&std::fs::read(s.home("alice").join("curl dir/up.bin")).unwrap(), &body, "curl upload");
+    let o = tokio::process::Command::new("curl").args(["-sS", &url]).output().await.unwrap();
     assert!(o.status.success());
     same(&o.stdout, &body, "curl download");
 }

@@ -1,0 +1,108 @@
+//! `MessageStore`: every SQL statement about messages.
+
+use sqlx::SqlitePool;
+
+use crate::auth::store::now;
+use crate::error::Result;
+
+/// One message as shown in an inbox.
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
+pub struct MessageRow {
+    /// Message id.
+    pub id: i64,
+    /// Sender's username, `None` for admin/system messages.
+    pub sender: Option<String>,
+    /// The text.
+    pub body: String,
+    /// RFC 3339 send time.
+    pub sent_at: String,
+    /// Whether it had been read before this listing.
+    pub was_read: bool,
+}
+
+/// SQL access to `messages`. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct MessageStore {
+    pool: SqlitePool,
+}
+
+impl MessageStore {
+    /// Wraps a pool.
+    pub fn new(pool: SqlitePool) -> Self {
+        Self { pool }
+    }
+
+    /// Stores a message from `sender_id` (None = admin/system) to `recipient_id`.
+    ///
+    /// # Errors
+    ///
+    /// [`crate::Error::Query`] on database failure.
+    pub async fn insert(
+        &self,
+        sender_id: Option<i64>,
+        recipient_id: i64,
+        body: &str,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO messages (sender_id, recipient_id, body, sent_at) VALUES (?1, ?2, ?3, ?4)",
+        )
+        .bind(sender_id)
+        .bind(recipient_id)
+        .bind(body)
+        .bind(now())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Stores one admin/system message for every enabled user; returns how many.
+    ///
+    /// # Errors
+    ///
+    /// [`crate::Error::Query`] on database failure.
+    pub async fn insert_all(&self, body: &str) -> Result<u64> {
+        let done = sqlx::query(
+            "INSERT INTO messages (sender_id, recipient_id, body, sent_at) \
+             SELECT NULL, id, ?1, ?2 FROM users WHERE enabled = 1",
+        )
+        .bind(body)
+        .bind(now())
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    /// The last `limit` messages of `recipient_id`, oldest first, and marks them read, in one
+    /// transaction so a message arriving in between is neither lost nor marked unseen.
+    ///
+    /// # Errors
+    ///
+    /// [`crate::Error::Query`] on database failure.
+    pub async fn take_inbox(&self, recipient_id: i64, limit: i64) -> Result<Vec<MessageRow>> {
+        let mut tx = self.pool.begin().await?;
+        let mut rows: Vec<MessageRow> = sqlx::query_as(
+            "SELECT m.id AS id, u.username AS sender, m.body AS body, m.sent_at AS sent_at, \
+             m.read_at IS NOT NULL AS was_read FROM messages m \
+             LEFT JOIN users u ON u.id = m.sender_id \
+             WHERE m.recipient_id = ?1 ORDER BY m.id DESC LIMIT ?2",
+        )
+        .bind(recipient_id)
+        .bind(limit)
+        .fetch_all(&mut *tx)
+        .await?;
+        if let Some(newest) = rows.first() {
+            sqlx::query(
+                "UPDATE messages SET read_at = ?3 \
+                 WHERE recipient_id = ?1 AND id <= ?2 AND read_at IS NULL",
+            )
+            .bind(recipient_id)
+            .bind(newest.id)
+            .bind(now())
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        rows.reverse();
+        Ok(rows)
+    }
+}

@@ -1,0 +1,59 @@
+//! `SITE PASSWD <current> <new>`: change your own password. The current password must match
+//! and the new one pass the policy (at least 8 characters); new logins need the new password at
+//! once. Passwords cannot contain spaces here (FTP arguments are space-separated). Neither is
+//! ever logged or echoed. Any logged-in user; 200, 501 on bad syntax, 550 when refused.
+
+use async_trait::async_trait;
+use libunftp::options::{Reply, SiteCommandHandler};
+
+use super::{Ctx, error_reply, ok, usage, user};
+use crate::account::Accounts;
+use crate::auth::FtpUser;
+use crate::storage::UserStorage;
+
+/// The handler.
+#[derive(Debug)]
+pub struct Passwd {
+    /// The account service.
+    pub accounts: Accounts,
+}
+
+/// Parses `<current> <new>`: exactly two words.
+pub fn parse(args: &str) -> Option<(&str, &str)> {
+    let mut words = args.split_whitespace();
+    match (words.next(), words.next(), words.next()) {
+        (Some(current), Some(new), None) => Some((current, new)),
+        _ => None,
+    }
+}
+
+#[async_trait]
+impl SiteCommandHandler<UserStorage, FtpUser> for Passwd {
+    async fn handle(&self, ctx: &Ctx) -> Reply {
+        let me = match user(ctx) {
+            Ok(u) => u,
+            Err(r) => return r,
+        };
+        let Some((current, new)) = parse(&ctx.arguments) else {
+            return usage("PASSWD <current> <new>");
+        };
+        match self.accounts.change_own_password(&me.username, current, new).await {
+            Ok(()) => ok("Password changed; use the new one from your next login".into()),
+            Err(e) => error_reply(&e),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_needs_exactly_two_words() {
+        assert_eq!(parse("old1pass new2pass"), Some(("old1pass", "new2pass")));
+        assert_eq!(parse("  a   b  "), Some(("a", "b")));
+        assert_eq!(parse("only"), None);
+        assert_eq!(parse("a b c"), None);
+        assert_eq!(parse(""), None);
+    }
+}
