@@ -37,6 +37,14 @@ pub struct RawConfig {
     pub idle_timeout: Option<u64>,
     /// Seconds running transfers get to finish on shutdown.
     pub shutdown_grace: Option<u64>,
+    /// Address advertised in passive replies: `from-connection`, an IPv4 address or a DNS name.
+    pub passive_host: Option<String>,
+    /// TLS certificate chain (PEM) for FTPS.
+    pub tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM) for FTPS.
+    pub tls_key: Option<PathBuf>,
+    /// When TLS is required: `none`, `logins` or `all`.
+    pub tls_required: Option<String>,
 }
 
 impl RawConfig {
@@ -51,6 +59,10 @@ impl RawConfig {
             greeting: over.greeting.or(self.greeting),
             idle_timeout: over.idle_timeout.or(self.idle_timeout),
             shutdown_grace: over.shutdown_grace.or(self.shutdown_grace),
+            passive_host: over.passive_host.or(self.passive_host),
+            tls_cert: over.tls_cert.or(self.tls_cert),
+            tls_key: over.tls_key.or(self.tls_key),
+            tls_required: over.tls_required.or(self.tls_required),
         }
     }
 }
@@ -74,6 +86,45 @@ pub struct Settings {
     pub idle_timeout: Duration,
     /// Grace period for running transfers at shutdown.
     pub shutdown_grace: Duration,
+    /// What passive replies advertise.
+    pub passive_host: PassiveHostSetting,
+    /// FTPS certificate and key, when configured.
+    pub tls: Option<TlsFiles>,
+    /// When TLS is required.
+    pub tls_required: TlsRequired,
+}
+
+/// The address put in PASV replies (RFC 959 4.1.2; behind NAT it must be the public one).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PassiveHostSetting {
+    /// The local address of the control connection.
+    FromConnection,
+    /// A fixed IPv4 address.
+    Ip(std::net::Ipv4Addr),
+    /// A DNS name, resolved when a client enters passive mode.
+    Dns(String),
+}
+
+/// PEM files for FTPS.
+#[derive(Debug, Clone, Serialize)]
+pub struct TlsFiles {
+    /// Certificate chain.
+    pub cert: PathBuf,
+    /// Private key (its path only; the key itself is never printed).
+    pub key: PathBuf,
+}
+
+/// When clients must use TLS (RFC 4217).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TlsRequired {
+    /// TLS is offered but optional.
+    None,
+    /// The control channel must be protected before USER/PASS (credentials never in clear).
+    Logins,
+    /// Control and data channels must both be protected.
+    All,
 }
 
 /// Default control port (unprivileged, so no root is needed to try it).
@@ -127,7 +178,71 @@ impl Settings {
                     .into(),
             ));
         }
+        let passive_host = match raw.passive_host.as_deref().map(str::trim) {
+            None | Some("" | "from-connection") => PassiveHostSetting::FromConnection,
+            Some(text) => match text.parse::<IpAddr>() {
+                Ok(IpAddr::V4(ip)) => PassiveHostSetting::Ip(ip),
+                Ok(IpAddr::V6(_)) => {
+                    return Err(Error::Config(format!(
+                        "invalid passive host '{text}' (key 'passive_host', env \
+                         MULTIFTP_PASSIVE_HOST): PASV replies carry IPv4 only; IPv6 clients \
+                         use EPSV, which needs no host"
+                    )));
+                }
+                Err(_) if is_dns_name(text) => PassiveHostSetting::Dns(text.to_string()),
+                Err(_) => {
+                    return Err(Error::Config(format!(
+                        "invalid passive host '{text}' (key 'passive_host', env \
+                         MULTIFTP_PASSIVE_HOST): use from-connection, an IPv4 address or a DNS \
+                         name"
+                    )));
+                }
+            },
+        };
+        let tls = match (raw.tls_cert, raw.tls_key) {
+            (None, None) => None,
+            (Some(cert), Some(key)) => {
+                for (what, path) in [("tls_cert", &cert), ("tls_key", &key)] {
+                    std::fs::File::open(path).map_err(|e| {
+                        Error::Config(format!(
+                            "cannot read {} (key '{what}', env MULTIFTP_{}): {e}",
+                            path.display(),
+                            what.to_ascii_uppercase()
+                        ))
+                    })?;
+                }
+                Some(TlsFiles { cert: absolute(&cert)?, key: absolute(&key)? })
+            }
+            _ => {
+                return Err(Error::Config(
+                    "FTPS needs both tls_cert and tls_key (env MULTIFTP_TLS_CERT and \
+                     MULTIFTP_TLS_KEY, flags --tls-cert and --tls-key)"
+                        .into(),
+                ));
+            }
+        };
+        let tls_required = match raw.tls_required.as_deref().map(str::trim) {
+            None | Some("none") => TlsRequired::None,
+            Some("logins") => TlsRequired::Logins,
+            Some("all") => TlsRequired::All,
+            Some(other) => {
+                return Err(Error::Config(format!(
+                    "invalid tls_required '{other}' (env MULTIFTP_TLS_REQUIRED, flag \
+                     --tls-required): use none, logins or all"
+                )));
+            }
+        };
+        if tls_required != TlsRequired::None && tls.is_none() {
+            return Err(Error::Config(
+                "tls_required is set but no certificate is configured: set tls_cert and tls_key \
+                 (ftpadm cert self-signed makes a pair for trying it out)"
+                    .into(),
+            ));
+        }
         Ok(Settings {
+            passive_host,
+            tls,
+            tls_required,
             bind,
             port: raw.port.unwrap_or(DEFAULT_PORT),
             root,
@@ -143,6 +258,17 @@ impl Settings {
     pub fn homes(&self) -> PathBuf {
         self.root.join("home")
     }
+}
+
+fn is_dns_name(text: &str) -> bool {
+    text.len() <= 253
+        && text.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+        })
 }
 
 fn absolute(path: &Path) -> Result<PathBuf> {
@@ -213,5 +339,25 @@ mod tests {
         assert_eq!(parse_port_range("50000-50100").unwrap(), 50000..=50100);
         let raw = RawConfig { bind: Some("localhost:21".into()), ..Default::default() };
         assert!(Settings::validate(raw).unwrap_err().to_string().contains("MULTIFTP_BIND"));
+        let raw = RawConfig { tls_required: Some("logins".into()), ..Default::default() };
+        assert!(Settings::validate(raw).unwrap_err().to_string().contains("no certificate"));
+        let raw = RawConfig { tls_cert: Some("/x.pem".into()), ..Default::default() };
+        assert!(Settings::validate(raw).unwrap_err().to_string().contains("both"));
+    }
+
+    #[test]
+    fn passive_host_forms() {
+        let host = |h: &str| {
+            Settings::validate(RawConfig { passive_host: Some(h.into()), ..Default::default() })
+                .map(|s| s.passive_host)
+        };
+        assert_eq!(host("from-connection").unwrap(), PassiveHostSetting::FromConnection);
+        assert_eq!(host("203.0.113.7").unwrap(), PassiveHostSetting::Ip([203, 0, 113, 7].into()));
+        assert_eq!(
+            host("ftp.example.org").unwrap(),
+            PassiveHostSetting::Dns("ftp.example.org".into())
+        );
+        assert!(host("::1").is_err());
+        assert!(host("bad host!").is_err());
     }
 }

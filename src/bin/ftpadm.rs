@@ -52,6 +52,23 @@ enum Command {
     Msg(MsgCommand),
     /// Show who is logged in now, in every running multiftpd on this database.
     Who,
+    /// Make TLS certificates for FTPS.
+    #[command(subcommand)]
+    Cert(CertCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum CertCommand {
+    /// Write a self-signed certificate and key (PEM) for trying FTPS; clients will warn that it
+    /// is not trusted. Use a certificate from a real CA in production.
+    SelfSigned {
+        /// Host name (or IP) clients connect to; goes in the certificate's subject alt names.
+        #[arg(long, value_name = "NAME")]
+        host: String,
+        /// Folder to write cert.pem and key.pem into.
+        #[arg(long, value_name = "DIR", default_value = ".")]
+        out_dir: std::path::PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -202,6 +219,9 @@ fn main() -> ExitCode {
 
 #[tokio::main(flavor = "current_thread")]
 async fn run(cli: Cli) -> anyhow::Result<()> {
+    if let Command::Cert(CertCommand::SelfSigned { host, out_dir }) = &cli.command {
+        return self_signed(host, out_dir);
+    }
     let settings = Settings::load(cli.data.config.as_deref(), cli.data.raw())?;
     let app = App::open(settings).await?;
     let result = dispatch(&app, cli.command, cli.json).await;
@@ -242,6 +262,7 @@ async fn dispatch(app: &App, command: Command, json: bool) -> anyhow::Result<()>
             }
             Ok(())
         }
+        Command::Cert(_) => unreachable!("handled before the database is opened"),
         Command::Who => {
             let online = app.sessions.online().await?;
             if json {
@@ -366,6 +387,34 @@ async fn share(app: &App, cmd: ShareCommand, json: bool) -> anyhow::Result<()> {
             println!("{owner}:{path} no longer shared with {recipient}");
         }
     }
+    Ok(())
+}
+
+/// Writes `cert.pem` and `key.pem` (mode 0600) for `host` into `dir`, refusing to overwrite.
+fn self_signed(host: &str, dir: &std::path::Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let pair = rcgen::generate_simple_self_signed(vec![host.to_string()])
+        .with_context(|| format!("cannot make a certificate for '{host}'"))?;
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let cert_path = dir.join("cert.pem");
+    let key_path = dir.join("key.pem");
+    for (path, pem, mode) in
+        [(&cert_path, pair.cert.pem(), 0o644), (&key_path, pair.signing_key.serialize_pem(), 0o600)]
+    {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(mode)
+            .open(path)
+            .with_context(|| format!("cannot write {} (it must not exist yet)", path.display()))?;
+        f.write_all(pem.as_bytes())?;
+    }
+    println!("wrote {} and {}", cert_path.display(), key_path.display());
+    println!(
+        "start the daemon with: multiftpd --tls-cert {} --tls-key {}",
+        cert_path.display(),
+        key_path.display()
+    );
     Ok(())
 }
 

@@ -43,6 +43,24 @@ struct Cli {
     #[arg(long, env = "MULTIFTP_SHUTDOWN_GRACE", value_name = "SECS")]
     shutdown_grace: Option<u64>,
 
+    /// Address advertised in PASV replies: from-connection, an IPv4 address or a DNS name
+    /// [default: from-connection]. Set the public address when behind NAT.
+    #[arg(long, env = "MULTIFTP_PASSIVE_HOST", value_name = "HOST")]
+    passive_host: Option<String>,
+
+    /// PEM certificate chain; enables FTPS (explicit AUTH TLS, RFC 4217).
+    #[arg(long, env = "MULTIFTP_TLS_CERT", value_name = "FILE")]
+    tls_cert: Option<std::path::PathBuf>,
+
+    /// PEM private key for --tls-cert.
+    #[arg(long, env = "MULTIFTP_TLS_KEY", value_name = "FILE")]
+    tls_key: Option<std::path::PathBuf>,
+
+    /// When TLS is required: none, logins (before USER/PASS) or all (control and data)
+    /// [default: none].
+    #[arg(long, env = "MULTIFTP_TLS_REQUIRED", value_name = "POLICY")]
+    tls_required: Option<String>,
+
     /// Log at debug level (RUST_LOG overrides).
     #[arg(short, long, env = "MULTIFTP_VERBOSE")]
     verbose: bool,
@@ -68,6 +86,10 @@ impl Cli {
             greeting: self.greeting.clone(),
             idle_timeout: self.idle_timeout,
             shutdown_grace: self.shutdown_grace,
+            passive_host: self.passive_host.clone(),
+            tls_cert: self.tls_cert.clone(),
+            tls_key: self.tls_key.clone(),
+            tls_required: self.tls_required.clone(),
             ..self.data.raw()
         };
         Settings::load(self.data.config.as_deref(), layer)
@@ -108,6 +130,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         db = %s.db.display(),
         users = app.accounts.count().await?,
         passive_ports = ?s.passive_ports,
+        ftps = s.tls.is_some(),
+        tls_required = ?s.tls_required,
         "multiftpd starting"
     );
     let result = multiftp::run(&app, multiftp::signal::shutdown_signal()).await;

@@ -49,6 +49,12 @@ impl TestServer {
 
     /// Starts a server with the given ordinary users.
     pub async fn start_with(users: &[&str]) -> TestServer {
+        Self::start_custom(users, RawConfig::default()).await
+    }
+
+    /// Starts a server with the given users and extra settings (`extra` wins over the
+    /// harness's own choices except bind, port and root).
+    pub async fn start_custom(users: &[&str], extra: RawConfig) -> TestServer {
         let dir = TempDir::new().unwrap();
         for _attempt in 0..3 {
             let port = free_port();
@@ -57,8 +63,8 @@ impl TestServer {
                 port: Some(port),
                 root: Some(dir.path().join("root")),
                 passive_ports: Some(passive_range()),
-                shutdown_grace: Some(1),
-                ..RawConfig::default()
+                shutdown_grace: extra.shutdown_grace.or(Some(1)),
+                ..extra.clone()
             };
             let settings = Settings::load(None, raw).unwrap();
             let app = App::open(settings).await.unwrap();

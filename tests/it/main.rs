@@ -15,3 +15,5 @@ mod ftpadm;
 mod shares;
 // profiles, passwords, who, messages and admin user management over SITE
 mod site;
+// FTPS: curl and Python ftplib over explicit TLS, and a bad data-channel handshake
+mod tls;

@@ -1,0 +1,137 @@
+use std::path::Path;
+
+use multiftp::config::RawConfig;
+
+use crate::harness::*;
+
+/// Makes a self-signed pair with the real `ftpadm cert self-signed` and starts a server that
+/// requires TLS as `policy` says.
+async fn tls_server(dir: &Path, policy: &str) -> TestServer {
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_ftpadm"))
+        .args(["cert", "self-signed", "--host", "localhost", "--out-dir"])
+        .arg(dir)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", err(&o));
+    let raw = RawConfig {
+        tls_cert: Some(dir.join("cert.pem")),
+        tls_key: Some(dir.join("key.pem")),
+        tls_required: Some(policy.into()),
+        ..RawConfig::default()
+    };
+    TestServer::start_custom(&["alice"], raw).await
+}
+
+async fn curl(args: &[&str]) -> std::process::Output {
+    tokio::process::Command::new("curl")
+        .args(["-sS", "--max-time", "20"])
+        .args(args)
+        .output()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn curl_over_ftps_transfers_byte_exact() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = tls_server(tmp.path(), "all").await;
+    let src = tmp.path().join("up.bin");
+    let body = data(1 << 20);
+    std::fs::write(&src, &body).unwrap();
+    let url = format!("ftp://alice:{PW}@127.0.0.1:{}/secure.bin", s.port);
+    let src_arg = src.to_str().unwrap();
+    let o = curl(&["--ssl-reqd", "-k", "-T", src_arg, &url]).await;
+    assert!(o.status.success(), "{}", err(&o));
+    same(&std::fs::read(s.home("alice").join("secure.bin")).unwrap(), &body, "uploaded");
+    let o = curl(&["--ssl-reqd", "-k", &url]).await;
+    assert!(o.status.success(), "{}", err(&o));
+    same(&o.stdout, &body, "downloaded");
+    let o =
+        curl(&["-v", "--ssl-reqd", "-k", &format!("ftp://alice:{PW}@127.0.0.1:{}/", s.port)]).await;
+    let trace = err(&o);
+    assert!(trace.contains("PROT P") && trace.contains("TLSv1.2"), "{trace}");
+}
+
+#[tokio::test]
+async fn logins_without_tls_are_refused_when_tls_is_required() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = tls_server(tmp.path(), "logins").await;
+    let url = format!("ftp://alice:{PW}@127.0.0.1:{}/", s.port);
+    let o = curl(&[&url]).await;
+    assert!(!o.status.success());
+    assert!(err(&o).contains("534"), "RFC 4217 534, policy requires TLS: {}", err(&o));
+    // With TLS on the control channel the login works, and a clear data channel is allowed.
+    let o = curl(&["--ssl-reqd", "-k", "--ftp-ssl-ccc", &url]).await;
+    assert!(o.status.success(), "{}", err(&o));
+}
+
+#[tokio::test]
+async fn python_ftplib_ftp_tls_with_prot_p_works() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = tls_server(tmp.path(), "all").await;
+    std::fs::write(s.home("alice").join("down.bin"), data(500_000)).unwrap();
+    let script = r#"
+import ftplib, io, ssl, sys
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+f = ftplib.FTP_TLS(context=ctx)
+f.connect('127.0.0.1', int(sys.argv[1])); f.login('alice', sys.argv[2]); f.prot_p()
+out = io.BytesIO(); f.retrbinary('RETR down.bin', out.write)
+open(sys.argv[3], 'wb').write(out.getvalue())
+print('nlst', sorted(f.nlst()))
+# Upload. libunftp closes the data connection after STOR without a TLS close_notify, which
+# ftplib's storbinary treats as an error in conn.unwrap(); send the data the same way but
+# tolerate exactly that, then read the transfer's reply.
+conn = f.transfercmd('STOR up.bin'); conn.sendall(bytes(range(256)) * 1000)
+try:
+    conn.unwrap()
+except ssl.SSLEOFError:
+    pass
+conn.close(); print('stor', f.voidresp()[:3])
+print('version', f.sock.version()); f.quit()
+"#;
+    let downloaded = tmp.path().join("down.bin");
+    let o = tokio::process::Command::new("python3")
+        .args(["-c", script, &s.port.to_string(), PW, downloaded.to_str().unwrap()])
+        .output()
+        .await
+        .unwrap();
+    let text = out(&o);
+    assert!(o.status.success(), "{text}{}", err(&o));
+    same(&std::fs::read(&downloaded).unwrap(), &data(500_000), "python download");
+    assert!(text.contains("nlst ['down.bin', 'shared']"), "{text}");
+    assert!(text.contains("stor 226"), "{text}");
+    let expected: Vec<u8> = (0..1000).flat_map(|_| 0..=255u8).collect();
+    same(&std::fs::read(s.home("alice").join("up.bin")).unwrap(), &expected, "python upload");
+}
+
+#[tokio::test]
+async fn a_failed_tls_handshake_on_a_data_connection_does_not_take_the_daemon_down() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = tls_server(tmp.path(), "all").await;
+    std::fs::write(s.home("alice").join("f.bin"), data(1000)).unwrap();
+    let script = r#"
+import ftplib, socket, ssl, sys
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+f = ftplib.FTP_TLS(context=ctx)
+f.connect('127.0.0.1', int(sys.argv[1])); f.login('alice', sys.argv[2]); f.prot_p()
+host, port = ftplib.parse227(f.sendcmd('PASV'))
+s = socket.create_connection((host, port)); f.putcmd('RETR f.bin')
+s.sendall(b'not a TLS client hello\r\n' * 10); s.close()
+f.sock.settimeout(5)
+print('first', f.getresp()[:3])
+print('noop', f.voidcmd('NOOP')[:3])
+"#;
+    let o = tokio::process::Command::new("python3")
+        .args(["-c", script, &s.port.to_string(), PW])
+        .output()
+        .await
+        .unwrap();
+    let text = out(&o);
+    assert!(o.status.success(), "{text}{}", err(&o));
+    assert!(text.contains("noop 200"), "the session's control channel still answers: {text}");
+    // Other clients are served as before.
+    let url = format!("ftp://alice:{PW}@127.0.0.1:{}/f.bin", s.port);
+    let o = curl(&["--ssl-reqd", "-k", &url]).await;
+    assert!(o.status.success(), "{}", err(&o));
+    same(&o.stdout, &data(1000), "after the failed handshake");
+}
