@@ -223,20 +223,53 @@ ssl_enable=NO
 vsftpd_log_file=$TMP/vsftpd/vsftpd.log
 EOF
 
+# The daemon runs from a private copy under another name: a concurrent `cargo build` cannot
+# swap the binary mid-run, and a `pkill multiftpd` / `killall multiftpd` aimed at other test
+# servers on the same machine does not hit it. (Both happened while this was written.)
+mkdir -p "$TMP/bin"
+cp "$MFTPD" "$TMP/bin/mftpd-bench"
+MFTPD_RUN=$TMP/bin/mftpd-bench
+start_mftpd() {
+    env $MFTPD_ENV "$MFTPD_RUN" --root "$M_ROOT" --bind 127.0.0.1 --port "$M_PORT" \
+        --passive-ports "$M_PASV" --idle-timeout 3600 >>"$TMP/multiftpd.log" 2>&1 &
+    M_PID=$!
+    wait_port "$M_PORT" "$M_PID" multiftpd
+}
+start_vsftpd() {
+    "$VSFTPD" "$TMP/vsftpd/vsftpd.conf" >>"$TMP/vsftpd.log" 2>&1 &
+    V_PID=$!
+    wait_port "$V_PORT" "$V_PID" vsftpd
+}
+alive() { # alive PID: the process exists and is not a zombie
+    local st
+    st=$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null) || return 1
+    [ -n "$st" ] && [ "$st" != Z ]
+}
+RESTARTS=""
+ensure_up() { # ensure_up LABEL WHAT: restart the server if it died (noted in the results)
+    if [ "$1" = multiftpd ] && ! alive "$M_PID"; then
+        echo "WARNING: multiftpd (pid $M_PID) is gone before $2; restarting it" >&2
+        wait "$M_PID" 2>/dev/null || true
+        RESTARTS="$RESTARTS multiftpd-before-$2"
+        start_mftpd
+    elif [ "$1" = vsftpd ] && ! alive "$V_PID"; then
+        echo "WARNING: vsftpd (pid $V_PID) is gone before $2; restarting it" >&2
+        wait "$V_PID" 2>/dev/null || true
+        RESTARTS="$RESTARTS vsftpd-before-$2"
+        start_vsftpd
+    fi
+}
+
 log "starting multiftpd on 127.0.0.1:$M_PORT and vsftpd on 127.0.0.1:$V_PORT"
-env $MFTPD_ENV "$MFTPD" --root "$M_ROOT" --bind 127.0.0.1 --port "$M_PORT" --passive-ports "$M_PASV" \
-    --idle-timeout 3600 >"$TMP/multiftpd.log" 2>&1 &
-M_PID=$!
-"$VSFTPD" "$TMP/vsftpd/vsftpd.conf" >"$TMP/vsftpd.log" 2>&1 &
-V_PID=$!
-wait_port "$M_PORT" "$M_PID" multiftpd
-wait_port "$V_PORT" "$V_PID" vsftpd
+start_mftpd
+start_vsftpd
 
 # ---------------------------------------------------------------------------- workloads
 # lg LABEL SUBCOMMAND ARGS...: one loadgen run against server LABEL; its JSON line is kept.
 lg() {
     local label=$1 sub=$2 addr user out
     shift 2
+    ensure_up "$label" "$sub"
     if [ "$label" = multiftpd ]; then addr=127.0.0.1:$M_PORT user=$USER_M; else addr=127.0.0.1:$V_PORT user=$USER_V; fi
     out=$("$LG" "$sub" --label "$label" --addr "$addr" --user "$user" --pass "$PASS" "$@" \
         2>>"$TMP/loadgen.stderr") || true
@@ -258,10 +291,15 @@ mem_of() {
     echo "$rss $pss ${#files[@]}"
 }
 
-# idle LABEL PID N: W7 with N sessions; reads the server's memory before and once all are open.
+# idle LABEL N: W7 with N sessions; reads the server's memory before and once all are open.
 idle() {
-    local label=$1 pid=$2 n=$3 addr user src_ips=1 fifo=$TMP/idle.fifo out=$TMP/idle.$1.$3.out
-    if [ "$label" = multiftpd ]; then addr=127.0.0.1:$M_PORT user=$USER_M; else addr=127.0.0.1:$V_PORT user=$USER_V; fi
+    local label=$1 n=$2 pid addr user src_ips=1 fifo=$TMP/idle.fifo out=$TMP/idle.$1.$2.out
+    ensure_up "$label" "idle-$n"
+    if [ "$label" = multiftpd ]; then
+        pid=$M_PID addr=127.0.0.1:$M_PORT user=$USER_M
+    else
+        pid=$V_PID addr=127.0.0.1:$V_PORT user=$USER_V
+    fi
     # ~28k ephemeral ports per (source, destination) pair: add 127.0.0.x sources above 20k.
     [ "$n" -gt 20000 ] && src_ips=$(((n + 19999) / 20000))
     if [ $((n + 1024)) -gt "$FD_LIMIT" ]; then
@@ -373,16 +411,17 @@ fi
 if runs 7; then
     for n in $SESSIONS; do
         log "W7 idle: $n logged-in idle sessions (fd limit $FD_LIMIT)"
-        idle multiftpd "$M_PID" "$n"
-        idle vsftpd "$V_PID" "$n"
+        idle multiftpd "$n"
+        idle vsftpd "$n"
     done
 fi
 ELAPSED=$(($(date +%s) - START))
 LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # ------------------------------------------------------------------------------- report
-kill -0 "$M_PID" 2>/dev/null || echo "WARNING: multiftpd exited during the run (see its log)" >&2
-kill -0 "$V_PID" 2>/dev/null || echo "WARNING: vsftpd exited during the run (see its log)" >&2
+alive "$M_PID" || RESTARTS="$RESTARTS multiftpd-gone-at-end"
+alive "$V_PID" || RESTARTS="$RESTARTS vsftpd-gone-at-end"
+[ -z "$RESTARTS" ] || echo "WARNING: server restarts/exits during the run:$RESTARTS" >&2
 
 CPU=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 GITREV=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)
@@ -411,11 +450,12 @@ TABLE=$("$LG" report --results "$RESULTS")
     echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC')"
     echo "- CPU: $CPU; nproc: $(nproc); memory: $(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)"
     echo "- kernel: $(uname -sr)"
-    echo "- multiftpd: $("$MFTPD" --version 2>/dev/null | head -1), git $GITREV, release build, default logging (info, to a file)${MFTPD_ENV:+, environment: $MFTPD_ENV}"
+    echo "- multiftpd: $("$MFTPD_RUN" --version 2>/dev/null | head -1), git $GITREV, release build, default logging (info, to a file)${MFTPD_ENV:+, environment: $MFTPD_ENV}"
     echo "- vsftpd: $VSV (Debian), PAM login ($HASH hash, set by chpasswd), seccomp_sandbox=NO, one process pair per session; multiftpd: argon2id m=19456 KiB, t=2, p=1"
     echo "- loadgen: suppaftp 12 (tokio), passive mode, TYPE I; client and servers share the same $(nproc) cores over loopback"
     echo "- sizes: W1 ${BIG_MIB} MiB x $RUNS runs; W2 ${STOR_MIB} MiB; W3 $MANY_CLIENTS clients x ${MANY_SECS} s on a 1 MiB file; W4 $SMALL_COUNT x $SMALL_SIZE B; W5 $LOGIN_CLIENTS clients x ${LOGIN_SECS} s; W6 $LIST_FILES files x $LIST_RUNS runs; W7 $(echo $SESSIONS | tr ' ' ',') sessions"
     echo "- load average (1, 5, 15 min) at start: $LOAD_START; at end: $LOAD_END (anything above ~0 besides the benchmark itself means other work shared the cores)"
+    echo "- server restarts during the run: ${RESTARTS:-none}"
     echo "- open-file limit for servers and loadgen: $FD_LIMIT; kernel.pid_max: $(cat /proc/sys/kernel/pid_max)"
     echo
     echo "## Raw results (one JSON line per loadgen run)"

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use crate::config::RawConfig;
+use crate::config::{LogFormat, RawConfig};
 
 /// Where the configuration and data are: the same flags and variables for both binaries, so
 /// `--root` alone points the daemon and `ftpadm` at the same database.
@@ -33,7 +33,7 @@ impl DataArgs {
 /// Installs the tracing subscriber on stderr. `RUST_LOG` wins; otherwise `info` (or `debug`
 /// with `verbose`), with sqlx's per-query lines kept at warn. libunftp logs through the `log`
 /// crate, which the subscriber picks up too.
-pub fn init_tracing(verbose: bool, default: &str) {
+pub fn init_tracing(verbose: bool, default: &str, format: LogFormat) {
     use std::io::IsTerminal;
     use tracing_subscriber::filter::{EnvFilter, filter_fn};
     use tracing_subscriber::prelude::*;
@@ -50,12 +50,21 @@ pub fn init_tracing(verbose: bool, default: &str) {
         !(meta.is_span()
             && (meta.target().starts_with("libunftp") || meta.target().starts_with("unftp")))
     });
-    let layer = tracing_subscriber::fmt::layer()
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_target(false)
-        .with_filter(no_library_spans)
-        .with_filter(env);
-    let _ = tracing_subscriber::registry().with(layer).try_init();
+    let output = match format {
+        LogFormat::Text => tracing_subscriber::fmt::layer()
+            .with_writer(std::io::stderr)
+            .with_ansi(std::io::stderr().is_terminal())
+            .with_target(false)
+            .boxed(),
+        LogFormat::Json => tracing_subscriber::fmt::layer()
+            .json()
+            .with_writer(std::io::stderr)
+            .with_current_span(false)
+            .with_span_list(false)
+            .boxed(),
+    };
+    let _ = tracing_subscriber::registry()
+        .with(output.with_filter(no_library_spans).with_filter(env))
+        .try_init();
     let _ = tracing_log::LogTracer::init();
 }

@@ -45,6 +45,20 @@ pub struct RawConfig {
     pub tls_key: Option<PathBuf>,
     /// When TLS is required: `none`, `logins` or `all`.
     pub tls_required: Option<String>,
+    /// Log format on stderr: `text` or `json`.
+    pub log_format: Option<String>,
+    /// Transfer log in xferlog format.
+    pub transfer_log: Option<PathBuf>,
+    /// Most logged-in sessions per user (0 = no limit).
+    pub max_sessions_per_user: Option<u32>,
+    /// Most logged-in sessions in all (0 = no limit).
+    pub max_sessions: Option<u32>,
+    /// Failed logins before a block.
+    pub failed_logins_max: Option<u32>,
+    /// Seconds a block lasts.
+    pub failed_logins_block: Option<u64>,
+    /// What a block applies to: `user-and-ip`, `ip` or `user`.
+    pub failed_logins_by: Option<String>,
 }
 
 impl RawConfig {
@@ -63,6 +77,13 @@ impl RawConfig {
             tls_cert: over.tls_cert.or(self.tls_cert),
             tls_key: over.tls_key.or(self.tls_key),
             tls_required: over.tls_required.or(self.tls_required),
+            log_format: over.log_format.or(self.log_format),
+            transfer_log: over.transfer_log.or(self.transfer_log),
+            max_sessions_per_user: over.max_sessions_per_user.or(self.max_sessions_per_user),
+            max_sessions: over.max_sessions.or(self.max_sessions),
+            failed_logins_max: over.failed_logins_max.or(self.failed_logins_max),
+            failed_logins_block: over.failed_logins_block.or(self.failed_logins_block),
+            failed_logins_by: over.failed_logins_by.or(self.failed_logins_by),
         }
     }
 }
@@ -92,6 +113,42 @@ pub struct Settings {
     pub tls: Option<TlsFiles>,
     /// When TLS is required.
     pub tls_required: TlsRequired,
+    /// Log format on stderr.
+    pub log_format: LogFormat,
+    /// Transfer log file (xferlog format), if any.
+    pub transfer_log: Option<PathBuf>,
+    /// Most logged-in sessions per user (0 = no limit).
+    pub max_sessions_per_user: u32,
+    /// Most logged-in sessions in all (0 = no limit).
+    pub max_sessions: u32,
+    /// Failed logins before a block (0 = no blocking).
+    pub failed_logins_max: u32,
+    /// How long a block lasts.
+    pub failed_logins_block: Duration,
+    /// What a block applies to.
+    pub failed_logins_by: BlockBy,
+}
+
+/// Log format on stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// What the failed-logins policy blocks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BlockBy {
+    /// The pair of source address and username.
+    UserAndIp,
+    /// The source address, for every username.
+    Ip,
+    /// The username, from every address.
+    User,
 }
 
 /// The address put in PASV replies (RFC 959 4.1.2; behind NAT it must be the public one).
@@ -239,7 +296,36 @@ impl Settings {
                     .into(),
             ));
         }
+        let log_format = match raw.log_format.as_deref() {
+            None | Some("text") => LogFormat::Text,
+            Some("json") => LogFormat::Json,
+            Some(other) => {
+                return Err(Error::Config(format!(
+                    "invalid log_format '{other}' (env MULTIFTP_LOG_FORMAT, flag --log-format): \
+                     use text or json"
+                )));
+            }
+        };
+        let failed_logins_by = match raw.failed_logins_by.as_deref() {
+            None | Some("user-and-ip") => BlockBy::UserAndIp,
+            Some("ip") => BlockBy::Ip,
+            Some("user") => BlockBy::User,
+            Some(other) => {
+                return Err(Error::Config(format!(
+                    "invalid failed_logins_by '{other}' (env MULTIFTP_FAILED_LOGINS_BY): use \
+                     user-and-ip, ip or user"
+                )));
+            }
+        };
+        let transfer_log = raw.transfer_log.as_deref().map(absolute).transpose()?;
         Ok(Settings {
+            log_format,
+            transfer_log,
+            max_sessions_per_user: raw.max_sessions_per_user.unwrap_or(0),
+            max_sessions: raw.max_sessions.unwrap_or(0),
+            failed_logins_max: raw.failed_logins_max.unwrap_or(3),
+            failed_logins_block: Duration::from_secs(raw.failed_logins_block.unwrap_or(300)),
+            failed_logins_by,
             passive_host,
             tls,
             tls_required,

@@ -32,6 +32,7 @@ pub mod share;
 pub mod signal;
 pub mod site;
 pub mod storage;
+pub mod transfer_log;
 
 pub use config::Settings;
 pub use error::{Error, Result};

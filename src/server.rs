@@ -14,12 +14,15 @@ use sqlx::SqlitePool;
 
 use crate::account::Accounts;
 use crate::auth::{DbAuthenticator, DbUserDetailProvider};
-use crate::config::{PassiveHostSetting, Settings, TlsRequired};
+use crate::config::{BlockBy, PassiveHostSetting, Settings, TlsRequired};
 use crate::error::{Error, Result};
 use crate::message::Messages;
-use crate::session::{Sessions, Tracker};
+use crate::session::{Limits, Sessions, Tracker};
 use crate::share::Shares;
 use crate::storage::UserStorage;
+use crate::storage::inflight::Transfers;
+use crate::transfer_log::TransferLog;
+use std::time::Duration;
 
 /// Everything opened from [`Settings`]: the database and the services over it.
 #[derive(Debug, Clone)]
@@ -93,36 +96,52 @@ where
 
     let homes = s.homes();
     let accounts = app.accounts.clone();
-    let tracker = Tracker::start(&app.sessions).await?;
+    let limits = Limits { per_user: s.max_sessions_per_user, total: s.max_sessions };
+    let tracker = Tracker::start(&app.sessions, limits).await?;
     let share_store = app.shares.store().clone();
     let factory_homes = homes.clone();
     let grace = s.shutdown_grace;
     // libunftp only takes a &'static greeting; it is built once per process.
     let greeting: &'static str = Box::leak(s.greeting.clone().into_boxed_str());
 
+    let transfers = Transfers::new();
+    let factory_transfers = Arc::clone(&transfers);
     let builder = ServerBuilder::with_user_detail_provider(
         Box::new(move || {
-            UserStorage::new(&factory_homes, share_store.clone())
+            UserStorage::new(&factory_homes, share_store.clone(), Arc::clone(&factory_transfers))
                 .expect("the homes folder was opened at start-up")
         }),
         Arc::new(DbUserDetailProvider::new(accounts.clone())),
     )
-    .authenticator(Arc::new(DbAuthenticator::new(accounts, Some(tracker.clone()))))
-    .notify_presence(tracker.clone())
+    .authenticator(Arc::new(DbAuthenticator::new(
+        accounts,
+        Some(tracker.clone()),
+        Arc::clone(&transfers),
+    )))
     .greeting(greeting)
     .passive_ports(s.passive_ports.clone())
     .idle_session_timeout(s.idle_timeout.as_secs())
-    // Block a source IP + username pair after 3 failures for 5 minutes (libunftp's default
-    // policy keys on the pair, so one attacker cannot lock a user out from everywhere).
-    .failed_logins_policy(FailedLoginsPolicy::new(
-        3,
-        std::time::Duration::from_secs(300),
-        FailedLoginsBlock::UserAndIP,
-    ))
-    .shutdown_indicator(async move {
-        shutdown.await;
-        Shutdown::new().grace_period(grace)
-    });
+    .notify_presence(tracker.clone())
+    .shutdown_indicator(drain(shutdown, Arc::clone(&transfers), grace));
+    // By default a source IP + username pair is blocked after 3 failures for 5 minutes: keyed
+    // on the pair, one attacker cannot lock a user out from everywhere.
+    let builder = if s.failed_logins_max == 0 {
+        builder
+    } else {
+        builder.failed_logins_policy(FailedLoginsPolicy::new(
+            s.failed_logins_max,
+            s.failed_logins_block,
+            match s.failed_logins_by {
+                BlockBy::UserAndIp => FailedLoginsBlock::UserAndIP,
+                BlockBy::Ip => FailedLoginsBlock::IP,
+                BlockBy::User => FailedLoginsBlock::User,
+            },
+        ))
+    };
+    let builder = match &s.transfer_log {
+        Some(path) => builder.notify_data(TransferLog::open(path, Some(tracker.clone()))?),
+        None => builder,
+    };
     let builder = builder.passive_host(match &s.passive_host {
         PassiveHostSetting::FromConnection => PassiveHost::FromConnection,
         PassiveHostSetting::Ip(ip) => PassiveHost::Ip(*ip),
@@ -161,6 +180,29 @@ where
             Error::Config(format!("FTP server on {addr} stopped: {text}"))
         }
     })
+}
+
+/// The shutdown libunftp sees. libunftp's own shutdown closes every session at once, data
+/// connections included, so when `shutdown` fires we first refuse new logins and wait (at most
+/// `grace`) for running transfers to finish; only then does libunftp close the idle sessions.
+async fn drain<F>(shutdown: F, transfers: Arc<Transfers>, grace: Duration) -> Shutdown
+where
+    F: Future<Output = ()> + Send + Sync + 'static,
+{
+    shutdown.await;
+    transfers.begin_drain();
+    let started = tokio::time::Instant::now();
+    let running = transfers.running();
+    if running > 0 {
+        tracing::info!(running, grace_secs = grace.as_secs(), "waiting for transfers to finish");
+        if tokio::time::timeout(grace, transfers.wait_idle()).await.is_err() {
+            tracing::warn!(running = transfers.running(), "grace period over, closing anyway");
+        }
+        // Give the control channels a moment to send their 226 replies.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let left = grace.saturating_sub(started.elapsed()).max(Duration::from_secs(1));
+    Shutdown::new().grace_period(left)
 }
 
 fn check_bindable(addr: SocketAddr) -> Result<()> {

@@ -5,18 +5,22 @@ use unftp_core::auth::{AuthenticationError, Authenticator, Credentials, Principa
 
 use crate::account::Accounts;
 use crate::session::Tracker;
+use crate::storage::inflight::Transfers;
+use std::sync::Arc;
 
 /// Checks FTP credentials against the `users` table.
 #[derive(Debug, Clone)]
 pub struct DbAuthenticator {
     accounts: Accounts,
     tracker: Option<Tracker>,
+    transfers: Arc<Transfers>,
 }
 
 impl DbAuthenticator {
-    /// An authenticator over `accounts`; `tracker` learns the client address of each login.
-    pub fn new(accounts: Accounts, tracker: Option<Tracker>) -> Self {
-        Self { accounts, tracker }
+    /// An authenticator over `accounts`; `tracker` learns the client address of each login
+    /// and enforces session limits; while `transfers` drains for a shutdown, logins are refused.
+    pub fn new(accounts: Accounts, tracker: Option<Tracker>, transfers: Arc<Transfers>) -> Self {
+        Self { accounts, tracker, transfers }
     }
 }
 
@@ -27,13 +31,28 @@ impl Authenticator for DbAuthenticator {
         username: &str,
         creds: &Credentials,
     ) -> Result<Principal, AuthenticationError> {
+        if self.transfers.draining() {
+            tracing::info!(user = %username, ip = %creds.source_ip, "login refused: shutting down");
+            return Err(AuthenticationError::BadUser);
+        }
         let password = creds.password.as_deref().unwrap_or("");
         match self.accounts.authenticate(username, password).await {
             Ok(Some(account)) => {
-                tracing::info!(user = %account.username, ip = %creds.source_ip, "login succeeded");
                 if let Some(t) = &self.tracker {
+                    if let Err(reason) = t.admit(&account.username) {
+                        tracing::warn!(
+                            user = %account.username,
+                            ip = %creds.source_ip,
+                            %reason,
+                            "login refused"
+                        );
+                        // BadUser: libunftp answers 530 but, unlike other errors, does not count
+                        // it as a failed password, so a full server never locks anyone out.
+                        return Err(AuthenticationError::BadUser);
+                    }
                     t.note_login(&account.username, creds.source_ip);
                 }
+                tracing::info!(user = %account.username, ip = %creds.source_ip, "login succeeded");
                 Ok(Principal { username: account.username })
             }
             // Unknown user, disabled account and wrong password look the same to the client.

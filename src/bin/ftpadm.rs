@@ -207,7 +207,7 @@ enum ShareCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing(false, "warn");
+    init_tracing(false, "warn", multiftp::config::LogFormat::Text);
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

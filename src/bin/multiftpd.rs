@@ -61,6 +61,34 @@ struct Cli {
     #[arg(long, env = "MULTIFTP_TLS_REQUIRED", value_name = "POLICY")]
     tls_required: Option<String>,
 
+    /// Log format on stderr: text or json [default: text].
+    #[arg(long, env = "MULTIFTP_LOG_FORMAT", value_name = "FORMAT")]
+    log_format: Option<String>,
+
+    /// Write an xferlog-format transfer log to this file.
+    #[arg(long, env = "MULTIFTP_TRANSFER_LOG", value_name = "FILE")]
+    transfer_log: Option<std::path::PathBuf>,
+
+    /// Most logged-in sessions per user, 0 for no limit [default: 0].
+    #[arg(long, env = "MULTIFTP_MAX_SESSIONS_PER_USER", value_name = "N")]
+    max_sessions_per_user: Option<u32>,
+
+    /// Most logged-in sessions in all, 0 for no limit [default: 0].
+    #[arg(long, env = "MULTIFTP_MAX_SESSIONS", value_name = "N")]
+    max_sessions: Option<u32>,
+
+    /// Failed logins before a block, 0 to turn blocking off [default: 3].
+    #[arg(long, env = "MULTIFTP_FAILED_LOGINS_MAX", value_name = "N")]
+    failed_logins_max: Option<u32>,
+
+    /// Seconds a failed-logins block lasts [default: 300].
+    #[arg(long, env = "MULTIFTP_FAILED_LOGINS_BLOCK", value_name = "SECS")]
+    failed_logins_block: Option<u64>,
+
+    /// What a block applies to: user-and-ip, ip or user [default: user-and-ip].
+    #[arg(long, env = "MULTIFTP_FAILED_LOGINS_BY", value_name = "KEY")]
+    failed_logins_by: Option<String>,
+
     /// Log at debug level (RUST_LOG overrides).
     #[arg(short, long, env = "MULTIFTP_VERBOSE")]
     verbose: bool,
@@ -90,6 +118,13 @@ impl Cli {
             tls_cert: self.tls_cert.clone(),
             tls_key: self.tls_key.clone(),
             tls_required: self.tls_required.clone(),
+            log_format: self.log_format.clone(),
+            transfer_log: self.transfer_log.clone(),
+            max_sessions_per_user: self.max_sessions_per_user,
+            max_sessions: self.max_sessions,
+            failed_logins_max: self.failed_logins_max,
+            failed_logins_block: self.failed_logins_block,
+            failed_logins_by: self.failed_logins_by.clone(),
             ..self.data.raw()
         };
         Settings::load(self.data.config.as_deref(), layer)
@@ -98,8 +133,16 @@ impl Cli {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing(cli.verbose, "info,sqlx=warn");
-    match run(cli) {
+    // Settings first: they choose the log format. Their errors go straight to stderr.
+    let settings = match cli.settings() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("multiftpd: error: {e:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    init_tracing(cli.verbose, "info,sqlx=warn", settings.log_format);
+    match run(cli, settings) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("multiftpd: error: {e:#}");
@@ -109,8 +152,7 @@ fn main() -> ExitCode {
 }
 
 #[tokio::main]
-async fn run(cli: Cli) -> anyhow::Result<()> {
-    let settings = cli.settings()?;
+async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
     if matches!(cli.command, Some(Command::CheckConfig)) {
         print!("{}", toml::to_string(&settings).context("printing settings")?);
         return Ok(());

@@ -58,6 +58,18 @@ pub struct Tracker {
     daemon_id: String,
     pending: Arc<Mutex<HashMap<String, VecDeque<IpAddr>>>>,
     heartbeat: Arc<Mutex<Option<tokio::task::AbortHandle>>>,
+    /// This daemon's logged-in sessions: trace id -> (username, client address).
+    live: Arc<Mutex<HashMap<String, (String, String)>>>,
+    limits: Limits,
+}
+
+/// Session limits enforced at login (0 = no limit).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Limits {
+    /// Most sessions per user.
+    pub per_user: u32,
+    /// Most sessions in all.
+    pub total: u32,
 }
 
 impl Tracker {
@@ -66,7 +78,7 @@ impl Tracker {
     /// # Errors
     ///
     /// [`crate::Error::Query`] on database failure.
-    pub async fn start(sessions: &Sessions) -> Result<Tracker> {
+    pub async fn start(sessions: &Sessions, limits: Limits) -> Result<Tracker> {
         let daemon_id = format!("{}-{:x}", std::process::id(), rand::random::<u64>());
         sessions.store.register_daemon(&daemon_id, std::process::id()).await?;
         let tracker = Tracker {
@@ -74,6 +86,8 @@ impl Tracker {
             daemon_id,
             pending: Arc::default(),
             heartbeat: Arc::default(),
+            live: Arc::default(),
+            limits,
         };
         let beat = tracker.clone();
         let task = tokio::spawn(async move {
@@ -89,6 +103,29 @@ impl Tracker {
             *h = Some(task.abort_handle());
         }
         Ok(tracker)
+    }
+
+    /// Checks the session limits for a new login of `username`.
+    ///
+    /// # Errors
+    ///
+    /// The reason, for the log, when a limit is reached.
+    pub fn admit(&self, username: &str) -> std::result::Result<(), String> {
+        let live = self.live.lock().map_err(|_| "session table poisoned".to_string())?;
+        let total = live.len();
+        if self.limits.total > 0 && total >= self.limits.total as usize {
+            return Err(format!("server full: {total} sessions (max_sessions)"));
+        }
+        let mine = live.values().filter(|(u, _)| u == username).count();
+        if self.limits.per_user > 0 && mine >= self.limits.per_user as usize {
+            return Err(format!("{mine} sessions open (max_sessions_per_user)"));
+        }
+        Ok(())
+    }
+
+    /// The client address of a live session, for the transfer log.
+    pub fn addr_of(&self, trace_id: &str) -> Option<String> {
+        self.live.lock().ok()?.get(trace_id).map(|(_, addr)| addr.clone())
     }
 
     /// Remembers the address of a successful login until its presence event arrives.
@@ -137,9 +174,19 @@ impl PresenceListener for Tracker {
         let result = match e {
             PresenceEvent::LoggedIn => {
                 let addr = self.take_addr(&m.username);
+                if let Ok(mut live) = self.live.lock() {
+                    live.insert(m.trace_id.clone(), (m.username.clone(), addr.clone()));
+                }
                 self.store.open(&m.trace_id, &self.daemon_id, &m.username, &addr).await
             }
-            PresenceEvent::LoggedOut => self.store.close(&m.trace_id).await,
+            PresenceEvent::LoggedOut => {
+                let was_live = self.live.lock().ok().and_then(|mut l| l.remove(&m.trace_id));
+                if was_live.is_none() {
+                    // A connection that never logged in: nothing was recorded.
+                    return;
+                }
+                self.store.close(&m.trace_id).await
+            }
         };
         if let Err(e) = result {
             tracing::warn!(cause = %e, user = %m.username, "could not record session");

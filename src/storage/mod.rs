@@ -8,6 +8,7 @@
 //! `/shared/<owner>` costs one indexed query, so revocations are seen by the next command.
 
 pub mod error;
+pub mod inflight;
 pub mod paths;
 
 use std::fmt::Debug;
@@ -22,7 +23,9 @@ use unftp_sbe_fs::Filesystem;
 use crate::account::Role;
 use crate::auth::FtpUser;
 use crate::share::ShareStore;
+use inflight::{Counted, Transfers};
 use paths::{SHARED, Target, classify, is_within, next_component};
+use std::sync::Arc;
 
 /// File metadata for both real and virtual entries.
 #[derive(Debug, Clone)]
@@ -116,21 +119,29 @@ pub struct UserStorage {
     /// The last directory a successful CWD entered, for SITE commands with relative paths
     /// (libunftp does not give SITE handlers the session's working directory).
     cwd: Mutex<String>,
+    /// Transfers in flight in the whole daemon, for graceful shutdown.
+    transfers: Arc<Transfers>,
 }
 
 impl UserStorage {
-    /// A backend over the homes folder `homes` (absolute), resolving shares with `shares`.
+    /// A backend over the homes folder `homes` (absolute), resolving shares with `shares` and
+    /// counting its transfers in `transfers`.
     ///
     /// # Errors
     ///
     /// When `homes` cannot be opened.
-    pub fn new(homes: &Path, shares: ShareStore) -> std::io::Result<Self> {
+    pub fn new(
+        homes: &Path,
+        shares: ShareStore,
+        transfers: Arc<Transfers>,
+    ) -> std::io::Result<Self> {
         Ok(Self {
             homes: homes.to_path_buf(),
             home: Filesystem::new(homes)?,
             shares,
             started: SystemTime::now(),
             cwd: Mutex::new("/".to_string()),
+            transfers,
         })
     }
 
@@ -291,14 +302,16 @@ impl StorageBackend<FtpUser> for UserStorage {
         path: P,
         start_pos: u64,
     ) -> Result<Box<dyn tokio::io::AsyncRead + Send + Sync + Unpin>> {
-        match classify(path.as_ref()) {
-            Target::Home(p) => self.home.get(user, p, start_pos).await,
+        let guard = self.transfers.start();
+        let reader = match classify(path.as_ref()) {
+            Target::Home(p) => self.home.get(user, p, start_pos).await?,
             Target::Shared { owner, path } => match self.resolve(user, &owner, &path).await? {
-                Resolved::Real(fs) => fs.get(user, path, start_pos).await,
-                Resolved::Virtual(_) => Err(error::not_found()),
+                Resolved::Real(fs) => fs.get(user, path, start_pos).await?,
+                Resolved::Virtual(_) => return Err(error::not_found()),
             },
-            Target::SharedRoot | Target::SharedOwner(_) => Err(error::not_found()),
-        }
+            Target::SharedRoot | Target::SharedOwner(_) => return Err(error::not_found()),
+        };
+        Ok(Box::new(Counted::new(reader, guard)))
     }
 
     async fn put<
@@ -312,6 +325,7 @@ impl StorageBackend<FtpUser> for UserStorage {
         start_pos: u64,
     ) -> Result<u64> {
         let p = home_path(path.as_ref())?;
+        let _running = self.transfers.start();
         self.home.put(user, input, p, start_pos).await
     }
 

@@ -17,3 +17,5 @@ mod shares;
 mod site;
 // FTPS: curl and Python ftplib over explicit TLS, and a bad data-channel handshake
 mod tls;
+// the real multiftpd binary: logs, fail2ban filter, transfer log, SIGTERM, session limits
+mod daemon;

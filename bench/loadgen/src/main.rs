@@ -719,8 +719,16 @@ fn report(results: &PathBuf, a: &str, b: &str) -> Result<()> {
         let val = |r: Option<&Value>| -> (Option<f64>, String) {
             match r {
                 None => (None, "not run".into()),
+                // A W7 run that opened nothing has no meaningful time or memory figure.
+                Some(r) if key != "sessions_open" && r["sessions_open"].as_u64() == Some(0) => {
+                    (None, format!("n/a: {}", shorten(r["first_error"].as_str().unwrap_or("no session opened"))))
+                }
                 Some(r) => match r[key].as_f64() {
-                    Some(x) => (Some(x), unit_fmt(x)),
+                    Some(x) => {
+                        let errs = r["errors"].as_u64().or(r["failed"].as_u64()).unwrap_or(0);
+                        let note = if errs > 0 { format!(" ({errs} errors)") } else { String::new() };
+                        (Some(x), format!("{}{note}", unit_fmt(x)))
+                    }
                     None => {
                         let why = r["error"]
                             .as_str()

@@ -1,0 +1,236 @@
+//! The real `multiftpd` binary: logs, the fail2ban filter, the transfer log, signals.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::harness::*;
+
+/// A running `multiftpd` process with stderr captured in a file.
+struct Daemon {
+    child: Child,
+    port: u16,
+    log: std::path::PathBuf,
+}
+
+impl Daemon {
+    fn start(root: &Path, extra: &[&str]) -> Daemon {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let log = root.with_extension("stderr.log");
+        let child = Command::new(env!("CARGO_BIN_EXE_multiftpd"))
+            .args([
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                &port.to_string(),
+                "--passive-ports",
+                "42000-42100",
+            ])
+            .arg("--root")
+            .arg(root)
+            .args(extra)
+            .env_remove("RUST_LOG")
+            .stderr(std::fs::File::create(&log).unwrap())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "daemon did not start: {}",
+                std::fs::read_to_string(&log).unwrap()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Daemon { child, port, log }
+    }
+
+    fn url(&self, user: &str, pass: &str, path: &str) -> String {
+        format!("ftp://{user}:{pass}@127.0.0.1:{}{path}", self.port)
+    }
+
+    fn stderr(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap()
+    }
+
+    fn signal(&self, sig: &str) {
+        let st = Command::new("kill").args([sig, &self.child.id().to_string()]).status().unwrap();
+        assert!(st.success());
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn curl(args: &[&str]) -> std::process::Output {
+    Command::new("curl").args(["-sS", "--max-time", "30"]).args(args).output().unwrap()
+}
+
+fn add(root: &Path, user: &str) {
+    let o = ftpadm_at(root, &["user", "add", user, "--password-stdin"], &format!("{PW}\n"));
+    assert!(o.status.success(), "{}", err(&o));
+}
+
+/// The failregex lines of our fail2ban filter, as Rust regexes with a `host` group.
+fn fail2ban_regexes() -> Vec<regex::Regex> {
+    let filter = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/config/fail2ban/multiftp.conf"
+    ))
+    .unwrap();
+    let mut lines = Vec::new();
+    let mut in_fail = false;
+    for line in filter.lines() {
+        if let Some(rest) = line.strip_prefix("failregex =") {
+            in_fail = true;
+            lines.push(rest.trim().to_string());
+        } else if in_fail && line.starts_with(char::is_whitespace) && !line.trim().is_empty() {
+            lines.push(line.trim().to_string());
+        } else {
+            in_fail = false;
+        }
+    }
+    assert_eq!(lines.len(), 2, "{filter}");
+    lines
+        .iter()
+        .map(|l| regex::Regex::new(&l.replace("<HOST>", r"(?P<host>[0-9a-fA-F.:]+)")).unwrap())
+        .collect()
+}
+
+#[test]
+fn the_fail2ban_filter_matches_the_failures_the_daemon_logs_in_both_formats() {
+    for format in ["text", "json"] {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("root");
+        std::fs::create_dir_all(&root).unwrap();
+        add(&root, "alice");
+        let d = Daemon::start(&root, &["--log-format", format]);
+        assert!(curl(&[&d.url("alice", PW, "/")]).status.success());
+        assert!(!curl(&[&d.url("alice", "wrongpass1", "/")]).status.success());
+        assert!(!curl(&[&d.url("nosuchuser", "whatever1", "/")]).status.success());
+        std::thread::sleep(Duration::from_millis(300));
+        let log = d.stderr();
+        assert!(!log.contains(PW) && !log.contains("wrongpass1"), "passwords never logged: {log}");
+        let res = fail2ban_regexes();
+        let hits: Vec<String> = log
+            .lines()
+            .filter_map(|l| res.iter().find_map(|r| r.captures(l)).map(|c| c["host"].to_string()))
+            .collect();
+        assert_eq!(hits, ["127.0.0.1", "127.0.0.1"], "{format}: {log}");
+        assert!(log.contains("multiftpd starting"), "{log}");
+    }
+}
+
+#[test]
+fn the_transfer_log_records_uploads_downloads_and_deletes() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    std::fs::create_dir_all(&root).unwrap();
+    add(&root, "alice");
+    let xfer = dir.path().join("xferlog");
+    let d = Daemon::start(&root, &["--transfer-log", xfer.to_str().unwrap()]);
+    let src = dir.path().join("a file.bin");
+    std::fs::write(&src, data(12345)).unwrap();
+    assert!(
+        curl(&["-T", src.to_str().unwrap(), &d.url("alice", PW, "/a%20file.bin")]).status.success()
+    );
+    assert!(curl(&[&d.url("alice", PW, "/a%20file.bin")]).status.success());
+    assert!(curl(&["-Q", "DELE a file.bin", &d.url("alice", PW, "/")]).status.success());
+    std::thread::sleep(Duration::from_millis(300));
+    let text = std::fs::read_to_string(&xfer).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    let re = regex::Regex::new(r"^\w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d \d{4} 0 127\.0\.0\.1 (\d+) (\S+) b _ ([iod]) r alice ftp 0 \* c$").unwrap();
+    let parsed: Vec<(String, String, String)> = lines
+        .iter()
+        .map(|l| {
+            let c = re.captures(l).unwrap_or_else(|| panic!("not xferlog: {l}"));
+            (c[1].to_string(), c[2].to_string(), c[3].to_string())
+        })
+        .collect();
+    assert_eq!(parsed[0], ("12345".into(), "/a_file.bin".into(), "i".into()));
+    assert_eq!(parsed[1], ("12345".into(), "/a_file.bin".into(), "o".into()));
+    assert_eq!(parsed[2].2, "d");
+}
+
+#[test]
+fn sigterm_lets_an_upload_in_flight_finish_then_exits_0() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    std::fs::create_dir_all(&root).unwrap();
+    add(&root, "alice");
+    let mut d = Daemon::start(&root, &["--shutdown-grace", "20"]);
+    let src = dir.path().join("big.bin");
+    let body = data(3 << 20);
+    std::fs::write(&src, &body).unwrap();
+    // About 3 s at 1 MiB/s; the signal comes in the middle.
+    let upload = Command::new("curl")
+        .args([
+            "-sS",
+            "--limit-rate",
+            "1M",
+            "-T",
+            src.to_str().unwrap(),
+            &d.url("alice", PW, "/big.bin"),
+        ])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1200));
+    d.signal("-TERM");
+    let out = upload.wait_with_output().unwrap();
+    assert!(out.status.success(), "upload failed: {}", String::from_utf8_lossy(&out.stderr));
+    same(&std::fs::read(root.join("home/alice/big.bin")).unwrap(), &body, "upload in flight");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(st) = d.child.try_wait().unwrap() {
+            break st;
+        }
+        assert!(Instant::now() < deadline, "daemon still running");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(0), "{}", d.stderr());
+    assert!(d.stderr().contains("SIGTERM received"), "{}", d.stderr());
+    // New connections are refused once it is down.
+    assert!(std::net::TcpStream::connect(("127.0.0.1", d.port)).is_err());
+}
+
+#[test]
+fn session_limits_refuse_extra_logins_with_530() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    std::fs::create_dir_all(&root).unwrap();
+    add(&root, "alice");
+    add(&root, "bob");
+    let d = Daemon::start(&root, &["--max-sessions-per-user", "1", "--max-sessions", "2"]);
+    let login = |user: &str| {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", d.port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut r = std::io::BufReader::new(s.try_clone().unwrap());
+        let mut line = String::new();
+        use std::io::{BufRead, Write};
+        r.read_line(&mut line).unwrap();
+        write!(s, "USER {user}\r\nPASS {PW}\r\n").unwrap();
+        line.clear();
+        r.read_line(&mut line).unwrap();
+        line.clear();
+        r.read_line(&mut line).unwrap();
+        (s, r, line)
+    };
+    let (_a1, _r1, reply) = login("alice");
+    assert!(reply.starts_with("230"), "{reply}");
+    let (_a2, _r2, reply) = login("alice");
+    assert!(reply.starts_with("530"), "second alice session: {reply}");
+    let (_b1, _r3, reply) = login("bob");
+    assert!(reply.starts_with("230"), "{reply}");
+    add(&root, "carol");
+    let (_c1, _r4, reply) = login("carol");
+    assert!(reply.starts_with("530"), "server full: {reply}");
+    let log = d.stderr();
+    assert!(log.contains("max_sessions_per_user") && log.contains("max_sessions)"), "{log}");
+}
