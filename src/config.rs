@@ -59,6 +59,10 @@ pub struct RawConfig {
     pub failed_logins_block: Option<u64>,
     /// What a block applies to: `user-and-ip`, `ip` or `user`.
     pub failed_logins_by: Option<String>,
+    /// Address of the HTTP listener for /metrics and /health.
+    pub http_bind: Option<String>,
+    /// PROXY protocol mode: the port clients see for the control connection.
+    pub proxy_protocol_port: Option<u16>,
 }
 
 impl RawConfig {
@@ -84,6 +88,8 @@ impl RawConfig {
             failed_logins_max: over.failed_logins_max.or(self.failed_logins_max),
             failed_logins_block: over.failed_logins_block.or(self.failed_logins_block),
             failed_logins_by: over.failed_logins_by.or(self.failed_logins_by),
+            http_bind: over.http_bind.or(self.http_bind),
+            proxy_protocol_port: over.proxy_protocol_port.or(self.proxy_protocol_port),
         }
     }
 }
@@ -127,6 +133,10 @@ pub struct Settings {
     pub failed_logins_block: Duration,
     /// What a block applies to.
     pub failed_logins_by: BlockBy,
+    /// HTTP listener for /metrics and /health, if any.
+    pub http_bind: Option<std::net::SocketAddr>,
+    /// PROXY protocol mode (behind a load balancer): the external control port.
+    pub proxy_protocol_port: Option<u16>,
 }
 
 /// Log format on stderr.
@@ -318,7 +328,18 @@ impl Settings {
             }
         };
         let transfer_log = raw.transfer_log.as_deref().map(absolute).transpose()?;
+        let http_bind = match raw.http_bind.as_deref() {
+            None | Some("") => None,
+            Some(text) => Some(text.parse::<std::net::SocketAddr>().map_err(|_| {
+                Error::Config(format!(
+                    "invalid http_bind '{text}' (env MULTIFTP_HTTP_BIND, flag --http-bind): use \
+                     ADDR:PORT such as 127.0.0.1:9121"
+                ))
+            })?),
+        };
         Ok(Settings {
+            http_bind,
+            proxy_protocol_port: raw.proxy_protocol_port,
             log_format,
             transfer_log,
             max_sessions_per_user: raw.max_sessions_per_user.unwrap_or(0),
@@ -344,6 +365,42 @@ impl Settings {
     pub fn homes(&self) -> PathBuf {
         self.root.join("home")
     }
+}
+
+/// Every `MULTIFTP_*` variable the binaries read.
+pub const KNOWN_ENV: &[&str] = &[
+    "MULTIFTP_CONFIG",
+    "MULTIFTP_ROOT",
+    "MULTIFTP_DB",
+    "MULTIFTP_BIND",
+    "MULTIFTP_PORT",
+    "MULTIFTP_PASSIVE_PORTS",
+    "MULTIFTP_PASSIVE_HOST",
+    "MULTIFTP_GREETING",
+    "MULTIFTP_IDLE_TIMEOUT",
+    "MULTIFTP_SHUTDOWN_GRACE",
+    "MULTIFTP_TLS_CERT",
+    "MULTIFTP_TLS_KEY",
+    "MULTIFTP_TLS_REQUIRED",
+    "MULTIFTP_LOG_FORMAT",
+    "MULTIFTP_TRANSFER_LOG",
+    "MULTIFTP_MAX_SESSIONS_PER_USER",
+    "MULTIFTP_MAX_SESSIONS",
+    "MULTIFTP_FAILED_LOGINS_MAX",
+    "MULTIFTP_FAILED_LOGINS_BLOCK",
+    "MULTIFTP_FAILED_LOGINS_BY",
+    "MULTIFTP_HTTP_BIND",
+    "MULTIFTP_PROXY_PROTOCOL_PORT",
+    "MULTIFTP_VERBOSE",
+];
+
+/// `MULTIFTP_*` variables in the environment that no setting reads: likely typos, which would
+/// otherwise be ignored silently.
+pub fn unknown_env_vars() -> Vec<String> {
+    std::env::vars_os()
+        .filter_map(|(k, _)| k.into_string().ok())
+        .filter(|k| k.starts_with("MULTIFTP_") && !KNOWN_ENV.contains(&k.as_str()))
+        .collect()
 }
 
 fn is_dns_name(text: &str) -> bool {
@@ -397,6 +454,15 @@ mod tests {
         assert_eq!(from_example.passive_ports, defaults.passive_ports);
         assert_eq!(from_example.bind, defaults.bind);
         assert_eq!(from_example.greeting, defaults.greeting);
+    }
+
+    #[test]
+    fn the_example_file_documents_every_environment_variable() {
+        for var in
+            KNOWN_ENV.iter().filter(|v| !matches!(**v, "MULTIFTP_CONFIG" | "MULTIFTP_VERBOSE"))
+        {
+            assert!(EXAMPLE.contains(var), "{var} missing from config/multiftpd.example.toml");
+        }
     }
 
     #[test]

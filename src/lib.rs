@@ -26,6 +26,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod message;
+pub mod metrics;
 pub mod server;
 pub mod session;
 pub mod share;

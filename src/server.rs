@@ -165,6 +165,11 @@ where
                 .ftps_tls_flags(TlsFlags::V1_2 | TlsFlags::RESUMPTION_SESS_ID)
         }
     };
+    let builder = match s.proxy_protocol_port {
+        Some(port) => builder.proxy_protocol_mode(port),
+        None => builder,
+    };
+    let builder = if s.http_bind.is_some() { builder.metrics() } else { builder };
     let builder = crate::site::register(builder, app);
     let server = builder.build().map_err(|e| {
         Error::Config(format!(
@@ -172,7 +177,23 @@ where
              and private key)"
         ))
     })?;
-    server.listen(addr.to_string()).await.map_err(|e| {
+    let http = match s.http_bind {
+        Some(http_addr) => Some(crate::metrics::HttpServer::start(
+            http_addr,
+            app,
+            tracker.clone(),
+            Arc::clone(&transfers),
+        )?),
+        None => None,
+    };
+    let result = server.listen(addr.to_string()).await;
+    if let Some(http) = http {
+        http.stop();
+    }
+    if let Err(e) = tracker.stop().await {
+        tracing::warn!(cause = %e, "could not clear this daemon's sessions");
+    }
+    result.map_err(|e| {
         let text = e.to_string();
         if text.contains("grace period") {
             Error::Config("shutdown grace period expired with transfers still running".into())

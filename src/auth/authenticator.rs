@@ -33,6 +33,7 @@ impl Authenticator for DbAuthenticator {
     ) -> Result<Principal, AuthenticationError> {
         if self.transfers.draining() {
             tracing::info!(user = %username, ip = %creds.source_ip, "login refused: shutting down");
+            crate::metrics::login("refused");
             return Err(AuthenticationError::BadUser);
         }
         let password = creds.password.as_deref().unwrap_or("");
@@ -46,6 +47,7 @@ impl Authenticator for DbAuthenticator {
                             %reason,
                             "login refused"
                         );
+                        crate::metrics::login("refused");
                         // BadUser: libunftp answers 530 but, unlike other errors, does not count
                         // it as a failed password, so a full server never locks anyone out.
                         return Err(AuthenticationError::BadUser);
@@ -53,12 +55,14 @@ impl Authenticator for DbAuthenticator {
                     t.note_login(&account.username, creds.source_ip);
                 }
                 tracing::info!(user = %account.username, ip = %creds.source_ip, "login succeeded");
+                crate::metrics::login("ok");
                 Ok(Principal { username: account.username })
             }
             // Unknown user, disabled account and wrong password look the same to the client.
             // BadPassword (not BadUser) so libunftp's failed-logins policy counts every miss.
             Ok(None) => {
                 tracing::warn!(user = %username, ip = %creds.source_ip, "login failed");
+                crate::metrics::login("failed");
                 Err(AuthenticationError::BadPassword)
             }
             Err(e) => {

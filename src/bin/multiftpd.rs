@@ -89,6 +89,14 @@ struct Cli {
     #[arg(long, env = "MULTIFTP_FAILED_LOGINS_BY", value_name = "KEY")]
     failed_logins_by: Option<String>,
 
+    /// Serve Prometheus /metrics and /health over HTTP on ADDR:PORT (off by default).
+    #[arg(long, env = "MULTIFTP_HTTP_BIND", value_name = "ADDR:PORT")]
+    http_bind: Option<String>,
+
+    /// PROXY protocol mode behind a load balancer: the control port clients connect to.
+    #[arg(long, env = "MULTIFTP_PROXY_PROTOCOL_PORT", value_name = "PORT")]
+    proxy_protocol_port: Option<u16>,
+
     /// Log at debug level (RUST_LOG overrides).
     #[arg(short, long, env = "MULTIFTP_VERBOSE")]
     verbose: bool,
@@ -125,6 +133,8 @@ impl Cli {
             failed_logins_max: self.failed_logins_max,
             failed_logins_block: self.failed_logins_block,
             failed_logins_by: self.failed_logins_by.clone(),
+            http_bind: self.http_bind.clone(),
+            proxy_protocol_port: self.proxy_protocol_port,
             ..self.data.raw()
         };
         Settings::load(self.data.config.as_deref(), layer)
@@ -142,6 +152,9 @@ fn main() -> ExitCode {
         }
     };
     init_tracing(cli.verbose, "info,sqlx=warn", settings.log_format);
+    for var in multiftp::config::unknown_env_vars() {
+        tracing::warn!(%var, "unknown environment variable ignored; see multiftpd --help");
+    }
     match run(cli, settings) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -123,6 +123,11 @@ impl Tracker {
         Ok(())
     }
 
+    /// Logged-in sessions in this daemon.
+    pub fn live_count(&self) -> usize {
+        self.live.lock().map(|l| l.len()).unwrap_or(0)
+    }
+
     /// The client address of a live session, for the transfer log.
     pub fn addr_of(&self, trace_id: &str) -> Option<String> {
         self.live.lock().ok()?.get(trace_id).map(|(_, addr)| addr.clone())

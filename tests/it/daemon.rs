@@ -234,3 +234,33 @@ fn session_limits_refuse_extra_logins_with_530() {
     let log = d.stderr();
     assert!(log.contains("max_sessions_per_user") && log.contains("max_sessions)"), "{log}");
 }
+
+#[test]
+fn metrics_and_health_are_served_over_http() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    std::fs::create_dir_all(&root).unwrap();
+    add(&root, "alice");
+    let http_port =
+        std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let http = format!("127.0.0.1:{http_port}");
+    let d = Daemon::start(&root, &["--http-bind", &http]);
+    let src = dir.path().join("f.bin");
+    std::fs::write(&src, data(1000)).unwrap();
+    assert!(curl(&["-T", src.to_str().unwrap(), &d.url("alice", PW, "/f.bin")]).status.success());
+    assert!(!curl(&[&d.url("alice", "wrongpass1", "/")]).status.success());
+    let health = curl(&["-i", &format!("http://{http}/health")]);
+    assert!(out(&health).starts_with("HTTP/1.1 200"), "{}", out(&health));
+    let metrics = out(&curl(&[&format!("http://{http}/metrics")]));
+    for needle in [
+        "multiftp_users 1",
+        "multiftp_logins_total{result=\"ok\"} 1",
+        "multiftp_logins_total{result=\"failed\"} 1",
+        "multiftp_sessions ",
+        "ftp_backend_write_bytes 1000",
+    ] {
+        assert!(metrics.contains(needle), "{needle}:\n{metrics}");
+    }
+    let missing = curl(&["-i", &format!("http://{http}/nope")]);
+    assert!(out(&missing).starts_with("HTTP/1.1 404"));
+}
