@@ -96,6 +96,7 @@ where
 
     let homes = s.homes();
     let accounts = app.accounts.clone();
+    crate::auth::password::prewarm().await;
     let limits = Limits { per_user: s.max_sessions_per_user, total: s.max_sessions };
     let tracker = Tracker::start(&app.sessions, limits).await?;
     let share_store = app.shares.store().clone();

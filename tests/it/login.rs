@@ -50,16 +50,16 @@ async fn unknown_users_take_about_as_long_as_wrong_passwords() {
         assert_eq!(c, 530);
         t.elapsed()
     }
-    // The same argon2 work runs in both cases; compare medians of a few tries.
+    // The same argon2 work runs in both cases. Compare the fastest of several tries: the
+    // minimum filters out scheduling noise from whatever else the machine is running.
     let mut known = Vec::new();
     let mut unknown = Vec::new();
-    for _ in 0..3 {
+    for _ in 0..5 {
         known.push(attempt(&s, "alice").await);
         unknown.push(attempt(&s, "ghost").await);
     }
-    known.sort();
-    unknown.sort();
-    let (k, u) = (known[1].as_secs_f64(), unknown[1].as_secs_f64());
+    let k = known.iter().min().unwrap().as_secs_f64();
+    let u = unknown.iter().min().unwrap().as_secs_f64();
     assert!(u > k * 0.5 && u < k * 2.0, "known {k:.4}s vs unknown {u:.4}s");
 }
 
