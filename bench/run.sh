@@ -22,6 +22,8 @@ usage: bench/run.sh [options]
   --out FILE          Markdown results file (default bench/results.md)
   --tmp DIR           scratch parent folder (default /tmp); needs ~4 GiB free for a full run
   --keep              keep the scratch folder (server logs, raw results) after the run
+  --wait-quiet SECS   before the workloads, wait up to SECS for the CPUs to be under 20% busy
+                      (other work on the machine skews the figures); default 0 = don't wait
   -h, --help          this text
 Environment:
   MFTP_PORT (21210), VSFTPD_PORT (21211)  control ports; the passive ranges are 20000-24999
@@ -32,7 +34,7 @@ Environment:
 EOF
 }
 
-QUICK=0 BUILD=1 KEEP=0 ONLY="1 2 3 4 5 6 7" SESSIONS="" OUT="$HERE/results.md" TMPPARENT=/tmp
+WAIT_QUIET=0 QUICK=0 BUILD=1 KEEP=0 ONLY="1 2 3 4 5 6 7" SESSIONS="" OUT="$HERE/results.md" TMPPARENT=/tmp
 while [ $# -gt 0 ]; do
     case "$1" in
         --quick) QUICK=1 ;;
@@ -42,6 +44,7 @@ while [ $# -gt 0 ]; do
         --out) OUT=$2; shift ;;
         --tmp) TMPPARENT=$2; shift ;;
         --keep) KEEP=1 ;;
+        --wait-quiet) WAIT_QUIET=$2; shift ;;
         -h|--help) usage; exit 0 ;;
         *) echo "unknown option: $1" >&2; usage >&2; exit 2 ;;
     esac
@@ -64,7 +67,15 @@ V_PASV_MIN=25000 V_PASV_MAX=29999
 USER_M=bench PASS=benchpass1 USER_V=benchftp
 MFTPD_ENV=${MFTPD_ENV:-}
 MEM_FLOOR_MIB=${MEM_FLOOR_MIB:-2048}
-LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
+# busy_pct SECONDS: share of all CPUs busy over a short sample (from /proc/stat).
+busy_pct() {
+    local a b
+    a=$(awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' /proc/stat)
+    sleep "$1"
+    b=$(awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' /proc/stat)
+    awk -v a="$a" -v b="$b" 'BEGIN { split(a, x, " "); split(b, y, " ");
+        d = y[2] - x[2]; printf "%.0f", (d > 0 ? 100 * (y[1] - x[1]) / d : 0) }'
+}
 
 log() { printf '\n== %s\n' "$*" >&2; }
 runs() { [[ " $ONLY " == *" $1 "* ]]; }
@@ -283,8 +294,9 @@ mem_of() {
     local pids p files=() rollups=()
     pids="$1 $(descendants "$1" | tr '\n' ' ')"
     for p in $pids; do
-        [ -r "/proc/$p/status" ] && files+=("/proc/$p/status") && rollups+=("/proc/$p/smaps_rollup")
+        alive "$p" && files+=("/proc/$p/status") && rollups+=("/proc/$p/smaps_rollup")
     done
+    [ "${#files[@]}" -gt 0 ] || { echo "0 0 0"; return; }
     local rss pss
     rss=$(awk '/^VmRSS:/ { s += $2 } END { print s + 0 }' "${files[@]}" 2>/dev/null)
     pss=$(awk '/^Pss:/ { s += $2 } END { print s + 0 }' "${rollups[@]}" 2>/dev/null)
@@ -357,6 +369,11 @@ idle() {
     read -r rss0 pss0 np0 <<<"$before"
     read -r rss1 pss1 np1 <<<"$after"
     local line
+    if [ "$np1" = 0 ]; then # the server died while the sessions were open
+        local why
+        why=$(grep -h -A1 'panicked at' "$TMP/$label.log" 2>/dev/null | tail -2 | tr '\n"\\' '  /' | cut -c1-200)
+        aborted="server exited with $opened sessions open${why:+: $why}"
+    fi
     if [ -n "$aborted" ]; then
         line=$(printf '{"workload":"idle-mem","label":"%s","sessions":%d,"error":"%s"}' "$label" "$n" "$aborted")
     elif [ "$opened" -gt 0 ]; then
@@ -379,6 +396,14 @@ both() { # both SUBCOMMAND ARGS...: run against multiftpd, then vsftpd
     lg vsftpd "$@"
 }
 
+BUSY_BEFORE=$(busy_pct 5) # other work on the machine, measured with both servers idle
+if [ "$WAIT_QUIET" -gt 0 ] && [ "$BUSY_BEFORE" -ge 20 ]; then
+    log "CPUs ${BUSY_BEFORE}% busy with other work: waiting up to ${WAIT_QUIET} s for under 20%"
+    quiet_deadline=$(($(date +%s) + WAIT_QUIET))
+    while [ "$BUSY_BEFORE" -ge 20 ] && [ "$(date +%s)" -lt "$quiet_deadline" ]; do
+        BUSY_BEFORE=$(busy_pct 5)
+    done
+fi
 START=$(date +%s)
 if runs 1; then
     log "W1 retr-big: RETR ${BIG_MIB} MiB, 1 session, median of $RUNS"
@@ -416,7 +441,6 @@ if runs 7; then
     done
 fi
 ELAPSED=$(($(date +%s) - START))
-LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # ------------------------------------------------------------------------------- report
 alive "$M_PID" || RESTARTS="$RESTARTS multiftpd-gone-at-end"
@@ -425,7 +449,8 @@ alive "$V_PID" || RESTARTS="$RESTARTS vsftpd-gone-at-end"
 
 CPU=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 GITREV=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)
-[ -z "$(git -C "$REPO" status --porcelain --untracked-files=no -- src Cargo.toml Cargo.lock 2>/dev/null)" ] || GITREV="$GITREV (+ uncommitted changes)"
+[ -z "$(git -C "$REPO" status --porcelain --untracked-files=no -- src Cargo.toml Cargo.lock 2>/dev/null)" ] || GITREV="$GITREV + uncommitted changes"
+BUILT=$(date -u -r "$MFTPD" '+%Y-%m-%d %H:%M UTC')
 case "$(awk -F: -v u="$USER_V" '$1 == u { print $2 }' /etc/shadow)" in
     '$y$'*) HASH=yescrypt ;; '$6$'*) HASH=sha512crypt ;; '$5$'*) HASH=sha256crypt ;; *) HASH=unknown ;;
 esac
@@ -450,11 +475,11 @@ TABLE=$("$LG" report --results "$RESULTS")
     echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC')"
     echo "- CPU: $CPU; nproc: $(nproc); memory: $(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)"
     echo "- kernel: $(uname -sr)"
-    echo "- multiftpd: $("$MFTPD_RUN" --version 2>/dev/null | head -1), git $GITREV, release build, default logging (info, to a file)${MFTPD_ENV:+, environment: $MFTPD_ENV}"
+    echo "- multiftpd: $("$MFTPD_RUN" --version 2>/dev/null | head -1), release build of $BUILT (work tree at run time: $GITREV), default logging (info, to a file)${MFTPD_ENV:+, environment: $MFTPD_ENV}"
     echo "- vsftpd: $VSV (Debian), PAM login ($HASH hash, set by chpasswd), seccomp_sandbox=NO, one process pair per session; multiftpd: argon2id m=19456 KiB, t=2, p=1"
     echo "- loadgen: suppaftp 12 (tokio), passive mode, TYPE I; client and servers share the same $(nproc) cores over loopback"
     echo "- sizes: W1 ${BIG_MIB} MiB x $RUNS runs; W2 ${STOR_MIB} MiB; W3 $MANY_CLIENTS clients x ${MANY_SECS} s on a 1 MiB file; W4 $SMALL_COUNT x $SMALL_SIZE B; W5 $LOGIN_CLIENTS clients x ${LOGIN_SECS} s; W6 $LIST_FILES files x $LIST_RUNS runs; W7 $(echo $SESSIONS | tr ' ' ',') sessions"
-    echo "- load average (1, 5, 15 min) at start: $LOAD_START; at end: $LOAD_END (anything above ~0 besides the benchmark itself means other work shared the cores)"
+    echo "- CPU busy on the machine just before the workloads (5 s sample, servers idle): ${BUSY_BEFORE}% of $(nproc) cores; anything well above 0 means other work (e.g. a build) shared the cores and the figures are noisy"
     echo "- server restarts during the run: ${RESTARTS:-none}"
     echo "- open-file limit for servers and loadgen: $FD_LIMIT; kernel.pid_max: $(cat /proc/sys/kernel/pid_max)"
     echo

@@ -8,6 +8,7 @@
 //! `/shared/<owner>` costs one indexed query, so revocations are seen by the next command.
 
 pub mod error;
+pub mod fastio;
 pub mod inflight;
 pub mod paths;
 
@@ -121,6 +122,10 @@ pub struct UserStorage {
     cwd: Mutex<String>,
     /// Transfers in flight in the whole daemon, for graceful shutdown.
     transfers: Arc<Transfers>,
+    /// cap-std handle on `homes`, for the fast transfer paths into other users' homes.
+    homes_dir: Arc<cap_std::fs::Dir>,
+    /// cap-std handle on the user's home (on `homes` until `enter`).
+    home_dir: Arc<cap_std::fs::Dir>,
 }
 
 impl UserStorage {
@@ -135,7 +140,11 @@ impl UserStorage {
         shares: ShareStore,
         transfers: Arc<Transfers>,
     ) -> std::io::Result<Self> {
+        let homes_dir =
+            Arc::new(cap_std::fs::Dir::open_ambient_dir(homes, cap_std::ambient_authority())?);
         Ok(Self {
+            home_dir: Arc::clone(&homes_dir),
+            homes_dir,
             homes: homes.to_path_buf(),
             home: Filesystem::new(homes)?,
             shares,
@@ -229,7 +238,34 @@ impl StorageBackend<FtpUser> for UserStorage {
     type Metadata = Meta;
 
     fn enter(&mut self, user: &FtpUser) -> std::io::Result<()> {
+        self.home_dir = Arc::new(self.homes_dir.open_dir(&user.username)?);
         StorageBackend::<FtpUser>::enter(&mut self.home, user)
+    }
+
+    async fn get_into<'a, P, W>(
+        &self,
+        user: &FtpUser,
+        path: P,
+        start_pos: u64,
+        output: &'a mut W,
+    ) -> Result<u64>
+    where
+        W: tokio::io::AsyncWrite + Unpin + Sync + Send + ?Sized,
+        P: AsRef<Path> + Send + Debug,
+    {
+        let _running = self.transfers.start();
+        let (dir, rel) = match classify(path.as_ref()) {
+            Target::Home(p) => (Arc::clone(&self.home_dir), p),
+            Target::Shared { owner, path } => match self.resolve(user, &owner, &path).await? {
+                Resolved::Real(_) => (Arc::new(self.homes_dir.open_dir(&owner)?), path),
+                Resolved::Virtual(_) => return Err(error::not_found()),
+            },
+            Target::SharedRoot | Target::SharedOwner(_) => return Err(error::not_found()),
+        };
+        if rel == "/" {
+            return Err(error::not_found());
+        }
+        Ok(fastio::send_file(dir, PathBuf::from(&rel[1..]), start_pos, output).await?)
     }
 
     fn supported_features(&self) -> u32 {
@@ -319,14 +355,23 @@ impl StorageBackend<FtpUser> for UserStorage {
         R: tokio::io::AsyncRead + Send + Sync + Unpin + 'static,
     >(
         &self,
-        user: &FtpUser,
+        _user: &FtpUser,
         input: R,
         path: P,
         start_pos: u64,
     ) -> Result<u64> {
         let p = home_path(path.as_ref())?;
+        if p == "/" {
+            return Err(error::read_only());
+        }
         let _running = self.transfers.start();
-        self.home.put(user, input, p, start_pos).await
+        Ok(fastio::receive_file(
+            Arc::clone(&self.home_dir),
+            PathBuf::from(&p[1..]),
+            start_pos,
+            input,
+        )
+        .await?)
     }
 
     async fn del<P: AsRef<Path> + Send + Debug>(&self, user: &FtpUser, path: P) -> Result<()> {

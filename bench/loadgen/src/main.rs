@@ -720,6 +720,10 @@ fn report(results: &PathBuf, a: &str, b: &str) -> Result<()> {
             match r {
                 None => (None, "not run".into()),
                 // A W7 run that opened nothing has no meaningful time or memory figure.
+                // The server process was gone when its memory was read after the opening.
+                Some(r) if r["processes_after"].as_u64() == Some(0) => {
+                    (None, "n/a: the server exited while the sessions were open".to_string())
+                }
                 Some(r) if key != "sessions_open" && r["sessions_open"].as_u64() == Some(0) => {
                     (None, format!("n/a: {}", shorten(r["first_error"].as_str().unwrap_or("no session opened"))))
                 }
