@@ -105,7 +105,7 @@ print('version', f.sock.version()); f.quit()
 }
 
 #[tokio::test]
-async fn a_failed_tls_handshake_on_a_data_connection_does_not_take_the_daemon_down() {
+async fn a_failed_tls_handshake_on_a_data_connection_gets_an_error_reply_and_the_daemon_goes_on() {
     let tmp = tempfile::tempdir().unwrap();
     let s = tls_server(tmp.path(), "all").await;
     std::fs::write(s.home("alice").join("f.bin"), data(1000)).unwrap();
@@ -119,6 +119,10 @@ s = socket.create_connection((host, port)); f.putcmd('RETR f.bin')
 s.sendall(b'not a TLS client hello\r\n' * 10); s.close()
 f.sock.settimeout(5)
 print('first', f.getresp()[:3])
+try:
+    print('second', f.getresp()[:3])
+except ftplib.all_errors as e:
+    print('second', str(e)[:3])
 print('noop', f.voidcmd('NOOP')[:3])
 "#;
     let o = tokio::process::Command::new("python3")
@@ -128,6 +132,9 @@ print('noop', f.voidcmd('NOOP')[:3])
         .unwrap();
     let text = out(&o);
     assert!(o.status.success(), "{text}{}", err(&o));
+    // The transfer ends with an error reply (426 or 4xx/5xx), not silence.
+    let second = text.lines().find_map(|l| l.strip_prefix("second ")).expect(&text);
+    assert!(second.starts_with('4') || second.starts_with('5'), "{text}");
     assert!(text.contains("noop 200"), "the session's control channel still answers: {text}");
     // Other clients are served as before.
     let url = format!("ftp://alice:{PW}@127.0.0.1:{}/f.bin", s.port);

@@ -276,7 +276,12 @@ async fn retr_count(ftp: &mut AsyncFtpStream, name: &str, buf: &mut [u8]) -> Res
 }
 
 /// STOR `bytes` bytes to `name`, repeating `pattern`.
-async fn stor_bytes(ftp: &mut AsyncFtpStream, name: &str, pattern: &[u8], bytes: u64) -> Result<()> {
+async fn stor_bytes(
+    ftp: &mut AsyncFtpStream,
+    name: &str,
+    pattern: &[u8],
+    bytes: u64,
+) -> Result<()> {
     let mut s = ftp.put_with_stream(name).await.with_context(|| format!("STOR {name}"))?;
     let mut left = bytes;
     while left > 0 {
@@ -339,7 +344,13 @@ async fn retr_big(conn: &Conn, file: &str, runs: usize) -> Result<Map<String, Va
     Ok(m)
 }
 
-async fn stor_big(conn: &Conn, size_mib: u64, file: &str, runs: usize, keep: bool) -> Result<Map<String, Value>> {
+async fn stor_big(
+    conn: &Conn,
+    size_mib: u64,
+    file: &str,
+    runs: usize,
+    keep: bool,
+) -> Result<Map<String, Value>> {
     let addr = resolve(&conn.addr)?;
     let mut ftp = open(conn, addr, None).await?;
     let pat = pattern(1 << 20);
@@ -368,7 +379,12 @@ async fn stor_big(conn: &Conn, size_mib: u64, file: &str, runs: usize, keep: boo
     Ok(m)
 }
 
-async fn retr_many(conn: &Conn, clients: usize, seconds: u64, file: &str) -> Result<Map<String, Value>> {
+async fn retr_many(
+    conn: &Conn,
+    clients: usize,
+    seconds: u64,
+    file: &str,
+) -> Result<Map<String, Value>> {
     let addr = resolve(&conn.addr)?;
     let clients = clients.max(1);
     // Phase 1: open every session (not timed).
@@ -449,7 +465,12 @@ async fn retr_many(conn: &Conn, clients: usize, seconds: u64, file: &str) -> Res
     Ok(m)
 }
 
-async fn small_files(conn: &Conn, count: usize, size: usize, dir: &str) -> Result<Map<String, Value>> {
+async fn small_files(
+    conn: &Conn,
+    count: usize,
+    size: usize,
+    dir: &str,
+) -> Result<Map<String, Value>> {
     let addr = resolve(&conn.addr)?;
     let mut ftp = open(conn, addr, None).await?;
     let _ = ftp.mkdir(dir).await; // may exist from an earlier run
@@ -486,7 +507,8 @@ async fn small_files(conn: &Conn, count: usize, size: usize, dir: &str) -> Resul
     m.insert("stor_cpu".into(), Value::Object(cpu_stor.clone()));
     m.insert("retr_cpu".into(), Value::Object(cpu_retr.clone()));
     // Headline client CPU: the whole STOR + RETR window.
-    let total = cpu_stor["client_cpu_s"].as_f64().unwrap_or(0.0) + cpu_retr["client_cpu_s"].as_f64().unwrap_or(0.0);
+    let total = cpu_stor["client_cpu_s"].as_f64().unwrap_or(0.0)
+        + cpu_retr["client_cpu_s"].as_f64().unwrap_or(0.0);
     m.insert("client_cpu_s".into(), json!(r3(total)));
     m.insert("client_cpu_pct".into(), json!(r1(100.0 * total / (stor_s + retr_s))));
     let _ = within(OP_TIMEOUT, "QUIT", async { Ok(ftp.quit().await?) }).await;
@@ -511,7 +533,8 @@ async fn logins(conn: &Conn, clients: usize, seconds: u64) -> Result<Map<String,
                 let r = within(OP_TIMEOUT, "connect+login+QUIT", async {
                     let tcp = TcpStream::connect(addr).await.context("connect")?;
                     tcp.set_nodelay(true)?;
-                    let mut ftp = AsyncFtpStream::connect_with_stream(tcp).await.context("greeting")?;
+                    let mut ftp =
+                        AsyncFtpStream::connect_with_stream(tcp).await.context("greeting")?;
                     ftp.login(conn.user.as_str(), conn.pass.as_str()).await.context("login")?;
                     ftp.quit().await.context("QUIT")?;
                     Ok(())
@@ -600,7 +623,13 @@ async fn listing(conn: &Conn, dir: &str, runs: usize) -> Result<Map<String, Valu
     Ok(m)
 }
 
-async fn idle(conn: &Conn, sessions: usize, concurrency: usize, src_ips: u8, hold_secs: u64) -> Result<Map<String, Value>> {
+async fn idle(
+    conn: &Conn,
+    sessions: usize,
+    concurrency: usize,
+    src_ips: u8,
+    hold_secs: u64,
+) -> Result<Map<String, Value>> {
     let addr = resolve(&conn.addr)?;
     let src_ips = src_ips.max(1);
     let meter = Meter::start();
@@ -696,7 +725,8 @@ async fn idle(conn: &Conn, sessions: usize, concurrency: usize, src_ips: u8, hol
 // report
 
 fn report(results: &PathBuf, a: &str, b: &str) -> Result<()> {
-    let text = std::fs::read_to_string(results).with_context(|| format!("reading {}", results.display()))?;
+    let text = std::fs::read_to_string(results)
+        .with_context(|| format!("reading {}", results.display()))?;
     let rows: Vec<Value> = text
         .lines()
         .filter(|l| l.trim_start().starts_with('{'))
@@ -715,7 +745,12 @@ fn report(results: &PathBuf, a: &str, b: &str) -> Result<()> {
     println!("|---|---:|---:|---:|---|");
 
     // (row title, workload, metric, lower_is_better, predicate)
-    let line = |title: &str, ra: Option<&Value>, rb: Option<&Value>, key: &str, lower: bool, unit_fmt: &dyn Fn(f64) -> String| {
+    let line = |title: &str,
+                ra: Option<&Value>,
+                rb: Option<&Value>,
+                key: &str,
+                lower: bool,
+                unit_fmt: &dyn Fn(f64) -> String| {
         let val = |r: Option<&Value>| -> (Option<f64>, String) {
             match r {
                 None => (None, "not run".into()),
@@ -724,19 +759,25 @@ fn report(results: &PathBuf, a: &str, b: &str) -> Result<()> {
                 Some(r) if r["processes_after"].as_u64() == Some(0) => {
                     (None, "n/a: the server exited while the sessions were open".to_string())
                 }
-                Some(r) if key != "sessions_open" && r["sessions_open"].as_u64() == Some(0) => {
-                    (None, format!("n/a: {}", shorten(r["first_error"].as_str().unwrap_or("no session opened"))))
-                }
+                Some(r) if key != "sessions_open" && r["sessions_open"].as_u64() == Some(0) => (
+                    None,
+                    format!(
+                        "n/a: {}",
+                        shorten(r["first_error"].as_str().unwrap_or("no session opened"))
+                    ),
+                ),
                 Some(r) => match r[key].as_f64() {
                     Some(x) => {
                         let errs = r["errors"].as_u64().or(r["failed"].as_u64()).unwrap_or(0);
-                        let note = if errs > 0 { format!(" ({errs} errors)") } else { String::new() };
+                        let note =
+                            if errs > 0 { format!(" ({errs} errors)") } else { String::new() };
                         (Some(x), format!("{}{note}", unit_fmt(x)))
                     }
                     None => {
                         let why = r["error"]
                             .as_str()
-                            .or(r[&format!("{}_error", key.split('_').next().unwrap_or(""))].as_str())
+                            .or(r[&format!("{}_error", key.split('_').next().unwrap_or(""))]
+                                .as_str())
                             .or(r["first_error"].as_str())
                             .unwrap_or("no figure");
                         (None, format!("n/a: {}", shorten(why)))
@@ -751,7 +792,9 @@ fn report(results: &PathBuf, a: &str, b: &str) -> Result<()> {
             _ => "—".into(),
         };
         let cpu = |r: Option<&Value>| {
-            r.and_then(|r| r["client_cpu_pct"].as_f64()).map(|p| format!("{p:.0}%")).unwrap_or_else(|| "—".into())
+            r.and_then(|r| r["client_cpu_pct"].as_f64())
+                .map(|p| format!("{p:.0}%"))
+                .unwrap_or_else(|| "—".into())
         };
         let title = if lower { format!("{title} — lower is better") } else { title.to_string() };
         println!("| {title} | {sa} | {sb} | {ratio} | {} / {} |", cpu(ra), cpu(rb));
@@ -762,39 +805,83 @@ fn report(results: &PathBuf, a: &str, b: &str) -> Result<()> {
 
     let (ra, rb) = (find(a, "retr-big", &any), find(b, "retr-big", &any));
     let mib = desc(&ra, "bytes").or(desc(&rb, "bytes")).map(|x| x >> 20).unwrap_or(0);
-    line(&format!("W1 RETR {mib} MiB, 1 session (MB/s)"), ra.as_ref(), rb.as_ref(), "mbps", false, &f1);
+    line(
+        &format!("W1 RETR {mib} MiB, 1 session (MB/s)"),
+        ra.as_ref(),
+        rb.as_ref(),
+        "mbps",
+        false,
+        &f1,
+    );
 
     let (ra, rb) = (find(a, "stor-big", &any), find(b, "stor-big", &any));
     let mib = desc(&ra, "bytes").or(desc(&rb, "bytes")).map(|x| x >> 20).unwrap_or(0);
-    line(&format!("W2 STOR {mib} MiB, 1 session (MB/s)"), ra.as_ref(), rb.as_ref(), "mbps", false, &f1);
+    line(
+        &format!("W2 STOR {mib} MiB, 1 session (MB/s)"),
+        ra.as_ref(),
+        rb.as_ref(),
+        "mbps",
+        false,
+        &f1,
+    );
 
     let (ra, rb) = (find(a, "retr-many", &any), find(b, "retr-many", &any));
     let n = desc(&ra, "clients").or(desc(&rb, "clients")).unwrap_or(0);
-    line(&format!("W3 RETR 1 MiB loop, {n} sessions: total MB/s"), ra.as_ref(), rb.as_ref(), "mbps", false, &f1);
+    line(
+        &format!("W3 RETR 1 MiB loop, {n} sessions: total MB/s"),
+        ra.as_ref(),
+        rb.as_ref(),
+        "mbps",
+        false,
+        &f1,
+    );
     line(&format!("W3 … transfers/s"), ra.as_ref(), rb.as_ref(), "transfers_per_s", false, &f1);
     line(&format!("W3 … p99 latency (ms)"), ra.as_ref(), rb.as_ref(), "p99_ms", true, &f1);
 
     let (ra, rb) = (find(a, "small-files", &any), find(b, "small-files", &any));
     let n = desc(&ra, "count").or(desc(&rb, "count")).unwrap_or(0);
     let sz = desc(&ra, "size").or(desc(&rb, "size")).unwrap_or(0);
-    line(&format!("W4 {n} × {sz} B files, 1 session: STOR files/s"), ra.as_ref(), rb.as_ref(), "stor_files_per_s", false, &f1);
+    line(
+        &format!("W4 {n} × {sz} B files, 1 session: STOR files/s"),
+        ra.as_ref(),
+        rb.as_ref(),
+        "stor_files_per_s",
+        false,
+        &f1,
+    );
     line("W4 … RETR files/s", ra.as_ref(), rb.as_ref(), "retr_files_per_s", false, &f1);
 
     let (ra, rb) = (find(a, "logins", &any), find(b, "logins", &any));
     let n = desc(&ra, "clients").or(desc(&rb, "clients")).unwrap_or(0);
-    line(&format!("W5 connect+login+QUIT, {n} clients: logins/s"), ra.as_ref(), rb.as_ref(), "logins_per_s", false, &f1);
+    line(
+        &format!("W5 connect+login+QUIT, {n} clients: logins/s"),
+        ra.as_ref(),
+        rb.as_ref(),
+        "logins_per_s",
+        false,
+        &f1,
+    );
     line("W5 … p50 (ms)", ra.as_ref(), rb.as_ref(), "p50_ms", true, &f1);
     line("W5 … p99 (ms)", ra.as_ref(), rb.as_ref(), "p99_ms", true, &f1);
 
     let (ra, rb) = (find(a, "listing", &any), find(b, "listing", &any));
     let n = desc(&ra, "list_lines").or(desc(&rb, "list_lines")).unwrap_or(0);
-    line(&format!("W6 LIST of a {n}-entry folder (ms)"), ra.as_ref(), rb.as_ref(), "list_ms", true, &f1);
+    line(
+        &format!("W6 LIST of a {n}-entry folder (ms)"),
+        ra.as_ref(),
+        rb.as_ref(),
+        "list_ms",
+        true,
+        &f1,
+    );
     line("W6 MLSD of the same folder (ms)", ra.as_ref(), rb.as_ref(), "mlsd_ms", true, &f1);
 
     // W7: one block per session count; the memory lines come from run.sh ("idle-mem").
     let mut counts: Vec<u64> = rows
         .iter()
-        .filter(|r| r["workload"] == "idle-mem" || (r["workload"] == "idle" && r["event"] == "done"))
+        .filter(|r| {
+            r["workload"] == "idle-mem" || (r["workload"] == "idle" && r["event"] == "done")
+        })
         .filter_map(|r| r["sessions"].as_u64())
         .collect();
     counts.sort();
@@ -802,18 +889,46 @@ fn report(results: &PathBuf, a: &str, b: &str) -> Result<()> {
     for n in counts {
         let is_n = move |r: &Value| r["sessions"].as_u64() == Some(n);
         let (ma, mb) = (find(a, "idle-mem", &is_n), find(b, "idle-mem", &is_n));
-        let (ia, ib) = (find(a, "idle", &|r: &Value| is_n(r) && r["event"] == "done"), find(b, "idle", &|r: &Value| is_n(r) && r["event"] == "done"));
-        line(&format!("W7 {n} idle sessions: sessions opened"), ia.as_ref(), ib.as_ref(), "sessions_open", false, &f0);
+        let (ia, ib) = (
+            find(a, "idle", &|r: &Value| is_n(r) && r["event"] == "done"),
+            find(b, "idle", &|r: &Value| is_n(r) && r["event"] == "done"),
+        );
+        line(
+            &format!("W7 {n} idle sessions: sessions opened"),
+            ia.as_ref(),
+            ib.as_ref(),
+            "sessions_open",
+            false,
+            &f0,
+        );
         line(&format!("W7 … time to open them (s)"), ia.as_ref(), ib.as_ref(), "open_s", true, &f1);
-        line(&format!("W7 … server memory per session, VmRSS (KiB)"), ma.as_ref(), mb.as_ref(), "rss_kib_per_session", true, &f1);
-        line(&format!("W7 … server memory per session, PSS (KiB)"), ma.as_ref(), mb.as_ref(), "pss_kib_per_session", true, &f1);
+        line(
+            &format!("W7 … server memory per session, VmRSS (KiB)"),
+            ma.as_ref(),
+            mb.as_ref(),
+            "rss_kib_per_session",
+            true,
+            &f1,
+        );
+        line(
+            &format!("W7 … server memory per session, PSS (KiB)"),
+            ma.as_ref(),
+            mb.as_ref(),
+            "pss_kib_per_session",
+            true,
+            &f1,
+        );
     }
     Ok(())
 }
 
 fn shorten(s: &str) -> String {
     let s = s.replace('|', "/").replace('\n', " ");
-    if s.chars().count() > 60 { format!("{}…", s.chars().take(60).collect::<String>()) } else { s }
+    if s.chars().count() > 60 {
+        format!("{}…", s.chars().take(60).collect::<String>())
+    } else {
+        s
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -829,7 +944,8 @@ fn main() -> std::process::ExitCode {
             }
         };
     }
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+    let rt =
+        tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
     let code = rt.block_on(async move {
         let (name, conn) = match &cli.cmd {
             Cmd::RetrBig { conn, .. } => ("retr-big", conn),
@@ -845,9 +961,15 @@ fn main() -> std::process::ExitCode {
         let work = async {
             match &cli.cmd {
                 Cmd::RetrBig { conn, file, runs } => retr_big(conn, file, *runs).await,
-                Cmd::StorBig { conn, size_mib, file, runs, keep } => stor_big(conn, *size_mib, file, *runs, *keep).await,
-                Cmd::RetrMany { conn, clients, seconds, file } => retr_many(conn, *clients, *seconds, file).await,
-                Cmd::SmallFiles { conn, count, size, dir } => small_files(conn, *count, *size, dir).await,
+                Cmd::StorBig { conn, size_mib, file, runs, keep } => {
+                    stor_big(conn, *size_mib, file, *runs, *keep).await
+                }
+                Cmd::RetrMany { conn, clients, seconds, file } => {
+                    retr_many(conn, *clients, *seconds, file).await
+                }
+                Cmd::SmallFiles { conn, count, size, dir } => {
+                    small_files(conn, *count, *size, dir).await
+                }
                 Cmd::Logins { conn, clients, seconds } => logins(conn, *clients, *seconds).await,
                 Cmd::Listing { conn, dir, runs } => listing(conn, dir, *runs).await,
                 Cmd::Idle { conn, sessions, concurrency, src_ips, hold_secs } => {
