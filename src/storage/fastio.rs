@@ -170,6 +170,40 @@ where
     worker.await.map_err(|_| broken())?
 }
 
+/// One directory entry with its `lstat` metadata.
+pub type Entry = (String, cap_std::fs::Metadata);
+
+/// Lists `rel` (relative to `dir`, `.` for the directory itself) with each entry's metadata,
+/// in one blocking task: `unftp_sbe_fs` makes a thread-pool hop per entry, which made LIST of
+/// a 10,000-file folder about ten times slower than vsftpd. Entries that vanish while we list
+/// are skipped. Names that are not UTF-8 are skipped too: FTP paths here are UTF-8 (RFC 2640).
+///
+/// # Errors
+///
+/// The I/O error of opening or reading the directory.
+pub async fn list_dir(dir: Arc<Dir>, rel: PathBuf) -> std::io::Result<Vec<Entry>> {
+    tokio::task::spawn_blocking(move || {
+        let sub;
+        let target = if rel.as_os_str().is_empty() || rel == std::path::Path::new(".") {
+            &*dir
+        } else {
+            sub = dir.open_dir(&rel)?;
+            &sub
+        };
+        let mut out = Vec::new();
+        for entry in target.entries()? {
+            let entry = entry?;
+            let Ok(name) = entry.file_name().into_string() else { continue };
+            if let Ok(meta) = target.symlink_metadata(&name) {
+                out.push((name, meta));
+            }
+        }
+        Ok(out)
+    })
+    .await
+    .map_err(|_| broken())?
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -196,6 +230,26 @@ mod tests {
                 assert!(now[..10] == body[..10] && &now[10..] == b"xyz");
             }
         }
+    }
+
+    #[tokio::test]
+    async fn list_dir_lists_entries_with_metadata() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::create_dir(tmp.path().join("sub")).unwrap();
+        std::fs::write(tmp.path().join("sub/a.txt"), b"abc").unwrap();
+        std::fs::create_dir(tmp.path().join("sub/d")).unwrap();
+        let dir =
+            Arc::new(Dir::open_ambient_dir(tmp.path(), cap_std::ambient_authority()).unwrap());
+        let mut got: Vec<(String, bool, u64)> = list_dir(dir.clone(), "sub".into())
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|(n, m)| (n, m.is_dir(), if m.is_dir() { 0 } else { m.len() }))
+            .collect();
+        got.sort();
+        assert_eq!(got, [("a.txt".into(), false, 3), ("d".into(), true, 0)]);
+        assert_eq!(list_dir(dir.clone(), ".".into()).await.unwrap().len(), 1);
+        assert!(list_dir(dir, "../".into()).await.is_err());
     }
 
     #[tokio::test]

@@ -55,6 +55,20 @@ impl Meta {
         }
     }
 
+    fn of_cap(m: &cap_std::fs::Metadata) -> Self {
+        use cap_std::fs::MetadataExt;
+        Meta {
+            len: m.len(),
+            dir: m.is_dir(),
+            symlink: m.file_type().is_symlink(),
+            modified: m.modified().map(|t| t.into_std()).unwrap_or(SystemTime::UNIX_EPOCH),
+            uid: m.uid(),
+            gid: m.gid(),
+            links: m.nlink(),
+            mode: m.mode(),
+        }
+    }
+
     fn virtual_dir(modified: SystemTime) -> Self {
         Meta { len: 0, dir: true, symlink: false, modified, uid: 0, gid: 0, links: 1, mode: 0o555 }
     }
@@ -212,16 +226,24 @@ impl UserStorage {
         Ok(out)
     }
 
-    fn real_listing<M: Metadata>(list: Vec<Fileinfo<PathBuf, M>>, read_only: bool) -> Listing {
-        list.into_iter()
-            .map(|fi| {
-                let meta = Meta::of(&fi.metadata);
+    /// Lists a real directory `path` (normalised, absolute) under `dir`.
+    async fn real_listing(
+        dir: Arc<cap_std::fs::Dir>,
+        path: &str,
+        read_only: bool,
+    ) -> Result<Listing> {
+        let rel = if path == "/" { PathBuf::from(".") } else { PathBuf::from(&path[1..]) };
+        let entries = fastio::list_dir(dir, rel).await?;
+        Ok(entries
+            .into_iter()
+            .map(|(name, m)| {
+                let meta = Meta::of_cap(&m);
                 Fileinfo {
-                    path: fi.path,
+                    path: PathBuf::from(name),
                     metadata: if read_only { meta.read_only() } else { meta },
                 }
             })
-            .collect()
+            .collect())
     }
 }
 
@@ -299,7 +321,7 @@ impl StorageBackend<FtpUser> for UserStorage {
     {
         match classify(path.as_ref()) {
             Target::Home(p) => {
-                let mut list = Self::real_listing(self.home.list(user, &p).await?, false);
+                let mut list = Self::real_listing(Arc::clone(&self.home_dir), &p, false).await?;
                 if p == "/" {
                     // `shared` is reserved in every home root: the virtual folder replaces any
                     // real entry of that name an admin may have made by hand.
@@ -326,7 +348,10 @@ impl StorageBackend<FtpUser> for UserStorage {
                 Resolved::Real(_) => Err(error::not_found()),
             },
             Target::Shared { owner, path } => match self.resolve(user, &owner, &path).await? {
-                Resolved::Real(fs) => Ok(Self::real_listing(fs.list(user, path).await?, true)),
+                Resolved::Real(_) => {
+                    let owner_dir = Arc::new(self.homes_dir.open_dir(&owner)?);
+                    Self::real_listing(owner_dir, &path, true).await
+                }
                 Resolved::Virtual(names) => self.list_virtual(user, &owner, &path, names).await,
             },
         }
