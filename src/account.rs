@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use sqlx::SqlitePool;
 
+use crate::auth::cache::CredentialCache;
 use crate::auth::password;
 use crate::auth::store::{UserChanges, UserRow, UserStore};
 use crate::error::{Error, Result};
@@ -132,6 +133,8 @@ pub struct AccountChanges {
 pub struct Accounts {
     store: UserStore,
     homes: PathBuf,
+    /// Recently verified logins (see [`CredentialCache`]); shared by all clones.
+    cache: std::sync::Arc<CredentialCache>,
 }
 
 /// Checks the username rules: a lowercase letter first, then lowercase letters, digits, `_`,
@@ -195,7 +198,11 @@ fn validate_text(field: &str, value: &str, max: usize) -> Result<()> {
 impl Accounts {
     /// The service over `pool`, with homes under `root/home`.
     pub fn new(pool: SqlitePool, root: &Path) -> Self {
-        Self { store: UserStore::new(pool), homes: root.join("home") }
+        Self {
+            store: UserStore::new(pool),
+            homes: root.join("home"),
+            cache: std::sync::Arc::default(),
+        }
     }
 
     /// The folder holding every user's home.
@@ -341,6 +348,7 @@ impl Accounts {
         password::check_policy(&new_password)?;
         self.find_row(username).await?;
         let hash = password::hash(new_password).await?;
+        self.cache.forget(username);
         if !self.store.set_password_hash(username, &hash).await? {
             return Err(Error::NotFound { what: "user", name: username.to_string() });
         }
@@ -364,6 +372,7 @@ impl Accounts {
                 "'{username}' is the last enabled admin; make another user admin first"
             )));
         }
+        self.cache.forget(username);
         if !self.store.delete(username).await? {
             return Err(Error::NotFound { what: "user", name: username.to_string() });
         }
@@ -393,11 +402,19 @@ impl Accounts {
             None
         };
         let row = row.filter(|r| r.enabled);
+        if let Some(r) = &row
+            && self.cache.check(username, password, &r.password_hash)
+        {
+            // A repeat login within the cache's lifetime: last_login_at was set by the
+            // verified login that filled the entry, at most a few minutes ago.
+            return Ok(row.map(Account::from));
+        }
         let phc = row.as_ref().map(|r| r.password_hash.clone());
         if !password::verify(password.to_string(), phc).await {
             return Ok(None);
         }
         let Some(row) = row else { return Ok(None) };
+        self.cache.remember(username, password, &row.password_hash);
         self.store.touch_login(row.id).await?;
         Ok(Some(row.into()))
     }

@@ -8,6 +8,7 @@
 //! failed-logins policy counts all three.
 
 pub mod authenticator;
+pub mod cache;
 pub mod password;
 pub mod store;
 pub mod user;

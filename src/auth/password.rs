@@ -1,6 +1,6 @@
 //! argon2id password hashing on PHC strings, with the OWASP parameters (19 MiB, 2 passes,
-//! 1 lane). Hashing costs tens of milliseconds of CPU, so the async functions run it on tokio's
-//! blocking pool, never on the executor threads that serve FTP sessions.
+//! 1 lane). Hashing costs tens of milliseconds of CPU, so the async functions run it on a small
+//! pool of hashing threads, never on the executor threads that serve FTP sessions.
 
 use std::sync::OnceLock;
 
@@ -64,22 +64,63 @@ pub fn verify_blocking(password: &str, phc: &str) -> bool {
     }
 }
 
-/// Hashes `password` on the blocking pool.
+/// A fixed pool of hashing threads, one per core. argon2 allocates 19 MiB per hash; on tokio's
+/// blocking pool (up to 512 threads) the C allocator keeps such blocks per thread, which grew
+/// the daemon by megabytes per login in bench/ W7. A few long-lived threads bound that memory
+/// to a few blocks, and more threads than cores would not hash any faster.
+fn pool() -> &'static std::sync::Mutex<std::sync::mpsc::Sender<Job>> {
+    static POOL: OnceLock<std::sync::Mutex<std::sync::mpsc::Sender<Job>>> = OnceLock::new();
+    POOL.get_or_init(|| {
+        let (tx, rx) = std::sync::mpsc::channel::<Job>();
+        let rx = std::sync::Arc::new(std::sync::Mutex::new(rx));
+        let threads = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
+        for i in 0..threads {
+            let rx = std::sync::Arc::clone(&rx);
+            let _ = std::thread::Builder::new().name(format!("argon2-{i}")).spawn(move || {
+                loop {
+                    let job = match rx.lock() {
+                        Ok(rx) => rx.recv(),
+                        Err(_) => return,
+                    };
+                    match job {
+                        Ok(job) => job(),
+                        Err(_) => return,
+                    }
+                }
+            });
+        }
+        std::sync::Mutex::new(tx)
+    })
+}
+
+type Job = Box<dyn FnOnce() + Send>;
+
+/// Runs `f` on the hashing pool.
+async fn on_pool<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let job: Job = Box::new(move || {
+        let _ = tx.send(f());
+    });
+    pool().lock().ok()?.send(job).ok()?;
+    rx.await.ok()
+}
+
+/// Hashes `password` on the hashing pool.
 ///
 /// # Errors
 ///
 /// As [`hash_blocking`].
 pub async fn hash(password: String) -> Result<String> {
-    tokio::task::spawn_blocking(move || hash_blocking(&password))
+    on_pool(move || hash_blocking(&password))
         .await
-        .map_err(|e| Error::PasswordHash(e.to_string()))?
+        .ok_or_else(|| Error::PasswordHash("the hashing threads stopped".into()))?
 }
 
 /// Verifies on the blocking pool. With `phc = None` (unknown or disabled user) it verifies
 /// against a fixed dummy hash with the same parameters, so the caller takes as long as for a
 /// wrong password and timing does not tell which usernames exist.
 pub async fn verify(password: String, phc: Option<String>) -> bool {
-    tokio::task::spawn_blocking(move || match phc {
+    on_pool(move || match phc {
         Some(phc) => verify_blocking(&password, &phc),
         None => {
             verify_blocking(&password, dummy_hash());
@@ -93,7 +134,7 @@ pub async fn verify(password: String, phc: Option<String>) -> bool {
 /// Computes the dummy hash [`verify`] uses for unknown users now, on the blocking pool, so
 /// the first unknown-user login does not pay for it (and stand out by taking twice as long).
 pub async fn prewarm() {
-    let _ = tokio::task::spawn_blocking(dummy_hash).await;
+    let _ = on_pool(dummy_hash).await;
 }
 
 fn dummy_hash() -> &'static str {

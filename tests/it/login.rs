@@ -90,6 +90,9 @@ async fn users_added_disabled_or_deleted_with_ftpadm_take_effect_while_the_serve
 #[tokio::test]
 async fn password_change_with_ftpadm_stops_the_old_password_at_once() {
     let s = TestServer::start().await;
+    // Log in twice first, so the daemon's verified-credential cache holds the old password.
+    s.login("alice").await.quit().await.unwrap();
+    s.login("alice").await.quit().await.unwrap();
     let o = s.ftpadm(&["passwd", "alice", "--password-stdin"], "brand-new-pass\n");
     assert!(o.status.success(), "{}", err(&o));
     assert_eq!(code(s.connect().await.login("alice", PW).await), 530);
