@@ -106,11 +106,25 @@ where
     let greeting: &'static str = Box::leak(s.greeting.clone().into_boxed_str());
 
     let transfers = Transfers::new();
+    let homes_dir = Arc::new(
+        cap_std::fs::Dir::open_ambient_dir(&homes, cap_std::ambient_authority()).map_err(
+            |source| Error::Io {
+                what: "cannot open the homes folder",
+                path: homes.clone(),
+                source,
+            },
+        )?,
+    );
     let factory_transfers = Arc::clone(&transfers);
     let builder = ServerBuilder::with_user_detail_provider(
         Box::new(move || {
-            UserStorage::new(&factory_homes, share_store.clone(), Arc::clone(&factory_transfers))
-                .expect("the homes folder was opened at start-up")
+            UserStorage::new(
+                &factory_homes,
+                Arc::clone(&homes_dir),
+                share_store.clone(),
+                Arc::clone(&factory_transfers),
+            )
+            .expect("the homes folder was opened at start-up")
         }),
         Arc::new(DbUserDetailProvider::new(accounts.clone())),
     )

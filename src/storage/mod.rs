@@ -143,19 +143,19 @@ pub struct UserStorage {
 }
 
 impl UserStorage {
-    /// A backend over the homes folder `homes` (absolute), resolving shares with `shares` and
-    /// counting its transfers in `transfers`.
+    /// A backend over the homes folder `homes` (absolute; `homes_dir` is a handle on it, opened
+    /// once and shared by every session), resolving shares with `shares` and counting its
+    /// transfers in `transfers`.
     ///
     /// # Errors
     ///
     /// When `homes` cannot be opened.
     pub fn new(
         homes: &Path,
+        homes_dir: Arc<cap_std::fs::Dir>,
         shares: ShareStore,
         transfers: Arc<Transfers>,
     ) -> std::io::Result<Self> {
-        let homes_dir =
-            Arc::new(cap_std::fs::Dir::open_ambient_dir(homes, cap_std::ambient_authority())?);
         Ok(Self {
             home_dir: Arc::clone(&homes_dir),
             homes_dir,
