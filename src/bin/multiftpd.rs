@@ -170,6 +170,9 @@ async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
         print!("{}", toml::to_string(&settings).context("printing settings")?);
         return Ok(());
     }
+    // Each session holds a socket and a home handle, each transfer a socket and a file: raise
+    // the soft open-files limit to the hard one so thousands of sessions fit.
+    let open_files = rlimit::increase_nofile_limit(u64::MAX).unwrap_or(0);
     let app = App::open(settings).await?;
     if let Some(password) = app.accounts.bootstrap_admin().await? {
         eprintln!(
@@ -185,6 +188,7 @@ async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
         db = %s.db.display(),
         users = app.accounts.count().await?,
         passive_ports = ?s.passive_ports,
+        open_files,
         ftps = s.tls.is_some(),
         tls_required = ?s.tls_required,
         "multiftpd starting"

@@ -170,6 +170,53 @@ where
     worker.await.map_err(|_| broken())?
 }
 
+/// Runs `f` on `dir` in the blocking pool: the one hop every metadata-sized operation costs.
+///
+/// # Errors
+///
+/// What `f` returns.
+pub async fn with_dir<T, F>(dir: Arc<Dir>, f: F) -> std::io::Result<T>
+where
+    T: Send + 'static,
+    F: FnOnce(&Dir) -> std::io::Result<T> + Send + 'static,
+{
+    tokio::task::spawn_blocking(move || f(&dir)).await.map_err(|_| broken())?
+}
+
+/// `lstat` of `rel` in `dir`; `.` is the directory itself.
+///
+/// # Errors
+///
+/// The I/O error, e.g. `NotFound`.
+pub async fn stat(dir: Arc<Dir>, rel: PathBuf) -> std::io::Result<cap_std::fs::Metadata> {
+    with_dir(dir, move |d| {
+        if rel == std::path::Path::new(".") { d.dir_metadata() } else { d.symlink_metadata(&rel) }
+    })
+    .await
+}
+
+/// Opens `rel` for reading from `start`, as a buffered async reader (SITE MD5 uses it; RETR
+/// goes through [`send_file`]).
+///
+/// # Errors
+///
+/// The I/O error of the open or seek.
+pub async fn open_read(
+    dir: Arc<Dir>,
+    rel: PathBuf,
+    start: u64,
+) -> std::io::Result<tokio::io::BufReader<tokio::fs::File>> {
+    let f = with_dir(dir, move |d| {
+        let mut f = d.open(&rel)?.into_std();
+        if start > 0 {
+            f.seek(SeekFrom::Start(start))?;
+        }
+        Ok(f)
+    })
+    .await?;
+    Ok(tokio::io::BufReader::with_capacity(64 << 10, tokio::fs::File::from_std(f)))
+}
+
 /// One directory entry with its `lstat` metadata.
 pub type Entry = (String, cap_std::fs::Metadata);
 

@@ -1,7 +1,11 @@
-//! [`UserStorage`]: the per-session storage backend. It serves the user's home through
-//! `unftp_sbe_fs::Filesystem` (cap-std handles rooted at the home, so no path, `..` or symlink
-//! can reach outside it) and adds the read-only virtual folder `/shared`, where files that
-//! other users share with this user appear as `/shared/<owner>/<owner's path>`.
+//! [`UserStorage`]: the per-session storage backend. It serves the user's home through a cap-std
+//! directory handle rooted at the home (so no path, `..` or symlink can reach outside it; the
+//! same model as `unftp_sbe_fs`, whose 4 KiB buffers and per-entry thread hops it replaces, see
+//! [`fastio`]) and adds the read-only virtual folder `/shared`, where files that other users
+//! share with this user appear as `/shared/<owner>/<owner's path>`.
+//!
+//! A session holds two file descriptors at most (its socket aside): the user's home handle,
+//! opened at login, and nothing before login (the homes handle is shared by all sessions).
 //!
 //! Cost model: operations in the home never touch the database, except DELE, RMD and RNTO,
 //! which keep the owner's shares in step (one statement each). Resolving a path under
@@ -19,9 +23,7 @@ use std::time::SystemTime;
 
 use async_trait::async_trait;
 use unftp_core::storage::{Fileinfo, Metadata, Permissions, Result, StorageBackend};
-use unftp_sbe_fs::Filesystem;
 
-use crate::account::Role;
 use crate::auth::FtpUser;
 use crate::share::ShareStore;
 use inflight::{Counted, Transfers};
@@ -42,19 +44,6 @@ pub struct Meta {
 }
 
 impl Meta {
-    fn of<M: Metadata>(m: &M) -> Self {
-        Meta {
-            len: m.len(),
-            dir: m.is_dir(),
-            symlink: m.is_symlink(),
-            modified: m.modified().unwrap_or(SystemTime::UNIX_EPOCH),
-            uid: m.uid(),
-            gid: m.gid(),
-            links: m.links(),
-            mode: m.permissions().0,
-        }
-    }
-
     fn of_cap(m: &cap_std::fs::Metadata) -> Self {
         use cap_std::fs::MetadataExt;
         Meta {
@@ -115,7 +104,7 @@ type Listing = Vec<Fileinfo<PathBuf, Meta>>;
 /// What a path under `/shared/<owner>` resolves to.
 enum Resolved {
     /// Inside a shared item: served from the owner's home.
-    Real(Filesystem),
+    Real(Arc<cap_std::fs::Dir>),
     /// A virtual folder on the way down to shared items: the names of its children.
     Virtual(Vec<String>),
 }
@@ -125,8 +114,6 @@ enum Resolved {
 pub struct UserStorage {
     /// `<root>/home`, the folder holding every home.
     homes: PathBuf,
-    /// The user's home (rooted at `homes` until `enter`).
-    home: Filesystem,
     /// Share lookups for `/shared`.
     shares: ShareStore,
     /// When this session started: the modification time of virtual folders.
@@ -160,7 +147,6 @@ impl UserStorage {
             home_dir: Arc::clone(&homes_dir),
             homes_dir,
             homes: homes.to_path_buf(),
-            home: Filesystem::new(homes)?,
             shares,
             started: SystemTime::now(),
             cwd: Mutex::new("/".to_string()),
@@ -173,25 +159,20 @@ impl UserStorage {
         self.cwd.lock().map(|c| c.clone()).unwrap_or_else(|_| "/".to_string())
     }
 
-    /// A filesystem rooted at `owner`'s home, through a cap-std handle opened from the homes
-    /// folder, so even a hostile owner name cannot leave `homes`.
-    fn owner_fs(&self, owner: &str) -> Result<Filesystem> {
-        let mut fs = Filesystem::new(&self.homes).map_err(|_| error::not_found())?;
-        let owner_user = FtpUser {
-            id: 0,
-            username: owner.to_string(),
-            role: Role::User,
-            home: self.homes.join(owner),
-            enabled: true,
-        };
-        StorageBackend::<FtpUser>::enter(&mut fs, &owner_user).map_err(|_| error::not_found())?;
-        Ok(fs)
+    /// A handle on `owner`'s home, opened from the homes handle: a hostile owner name cannot
+    /// leave `homes`.
+    async fn owner_dir(&self, owner: &str) -> Result<Arc<cap_std::fs::Dir>> {
+        let owner = owner.to_string();
+        let dir = fastio::with_dir(Arc::clone(&self.homes_dir), move |d| d.open_dir(&owner))
+            .await
+            .map_err(|_| error::not_found())?;
+        Ok(Arc::new(dir))
     }
 
     async fn resolve(&self, user: &FtpUser, owner: &str, path: &str) -> Result<Resolved> {
         let shared = self.shares.paths_for(user.id, owner).await.map_err(error::database)?;
         if shared.iter().any(|s| is_within(path, s)) {
-            return Ok(Resolved::Real(self.owner_fs(owner)?));
+            return Ok(Resolved::Real(self.owner_dir(owner).await?));
         }
         let mut names: Vec<String> =
             shared.iter().filter_map(|s| next_component(path, s)).map(str::to_string).collect();
@@ -208,14 +189,14 @@ impl UserStorage {
         dir: &str,
         names: Vec<String>,
     ) -> Result<Listing> {
-        let fs = self.owner_fs(owner)?;
+        let owner_dir = self.owner_dir(owner).await?;
         let shared = self.shares.paths_for(user.id, owner).await.map_err(error::database)?;
         let mut out = Vec::with_capacity(names.len());
         for name in names {
             let full = if dir == "/" { format!("/{name}") } else { format!("{dir}/{name}") };
             let metadata = if shared.contains(&full) {
-                match fs.metadata(user, &full).await {
-                    Ok(m) => Meta::of(&m).read_only(),
+                match fastio::stat(Arc::clone(&owner_dir), rel(&full)).await {
+                    Ok(m) => Meta::of_cap(&m).read_only(),
                     Err(_) => continue,
                 }
             } else {
@@ -232,8 +213,7 @@ impl UserStorage {
         path: &str,
         read_only: bool,
     ) -> Result<Listing> {
-        let rel = if path == "/" { PathBuf::from(".") } else { PathBuf::from(&path[1..]) };
-        let entries = fastio::list_dir(dir, rel).await?;
+        let entries = fastio::list_dir(dir, rel(path)).await?;
         Ok(entries
             .into_iter()
             .map(|(name, m)| {
@@ -245,6 +225,11 @@ impl UserStorage {
             })
             .collect())
     }
+}
+
+/// A normalised absolute path as a path relative to a directory handle (`/` is `.`).
+fn rel(path: &str) -> PathBuf {
+    if path == "/" { PathBuf::from(".") } else { PathBuf::from(&path[1..]) }
 }
 
 /// The path to hand to the home filesystem, or a refusal for anything under `/shared`.
@@ -260,8 +245,12 @@ impl StorageBackend<FtpUser> for UserStorage {
     type Metadata = Meta;
 
     fn enter(&mut self, user: &FtpUser) -> std::io::Result<()> {
+        // The home must be the one under `homes` that libunftp's contract names.
+        if user.home != self.homes.join(&user.username) {
+            return Err(std::io::Error::other("home folder is not under the homes folder"));
+        }
         self.home_dir = Arc::new(self.homes_dir.open_dir(&user.username)?);
-        StorageBackend::<FtpUser>::enter(&mut self.home, user)
+        Ok(())
     }
 
     async fn get_into<'a, P, W>(
@@ -279,7 +268,7 @@ impl StorageBackend<FtpUser> for UserStorage {
         let (dir, rel) = match classify(path.as_ref()) {
             Target::Home(p) => (Arc::clone(&self.home_dir), p),
             Target::Shared { owner, path } => match self.resolve(user, &owner, &path).await? {
-                Resolved::Real(_) => (Arc::new(self.homes_dir.open_dir(&owner)?), path),
+                Resolved::Real(owner_dir) => (owner_dir, path),
                 Resolved::Virtual(_) => return Err(error::not_found()),
             },
             Target::SharedRoot | Target::SharedOwner(_) => return Err(error::not_found()),
@@ -300,15 +289,17 @@ impl StorageBackend<FtpUser> for UserStorage {
         path: P,
     ) -> Result<Self::Metadata> {
         match classify(path.as_ref()) {
-            Target::Home(p) => self.home.metadata(user, p).await.map(|m| Meta::of(&m)),
+            Target::Home(p) => {
+                Ok(Meta::of_cap(&fastio::stat(Arc::clone(&self.home_dir), rel(&p)).await?))
+            }
             Target::SharedRoot => Ok(Meta::virtual_dir(self.started)),
             Target::SharedOwner(owner) => {
                 self.resolve(user, &owner, "/").await?;
                 Ok(Meta::virtual_dir(self.started))
             }
             Target::Shared { owner, path } => match self.resolve(user, &owner, &path).await? {
-                Resolved::Real(fs) => {
-                    fs.metadata(user, path).await.map(|m| Meta::of(&m).read_only())
+                Resolved::Real(owner_dir) => {
+                    Ok(Meta::of_cap(&fastio::stat(owner_dir, rel(&path)).await?).read_only())
                 }
                 Resolved::Virtual(_) => Ok(Meta::virtual_dir(self.started)),
             },
@@ -348,10 +339,7 @@ impl StorageBackend<FtpUser> for UserStorage {
                 Resolved::Real(_) => Err(error::not_found()),
             },
             Target::Shared { owner, path } => match self.resolve(user, &owner, &path).await? {
-                Resolved::Real(_) => {
-                    let owner_dir = Arc::new(self.homes_dir.open_dir(&owner)?);
-                    Self::real_listing(owner_dir, &path, true).await
-                }
+                Resolved::Real(owner_dir) => Self::real_listing(owner_dir, &path, true).await,
                 Resolved::Virtual(names) => self.list_virtual(user, &owner, &path, names).await,
             },
         }
@@ -365,9 +353,13 @@ impl StorageBackend<FtpUser> for UserStorage {
     ) -> Result<Box<dyn tokio::io::AsyncRead + Send + Sync + Unpin>> {
         let guard = self.transfers.start();
         let reader = match classify(path.as_ref()) {
-            Target::Home(p) => self.home.get(user, p, start_pos).await?,
+            Target::Home(p) => {
+                fastio::open_read(Arc::clone(&self.home_dir), rel(&p), start_pos).await?
+            }
             Target::Shared { owner, path } => match self.resolve(user, &owner, &path).await? {
-                Resolved::Real(fs) => fs.get(user, path, start_pos).await?,
+                Resolved::Real(owner_dir) => {
+                    fastio::open_read(owner_dir, rel(&path), start_pos).await?
+                }
                 Resolved::Virtual(_) => return Err(error::not_found()),
             },
             Target::SharedRoot | Target::SharedOwner(_) => return Err(error::not_found()),
@@ -401,14 +393,16 @@ impl StorageBackend<FtpUser> for UserStorage {
 
     async fn del<P: AsRef<Path> + Send + Debug>(&self, user: &FtpUser, path: P) -> Result<()> {
         let p = home_path(path.as_ref())?;
-        self.home.del(user, &p).await?;
+        let target = rel(&p);
+        fastio::with_dir(Arc::clone(&self.home_dir), move |d| d.remove_file(&target)).await?;
         self.shares.delete_prefix(user.id, &p).await.map_err(error::database)?;
         Ok(())
     }
 
-    async fn mkd<P: AsRef<Path> + Send + Debug>(&self, user: &FtpUser, path: P) -> Result<()> {
+    async fn mkd<P: AsRef<Path> + Send + Debug>(&self, _user: &FtpUser, path: P) -> Result<()> {
         let p = home_path(path.as_ref())?;
-        self.home.mkd(user, p).await
+        let target = rel(&p);
+        Ok(fastio::with_dir(Arc::clone(&self.home_dir), move |d| d.create_dir(&target)).await?)
     }
 
     async fn rename<P: AsRef<Path> + Send + Debug>(
@@ -422,7 +416,8 @@ impl StorageBackend<FtpUser> for UserStorage {
         if from == "/" || to == "/" {
             return Err(error::read_only());
         }
-        self.home.rename(user, &from, &to).await?;
+        let (src, dst) = (rel(&from), rel(&to));
+        fastio::with_dir(Arc::clone(&self.home_dir), move |d| d.rename(&src, d, &dst)).await?;
         // Shares follow the item they point at.
         self.shares.move_prefix(user.id, &from, &to).await.map_err(error::database)?;
         Ok(())
@@ -433,19 +428,16 @@ impl StorageBackend<FtpUser> for UserStorage {
         if p == "/" {
             return Err(error::read_only());
         }
-        self.home.rmd(user, &p).await?;
+        let target = rel(&p);
+        fastio::with_dir(Arc::clone(&self.home_dir), move |d| d.remove_dir(&target)).await?;
         self.shares.delete_prefix(user.id, &p).await.map_err(error::database)?;
         Ok(())
     }
 
     async fn cwd<P: AsRef<Path> + Send + Debug>(&self, user: &FtpUser, path: P) -> Result<()> {
-        let target = classify(path.as_ref());
         let meta = self.metadata(user, path.as_ref()).await?;
         if !meta.is_dir() {
             return Err(error::not_found());
-        }
-        if let Target::Home(p) = &target {
-            self.home.cwd(user, p).await?;
         }
         if let Ok(mut cwd) = self.cwd.lock() {
             *cwd = paths::normalise(path.as_ref());

@@ -787,7 +787,12 @@ fn report(results: &PathBuf, a: &str, b: &str) -> Result<()> {
         };
         let (xa, sa) = val(ra);
         let (xb, sb) = val(rb);
+        // No ratio when either side had failures: the figures would not be like for like.
+        let failed = |r: Option<&Value>| {
+            r.is_some_and(|r| r["errors"].as_u64().or(r["failed"].as_u64()).unwrap_or(0) > 0)
+        };
         let ratio = match (xa, xb) {
+            _ if failed(ra) || failed(rb) => "— (failures)".into(),
             (Some(x), Some(y)) if y != 0.0 => format!("{:.2}", x / y),
             _ => "—".into(),
         };
@@ -917,6 +922,14 @@ fn report(results: &PathBuf, a: &str, b: &str) -> Result<()> {
             "pss_kib_per_session",
             true,
             &f1,
+        );
+        line(
+            "W7 … server open files per session",
+            ma.as_ref(),
+            mb.as_ref(),
+            "fds_per_session",
+            true,
+            &|x: f64| format!("{x:.2}"),
         );
     }
     Ok(())
