@@ -2,8 +2,8 @@
 # bench/run.sh: multiftpd vs vsftpd, side by side, in one run. See bench/README.md.
 #
 #   bench/run.sh            full run (1 GiB files, 10 s loops, 10,000-file folder,
-#                           1,000 and 10,000 idle sessions); ~15-25 min on 2 cores
-#   bench/run.sh --quick    smoke test with small sizes (~2-3 min after the builds)
+#                           1,000 and 10,000 idle sessions); ~10-20 min on 2 cores
+#   bench/run.sh --quick    smoke test with small sizes (~1 min after the builds)
 #
 # Needs root (apt-get, useradd, vsftpd), loopback only. Leaves the servers stopped and the
 # scratch folder removed on exit (--keep keeps the scratch folder).

@@ -21,6 +21,32 @@ const CHUNK: usize = 1 << 20;
 /// Chunks in flight between the disk thread and the network side.
 const DEPTH: usize = 2;
 
+/// Where an operation runs: the folder `sub` (a user's home) under the shared handle `base`
+/// (the homes folder). The home is opened inside each blocking task and closed when it ends,
+/// so an idle session holds no file descriptor but its socket; opening costs one `openat`.
+/// cap-std confines every path to the opened home, whatever `..` or symlinks it holds.
+#[derive(Debug, Clone)]
+pub struct Root {
+    base: Arc<Dir>,
+    sub: String,
+}
+
+impl Root {
+    /// `sub` under `base`; `sub` is a single validated name (a username).
+    pub fn new(base: Arc<Dir>, sub: impl Into<String>) -> Self {
+        Self { base, sub: sub.into() }
+    }
+
+    /// Opens the folder.
+    ///
+    /// # Errors
+    ///
+    /// The I/O error, e.g. `NotFound` for a missing home.
+    pub fn open(&self) -> std::io::Result<Dir> {
+        self.base.open_dir(&self.sub)
+    }
+}
+
 fn broken() -> std::io::Error {
     std::io::Error::other("transfer worker stopped")
 }
@@ -44,25 +70,23 @@ fn read_full(f: &mut std::fs::File, buf: &mut [u8]) -> std::io::Result<usize> {
 /// # Errors
 ///
 /// The I/O error of the open, read or write that failed.
-pub async fn send_file<W>(
-    dir: Arc<Dir>,
-    rel: PathBuf,
-    start: u64,
-    out: &mut W,
-) -> std::io::Result<u64>
+pub async fn send_file<W>(root: Root, rel: PathBuf, start: u64, out: &mut W) -> std::io::Result<u64>
 where
     W: AsyncWrite + Unpin + ?Sized,
 {
     let (full_tx, mut full_rx) = mpsc::channel::<std::io::Result<(Vec<u8>, usize)>>(DEPTH);
     let (empty_tx, mut empty_rx) = mpsc::unbounded_channel::<Vec<u8>>();
     let worker = tokio::task::spawn_blocking(move || {
-        let opened = dir.open(&rel).map(cap_std::fs::File::into_std).and_then(|mut f| {
-            if start > 0 {
-                f.seek(SeekFrom::Start(start))?;
-            }
-            let len = f.metadata()?.len();
-            Ok((f, len))
-        });
+        let opened =
+            root.open().and_then(|dir| dir.open(&rel)).map(cap_std::fs::File::into_std).and_then(
+                |mut f| {
+                    if start > 0 {
+                        f.seek(SeekFrom::Start(start))?;
+                    }
+                    let len = f.metadata()?.len();
+                    Ok((f, len))
+                },
+            );
         let (mut f, len) = match opened {
             Ok(x) => x,
             Err(e) => {
@@ -114,7 +138,7 @@ where
 ///
 /// The I/O error of the open, read or write that failed.
 pub async fn receive_file<R>(
-    dir: Arc<Dir>,
+    root: Root,
     rel: PathBuf,
     start: u64,
     mut input: R,
@@ -127,7 +151,7 @@ where
     let worker = tokio::task::spawn_blocking(move || -> std::io::Result<u64> {
         let mut options = OpenOptions::new();
         options.write(true).create(true);
-        let mut f = dir.open_with(&rel, &options)?.into_std();
+        let mut f = root.open()?.open_with(&rel, &options)?.into_std();
         f.set_len(start)?;
         f.seek(SeekFrom::Start(start))?;
         let mut written = 0u64;
@@ -175,12 +199,12 @@ where
 /// # Errors
 ///
 /// What `f` returns.
-pub async fn with_dir<T, F>(dir: Arc<Dir>, f: F) -> std::io::Result<T>
+pub async fn with_dir<T, F>(root: Root, f: F) -> std::io::Result<T>
 where
     T: Send + 'static,
     F: FnOnce(&Dir) -> std::io::Result<T> + Send + 'static,
 {
-    tokio::task::spawn_blocking(move || f(&dir)).await.map_err(|_| broken())?
+    tokio::task::spawn_blocking(move || f(&root.open()?)).await.map_err(|_| broken())?
 }
 
 /// `lstat` of `rel` in `dir`; `.` is the directory itself.
@@ -188,8 +212,8 @@ where
 /// # Errors
 ///
 /// The I/O error, e.g. `NotFound`.
-pub async fn stat(dir: Arc<Dir>, rel: PathBuf) -> std::io::Result<cap_std::fs::Metadata> {
-    with_dir(dir, move |d| {
+pub async fn stat(root: Root, rel: PathBuf) -> std::io::Result<cap_std::fs::Metadata> {
+    with_dir(root, move |d| {
         if rel == std::path::Path::new(".") { d.dir_metadata() } else { d.symlink_metadata(&rel) }
     })
     .await
@@ -202,11 +226,11 @@ pub async fn stat(dir: Arc<Dir>, rel: PathBuf) -> std::io::Result<cap_std::fs::M
 ///
 /// The I/O error of the open or seek.
 pub async fn open_read(
-    dir: Arc<Dir>,
+    root: Root,
     rel: PathBuf,
     start: u64,
 ) -> std::io::Result<tokio::io::BufReader<tokio::fs::File>> {
-    let f = with_dir(dir, move |d| {
+    let f = with_dir(root, move |d| {
         let mut f = d.open(&rel)?.into_std();
         if start > 0 {
             f.seek(SeekFrom::Start(start))?;
@@ -228,11 +252,12 @@ pub type Entry = (String, cap_std::fs::Metadata);
 /// # Errors
 ///
 /// The I/O error of opening or reading the directory.
-pub async fn list_dir(dir: Arc<Dir>, rel: PathBuf) -> std::io::Result<Vec<Entry>> {
+pub async fn list_dir(root: Root, rel: PathBuf) -> std::io::Result<Vec<Entry>> {
     tokio::task::spawn_blocking(move || {
+        let dir = root.open()?;
         let sub;
         let target = if rel.as_os_str().is_empty() || rel == std::path::Path::new(".") {
-            &*dir
+            &dir
         } else {
             sub = dir.open_dir(&rel)?;
             &sub
@@ -257,14 +282,17 @@ mod tests {
 
     #[tokio::test]
     async fn round_trips_small_and_large_files_and_resumes() {
-        let tmp = tempfile::tempdir().unwrap();
-        let dir =
-            Arc::new(Dir::open_ambient_dir(tmp.path(), cap_std::ambient_authority()).unwrap());
+        let top = tempfile::tempdir().unwrap();
+        let tmp_path = top.path().join("h");
+        std::fs::create_dir(&tmp_path).unwrap();
+        let base =
+            Arc::new(Dir::open_ambient_dir(top.path(), cap_std::ambient_authority()).unwrap());
+        let dir = Root::new(base, "h");
         for len in [0usize, 1, 4096, CHUNK - 1, CHUNK, 3 * CHUNK + 17] {
             let body: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
             let n = receive_file(dir.clone(), "f.bin".into(), 0, &body[..]).await.unwrap();
             assert_eq!(n, len as u64);
-            assert_eq!(std::fs::read(tmp.path().join("f.bin")).unwrap(), body);
+            assert_eq!(std::fs::read(tmp_path.join("f.bin")).unwrap(), body);
             let mut out = Vec::new();
             let n = send_file(dir.clone(), "f.bin".into(), 0, &mut out).await.unwrap();
             assert_eq!((n, out == body), (len as u64, true), "len {len}");
@@ -273,7 +301,7 @@ mod tests {
                 send_file(dir.clone(), "f.bin".into(), 10, &mut tail).await.unwrap();
                 assert!(tail == body[10..]);
                 receive_file(dir.clone(), "f.bin".into(), 10, &b"xyz"[..]).await.unwrap();
-                let now = std::fs::read(tmp.path().join("f.bin")).unwrap();
+                let now = std::fs::read(tmp_path.join("f.bin")).unwrap();
                 assert!(now[..10] == body[..10] && &now[10..] == b"xyz");
             }
         }
@@ -282,11 +310,12 @@ mod tests {
     #[tokio::test]
     async fn list_dir_lists_entries_with_metadata() {
         let tmp = tempfile::tempdir().unwrap();
-        std::fs::create_dir(tmp.path().join("sub")).unwrap();
-        std::fs::write(tmp.path().join("sub/a.txt"), b"abc").unwrap();
-        std::fs::create_dir(tmp.path().join("sub/d")).unwrap();
-        let dir =
-            Arc::new(Dir::open_ambient_dir(tmp.path(), cap_std::ambient_authority()).unwrap());
+        std::fs::create_dir_all(tmp.path().join("h/sub/d")).unwrap();
+        std::fs::write(tmp.path().join("h/sub/a.txt"), b"abc").unwrap();
+        let dir = Root::new(
+            Arc::new(Dir::open_ambient_dir(tmp.path(), cap_std::ambient_authority()).unwrap()),
+            "h",
+        );
         let mut got: Vec<(String, bool, u64)> = list_dir(dir.clone(), "sub".into())
             .await
             .unwrap()
@@ -304,8 +333,9 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         std::fs::create_dir(tmp.path().join("home")).unwrap();
         std::fs::write(tmp.path().join("secret"), b"s").unwrap();
-        let dir = Arc::new(
-            Dir::open_ambient_dir(tmp.path().join("home"), cap_std::ambient_authority()).unwrap(),
+        let dir = Root::new(
+            Arc::new(Dir::open_ambient_dir(tmp.path(), cap_std::ambient_authority()).unwrap()),
+            "home",
         );
         let mut out = Vec::new();
         assert!(send_file(dir.clone(), "../secret".into(), 0, &mut out).await.is_err());

@@ -26,6 +26,7 @@ use unftp_core::storage::{Fileinfo, Metadata, Permissions, Result, StorageBacken
 
 use crate::auth::FtpUser;
 use crate::share::ShareStore;
+use fastio::Root;
 use inflight::{Counted, Transfers};
 use paths::{SHARED, Target, classify, is_within, next_component};
 use std::sync::Arc;
@@ -104,7 +105,7 @@ type Listing = Vec<Fileinfo<PathBuf, Meta>>;
 /// What a path under `/shared/<owner>` resolves to.
 enum Resolved {
     /// Inside a shared item: served from the owner's home.
-    Real(Arc<cap_std::fs::Dir>),
+    Real(Root),
     /// A virtual folder on the way down to shared items: the names of its children.
     Virtual(Vec<String>),
 }
@@ -125,8 +126,9 @@ pub struct UserStorage {
     transfers: Arc<Transfers>,
     /// cap-std handle on `homes`, for the fast transfer paths into other users' homes.
     homes_dir: Arc<cap_std::fs::Dir>,
-    /// cap-std handle on the user's home (on `homes` until `enter`).
-    home_dir: Arc<cap_std::fs::Dir>,
+    /// The user's home, set at login: opened per operation, so an idle session holds no
+    /// file descriptor beyond its socket.
+    home_dir: Option<Root>,
 }
 
 impl UserStorage {
@@ -144,7 +146,7 @@ impl UserStorage {
         transfers: Arc<Transfers>,
     ) -> std::io::Result<Self> {
         Ok(Self {
-            home_dir: Arc::clone(&homes_dir),
+            home_dir: None,
             homes_dir,
             homes: homes.to_path_buf(),
             shares,
@@ -159,20 +161,21 @@ impl UserStorage {
         self.cwd.lock().map(|c| c.clone()).unwrap_or_else(|_| "/".to_string())
     }
 
-    /// A handle on `owner`'s home, opened from the homes handle: a hostile owner name cannot
-    /// leave `homes`.
-    async fn owner_dir(&self, owner: &str) -> Result<Arc<cap_std::fs::Dir>> {
-        let owner = owner.to_string();
-        let dir = fastio::with_dir(Arc::clone(&self.homes_dir), move |d| d.open_dir(&owner))
-            .await
-            .map_err(|_| error::not_found())?;
-        Ok(Arc::new(dir))
+    /// `owner`'s home, reached from the homes handle: a hostile owner name cannot leave
+    /// `homes` (and owner names come from the database, where they are validated).
+    fn owner_dir(&self, owner: &str) -> Root {
+        Root::new(Arc::clone(&self.homes_dir), owner)
+    }
+
+    /// The user's home; before login (which libunftp never lets reach storage) it is refused.
+    fn home(&self) -> Result<Root> {
+        self.home_dir.clone().ok_or_else(error::not_found)
     }
 
     async fn resolve(&self, user: &FtpUser, owner: &str, path: &str) -> Result<Resolved> {
         let shared = self.shares.paths_for(user.id, owner).await.map_err(error::database)?;
         if shared.iter().any(|s| is_within(path, s)) {
-            return Ok(Resolved::Real(self.owner_dir(owner).await?));
+            return Ok(Resolved::Real(self.owner_dir(owner)));
         }
         let mut names: Vec<String> =
             shared.iter().filter_map(|s| next_component(path, s)).map(str::to_string).collect();
@@ -189,13 +192,13 @@ impl UserStorage {
         dir: &str,
         names: Vec<String>,
     ) -> Result<Listing> {
-        let owner_dir = self.owner_dir(owner).await?;
+        let owner_dir = self.owner_dir(owner);
         let shared = self.shares.paths_for(user.id, owner).await.map_err(error::database)?;
         let mut out = Vec::with_capacity(names.len());
         for name in names {
             let full = if dir == "/" { format!("/{name}") } else { format!("{dir}/{name}") };
             let metadata = if shared.contains(&full) {
-                match fastio::stat(Arc::clone(&owner_dir), rel(&full)).await {
+                match fastio::stat(owner_dir.clone(), rel(&full)).await {
                     Ok(m) => Meta::of_cap(&m).read_only(),
                     Err(_) => continue,
                 }
@@ -208,11 +211,7 @@ impl UserStorage {
     }
 
     /// Lists a real directory `path` (normalised, absolute) under `dir`.
-    async fn real_listing(
-        dir: Arc<cap_std::fs::Dir>,
-        path: &str,
-        read_only: bool,
-    ) -> Result<Listing> {
+    async fn real_listing(dir: Root, path: &str, read_only: bool) -> Result<Listing> {
         let entries = fastio::list_dir(dir, rel(path)).await?;
         Ok(entries
             .into_iter()
@@ -249,7 +248,9 @@ impl StorageBackend<FtpUser> for UserStorage {
         if user.home != self.homes.join(&user.username) {
             return Err(std::io::Error::other("home folder is not under the homes folder"));
         }
-        self.home_dir = Arc::new(self.homes_dir.open_dir(&user.username)?);
+        // Fail the login now, not the first command, if the home cannot be opened.
+        drop(self.homes_dir.open_dir(&user.username)?);
+        self.home_dir = Some(Root::new(Arc::clone(&self.homes_dir), user.username.clone()));
         Ok(())
     }
 
@@ -266,7 +267,7 @@ impl StorageBackend<FtpUser> for UserStorage {
     {
         let _running = self.transfers.start();
         let (dir, rel) = match classify(path.as_ref()) {
-            Target::Home(p) => (Arc::clone(&self.home_dir), p),
+            Target::Home(p) => (self.home()?, p),
             Target::Shared { owner, path } => match self.resolve(user, &owner, &path).await? {
                 Resolved::Real(owner_dir) => (owner_dir, path),
                 Resolved::Virtual(_) => return Err(error::not_found()),
@@ -289,9 +290,7 @@ impl StorageBackend<FtpUser> for UserStorage {
         path: P,
     ) -> Result<Self::Metadata> {
         match classify(path.as_ref()) {
-            Target::Home(p) => {
-                Ok(Meta::of_cap(&fastio::stat(Arc::clone(&self.home_dir), rel(&p)).await?))
-            }
+            Target::Home(p) => Ok(Meta::of_cap(&fastio::stat(self.home()?, rel(&p)).await?)),
             Target::SharedRoot => Ok(Meta::virtual_dir(self.started)),
             Target::SharedOwner(owner) => {
                 self.resolve(user, &owner, "/").await?;
@@ -312,7 +311,7 @@ impl StorageBackend<FtpUser> for UserStorage {
     {
         match classify(path.as_ref()) {
             Target::Home(p) => {
-                let mut list = Self::real_listing(Arc::clone(&self.home_dir), &p, false).await?;
+                let mut list = Self::real_listing(self.home()?, &p, false).await?;
                 if p == "/" {
                     // `shared` is reserved in every home root: the virtual folder replaces any
                     // real entry of that name an admin may have made by hand.
@@ -353,9 +352,7 @@ impl StorageBackend<FtpUser> for UserStorage {
     ) -> Result<Box<dyn tokio::io::AsyncRead + Send + Sync + Unpin>> {
         let guard = self.transfers.start();
         let reader = match classify(path.as_ref()) {
-            Target::Home(p) => {
-                fastio::open_read(Arc::clone(&self.home_dir), rel(&p), start_pos).await?
-            }
+            Target::Home(p) => fastio::open_read(self.home()?, rel(&p), start_pos).await?,
             Target::Shared { owner, path } => match self.resolve(user, &owner, &path).await? {
                 Resolved::Real(owner_dir) => {
                     fastio::open_read(owner_dir, rel(&path), start_pos).await?
@@ -382,19 +379,13 @@ impl StorageBackend<FtpUser> for UserStorage {
             return Err(error::read_only());
         }
         let _running = self.transfers.start();
-        Ok(fastio::receive_file(
-            Arc::clone(&self.home_dir),
-            PathBuf::from(&p[1..]),
-            start_pos,
-            input,
-        )
-        .await?)
+        Ok(fastio::receive_file(self.home()?, PathBuf::from(&p[1..]), start_pos, input).await?)
     }
 
     async fn del<P: AsRef<Path> + Send + Debug>(&self, user: &FtpUser, path: P) -> Result<()> {
         let p = home_path(path.as_ref())?;
         let target = rel(&p);
-        fastio::with_dir(Arc::clone(&self.home_dir), move |d| d.remove_file(&target)).await?;
+        fastio::with_dir(self.home()?, move |d| d.remove_file(&target)).await?;
         self.shares.delete_prefix(user.id, &p).await.map_err(error::database)?;
         Ok(())
     }
@@ -402,7 +393,7 @@ impl StorageBackend<FtpUser> for UserStorage {
     async fn mkd<P: AsRef<Path> + Send + Debug>(&self, _user: &FtpUser, path: P) -> Result<()> {
         let p = home_path(path.as_ref())?;
         let target = rel(&p);
-        Ok(fastio::with_dir(Arc::clone(&self.home_dir), move |d| d.create_dir(&target)).await?)
+        Ok(fastio::with_dir(self.home()?, move |d| d.create_dir(&target)).await?)
     }
 
     async fn rename<P: AsRef<Path> + Send + Debug>(
@@ -417,7 +408,7 @@ impl StorageBackend<FtpUser> for UserStorage {
             return Err(error::read_only());
         }
         let (src, dst) = (rel(&from), rel(&to));
-        fastio::with_dir(Arc::clone(&self.home_dir), move |d| d.rename(&src, d, &dst)).await?;
+        fastio::with_dir(self.home()?, move |d| d.rename(&src, d, &dst)).await?;
         // Shares follow the item they point at.
         self.shares.move_prefix(user.id, &from, &to).await.map_err(error::database)?;
         Ok(())
@@ -429,7 +420,7 @@ impl StorageBackend<FtpUser> for UserStorage {
             return Err(error::read_only());
         }
         let target = rel(&p);
-        fastio::with_dir(Arc::clone(&self.home_dir), move |d| d.remove_dir(&target)).await?;
+        fastio::with_dir(self.home()?, move |d| d.remove_dir(&target)).await?;
         self.shares.delete_prefix(user.id, &p).await.map_err(error::database)?;
         Ok(())
     }

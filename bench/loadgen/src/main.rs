@@ -840,8 +840,8 @@ fn report(results: &PathBuf, a: &str, b: &str) -> Result<()> {
         false,
         &f1,
     );
-    line(&format!("W3 … transfers/s"), ra.as_ref(), rb.as_ref(), "transfers_per_s", false, &f1);
-    line(&format!("W3 … p99 latency (ms)"), ra.as_ref(), rb.as_ref(), "p99_ms", true, &f1);
+    line("W3 … transfers/s", ra.as_ref(), rb.as_ref(), "transfers_per_s", false, &f1);
+    line("W3 … p99 latency (ms)", ra.as_ref(), rb.as_ref(), "p99_ms", true, &f1);
 
     let (ra, rb) = (find(a, "small-files", &any), find(b, "small-files", &any));
     let n = desc(&ra, "count").or(desc(&rb, "count")).unwrap_or(0);
@@ -906,9 +906,9 @@ fn report(results: &PathBuf, a: &str, b: &str) -> Result<()> {
             false,
             &f0,
         );
-        line(&format!("W7 … time to open them (s)"), ia.as_ref(), ib.as_ref(), "open_s", true, &f1);
+        line("W7 … time to open them (s)", ia.as_ref(), ib.as_ref(), "open_s", true, &f1);
         line(
-            &format!("W7 … server memory per session, VmRSS (KiB)"),
+            "W7 … server memory per session, VmRSS (KiB)",
             ma.as_ref(),
             mb.as_ref(),
             "rss_kib_per_session",
@@ -916,7 +916,7 @@ fn report(results: &PathBuf, a: &str, b: &str) -> Result<()> {
             &f1,
         );
         line(
-            &format!("W7 … server memory per session, PSS (KiB)"),
+            "W7 … server memory per session, PSS (KiB)",
             ma.as_ref(),
             mb.as_ref(),
             "pss_kib_per_session",
