@@ -34,7 +34,7 @@ impl Authenticator for DbAuthenticator {
         if self.transfers.draining() {
             tracing::info!(user = %username, ip = %creds.source_ip, "login refused: shutting down");
             crate::metrics::login("refused");
-            return Err(AuthenticationError::BadUser);
+            return Err(refused("the server is shutting down, try again shortly"));
         }
         let password = creds.password.as_deref().unwrap_or("");
         match self.accounts.authenticate(username, password).await {
@@ -48,9 +48,7 @@ impl Authenticator for DbAuthenticator {
                             "login refused"
                         );
                         crate::metrics::login("refused");
-                        // BadUser: libunftp answers 530 but, unlike other errors, does not count
-                        // it as a failed password, so a full server never locks anyone out.
-                        return Err(AuthenticationError::BadUser);
+                        return Err(refused(&reason));
                     }
                     t.note_login(&account.username, creds.source_ip);
                 }
@@ -71,4 +69,10 @@ impl Authenticator for DbAuthenticator {
             }
         }
     }
+}
+
+/// A refusal of valid credentials: the (patched) libunftp answers `530 <reason>` and does not
+/// count it as a failed password, so a full server never locks anyone out.
+fn refused(reason: &str) -> AuthenticationError {
+    AuthenticationError::new(format!("refused: {reason}"))
 }

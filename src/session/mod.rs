@@ -114,11 +114,13 @@ impl Tracker {
         let live = self.live.lock().map_err(|_| "session table poisoned".to_string())?;
         let total = live.len();
         if self.limits.total > 0 && total >= self.limits.total as usize {
-            return Err(format!("server full: {total} sessions (max_sessions)"));
+            return Err(format!("server full: {total} sessions open (max_sessions), try later"));
         }
         let mine = live.values().filter(|(u, _)| u == username).count();
         if self.limits.per_user > 0 && mine >= self.limits.per_user as usize {
-            return Err(format!("{mine} sessions open (max_sessions_per_user)"));
+            return Err(format!(
+                "too many sessions for {username}: {mine} open (max_sessions_per_user)"
+            ));
         }
         Ok(())
     }

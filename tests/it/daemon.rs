@@ -225,12 +225,12 @@ fn session_limits_refuse_extra_logins_with_530() {
     let (_a1, _r1, reply) = login("alice");
     assert!(reply.starts_with("230"), "{reply}");
     let (_a2, _r2, reply) = login("alice");
-    assert!(reply.starts_with("530"), "second alice session: {reply}");
+    assert!(reply.starts_with("530 too many sessions for alice"), "second alice session: {reply}");
     let (_b1, _r3, reply) = login("bob");
     assert!(reply.starts_with("230"), "{reply}");
     add(&root, "carol");
     let (_c1, _r4, reply) = login("carol");
-    assert!(reply.starts_with("530"), "server full: {reply}");
+    assert!(reply.starts_with("530 server full"), "server full: {reply}");
     let log = d.stderr();
     assert!(log.contains("max_sessions_per_user") && log.contains("max_sessions)"), "{log}");
 }

@@ -132,3 +132,16 @@ async fn curl_uploads_and_downloads_like_a_stock_client() {
     assert!(o.status.success());
     same(&o.stdout, &body, "curl download");
 }
+
+#[tokio::test]
+async fn passive_replies_announce_the_configured_passive_host() {
+    let raw_cfg = multiftp::config::RawConfig {
+        passive_host: Some("203.0.113.7".into()),
+        ..Default::default()
+    };
+    let s = TestServer::start_custom(&["alice"], raw_cfg).await;
+    let mut ftp = s.login("alice").await;
+    let (c, text) = raw(&mut ftp, "PASV").await;
+    assert_eq!(c, 227, "{text}");
+    assert!(text.contains("(203,0,113,7,"), "behind NAT the public address is announced: {text}");
+}

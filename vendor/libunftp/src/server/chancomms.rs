@@ -127,6 +127,9 @@ pub enum ControlChanMsg {
     AuthSuccess { username: String, trace_id: TraceId },
     /// Authentication failed
     AuthFailed,
+    /// multiftp patch: the credentials were fine but the authenticator refused the login (a
+    /// session limit, a shutdown); the reason goes into the 530 reply.
+    AuthRefused { reason: String },
     /// Sent to switch the control channel to TLS/SSL mode.
     SecureControlChannel,
     /// Sent to switch the control channel from TLS/SSL mode back to plaintext.

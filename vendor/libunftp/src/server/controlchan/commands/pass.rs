@@ -136,6 +136,14 @@ where
                             slog::warn!(logger, "PASS: Login attempt for unknown user {}", username);
                             ControlChanMsg::AuthFailed
                         }
+                        // multiftp patch: an authenticator error "refused: <text>" is a refusal
+                        // of valid credentials, not a failed password: say why, count nothing.
+                        Err(unftp_core::auth::AuthenticationError::ImplPropagated(msg, None)) if msg.starts_with("refused: ") => {
+                            slog::warn!(logger, "PASS: Login refused for user {}: {}", username, msg);
+                            ControlChanMsg::AuthRefused {
+                                reason: msg["refused: ".len()..].to_string(),
+                            }
+                        }
                         Err(err) => {
                             slog::warn!(logger, "PASS: Failed login attempt for user {}, reason={}", username, err);
                             if let Some(failed_logins) = failed_logins {
