@@ -163,6 +163,12 @@ pub async fn add_user(app: &App, name: &str, role: Role) {
         .unwrap();
 }
 
+/// Disables an account through the service layer.
+pub async fn disable(app: &App, name: &str) {
+    let changes = multiftp::account::AccountChanges { enabled: Some(false), ..Default::default() };
+    app.accounts.update(name, changes).await.unwrap();
+}
+
 /// Runs the real `ftpadm` binary against `root`.
 pub fn ftpadm_at(root: &Path, args: &[&str], stdin: &str) -> Output {
     use std::io::Write;

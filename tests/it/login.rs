@@ -17,14 +17,7 @@ async fn good_login_lands_in_an_empty_home_with_the_shared_folder() {
 #[tokio::test]
 async fn unknown_user_wrong_password_and_disabled_account_get_the_same_530() {
     let s = TestServer::start_with(&["alice", "carol"]).await;
-    s.app
-        .accounts
-        .update(
-            "carol",
-            multiftp::account::AccountChanges { enabled: Some(false), ..Default::default() },
-        )
-        .await
-        .unwrap();
+    disable(&s.app, "carol").await;
     let mut replies = Vec::new();
     for (user, pass) in [("alice", "wrongpass1"), ("nobody", PW), ("carol", PW), ("Bad/Name", PW)] {
         let mut ftp = s.connect().await;

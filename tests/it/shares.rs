@@ -147,14 +147,7 @@ async fn deleting_either_user_removes_their_shares() {
 #[tokio::test]
 async fn bad_share_requests_are_refused_with_reasons() {
     let (s, mut alice) = shared_setup().await;
-    s.app
-        .accounts
-        .update(
-            "carol",
-            multiftp::account::AccountChanges { enabled: Some(false), ..Default::default() },
-        )
-        .await
-        .unwrap();
+    disable(&s.app, "carol").await;
     for (cmd, want, needle) in [
         ("SITE SHARE alice /diary.txt", 550, "yourself"),
         ("SITE SHARE ghost /diary.txt", 550, "does not exist"),
