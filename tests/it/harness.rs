@@ -86,7 +86,14 @@ impl TestServer {
                 if task.is_finished() {
                     break;
                 }
-                if AsyncFtpStream::connect(("127.0.0.1", port)).await.is_ok() {
+                // In PROXY protocol mode the server says nothing until it gets the PROXY
+                // header, so a TCP connect is the readiness signal there.
+                let ready = if extra.proxy_protocol_port.is_some() {
+                    tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok()
+                } else {
+                    AsyncFtpStream::connect(("127.0.0.1", port)).await.is_ok()
+                };
+                if ready {
                     return TestServer { _dir: dir, app, port, stop: Some(tx), task: Some(task) };
                 }
                 assert!(tokio::time::Instant::now() < deadline, "server did not come up");

@@ -145,3 +145,39 @@ async fn passive_replies_announce_the_configured_passive_host() {
     assert_eq!(c, 227, "{text}");
     assert!(text.contains("(203,0,113,7,"), "behind NAT the public address is announced: {text}");
 }
+
+#[tokio::test]
+async fn proxy_protocol_mode_takes_the_client_address_from_the_proxy_header() {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let raw_cfg =
+        multiftp::config::RawConfig { proxy_protocol_port: Some(21), ..Default::default() };
+    let s = TestServer::start_custom(&["alice"], raw_cfg).await;
+    add_user(&s.app, "root1", multiftp::account::Role::Admin).await;
+    // What a load balancer sends first (PROXY protocol v1), then ordinary FTP.
+    let stream = tokio::net::TcpStream::connect(s.addr()).await.unwrap();
+    let (r, mut w) = stream.into_split();
+    let mut r = BufReader::new(r);
+    w.write_all(b"PROXY TCP4 198.51.100.7 127.0.0.1 40000 21\r\n").await.unwrap();
+    let mut line = String::new();
+    let mut reply = async |r: &mut BufReader<tokio::net::tcp::OwnedReadHalf>| {
+        let mut all = String::new();
+        loop {
+            line.clear();
+            tokio::time::timeout(std::time::Duration::from_secs(10), r.read_line(&mut line))
+                .await
+                .expect("a reply in time")
+                .unwrap();
+            all.push_str(&line);
+            if line.len() >= 4 && line.as_bytes()[3] == b' ' {
+                return all;
+            }
+        }
+    };
+    assert!(reply(&mut r).await.starts_with("220"));
+    w.write_all(format!("USER root1\r\nPASS {PW}\r\n").as_bytes()).await.unwrap();
+    assert!(reply(&mut r).await.starts_with("331"));
+    assert!(reply(&mut r).await.starts_with("230"));
+    w.write_all(b"SITE WHO\r\n").await.unwrap();
+    let who = reply(&mut r).await;
+    assert!(who.contains("from 198.51.100.7"), "{who}");
+}

@@ -176,6 +176,12 @@ where
 
     // control_connection provides the switchboard with connection info to allocate a passive port
     pub(crate) fn control_connection(mut self, conn: Option<SocketAddrPair>) -> Self {
+        // multiftp patch: behind a PROXY protocol balancer the TCP peer is the balancer; the
+        // client is the header's source. Logins, failed-login blocking and logs must see the
+        // client, or one bad client would get the balancer itself blocked.
+        if let Some(pair) = &conn {
+            self.source = pair.source;
+        }
         self.control_connection = conn;
         self
     }
