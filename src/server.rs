@@ -173,11 +173,10 @@ where
             builder
                 .ftps(tls.cert.clone(), tls.key.clone())
                 .ftps_required(control, data)
-                // TLS 1.2 with session-id resumption (curl and lftp reuse the control
-                // channel's session on data connections). TLS 1.3 stays off: with libunftp
-                // 0.24 a curl STOR over a 1.3 data channel ends in 426 (measured here), the
-                // bug that made libunftp switch 1.3 off by default too.
-                .ftps_tls_flags(TlsFlags::V1_2 | TlsFlags::RESUMPTION_SESS_ID)
+                // TLS 1.2 and 1.3; session-id resumption for 1.2 (curl and lftp reuse the
+                // control channel's session on data connections). TLS 1.3 works since the
+                // vendored libunftp sends no 1.3 session tickets (vendor/libunftp/PATCHES.md).
+                .ftps_tls_flags(TlsFlags::V1_2 | TlsFlags::V1_3 | TlsFlags::RESUMPTION_SESS_ID)
         }
     };
     let builder = match s.proxy_protocol_port {

@@ -589,7 +589,7 @@ where
                 // that fails instead, so the command ends with an error reply.
                 let acceptor: TlsAcceptor = tls_config.into();
                 match acceptor.accept(socket).await {
-                    Ok(tls_stream) => Box::new(MeasuringReader::new(tls_stream, command)) as Box<dyn AsyncRead + Send + Unpin + Sync>,
+                    Ok(tls_stream) => Box::new(MeasuringReader::new(CloseNotifyOnEof::new(tls_stream), command)) as Box<dyn AsyncRead + Send + Unpin + Sync>,
                     Err(err) => Box::new(FailedStream(Some(err))) as Box<dyn AsyncRead + Send + Unpin + Sync>,
                 }
             }
@@ -858,5 +858,44 @@ impl AsyncWrite for FailedStream {
     }
     fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         Poll::Ready(Ok(()))
+    }
+}
+
+/// multiftp patch: on an upload the server only reads, so it used to drop the TLS stream without
+/// answering the client's close_notify; clients that wait for it (Python's ftplib) then failed
+/// with an unexpected EOF although the data had arrived. At end of stream this sends the
+/// server's close_notify before reporting EOF.
+struct CloseNotifyOnEof<S> {
+    inner: S,
+    closed: bool,
+}
+
+impl<S> CloseNotifyOnEof<S> {
+    fn new(inner: S) -> Self {
+        Self { inner, closed: false }
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for CloseNotifyOnEof<S> {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+        let this = self.get_mut();
+        if this.closed {
+            return Poll::Ready(Ok(()));
+        }
+        let before = buf.filled().len();
+        match Pin::new(&mut this.inner).poll_read(cx, buf) {
+            Poll::Ready(Ok(())) if buf.filled().len() == before && buf.remaining() > 0 => {
+                // End of stream: answer with our close_notify, then report EOF. A client that
+                // is already gone makes shutdown fail; the upload is complete either way.
+                match Pin::new(&mut this.inner).poll_shutdown(cx) {
+                    Poll::Pending => Poll::Pending,
+                    Poll::Ready(_) => {
+                        this.closed = true;
+                        Poll::Ready(Ok(()))
+                    }
+                }
+            }
+            other => other,
+        }
     }
 }

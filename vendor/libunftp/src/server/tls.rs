@@ -128,6 +128,11 @@ pub fn new_config<P: AsRef<Path>>(
     if flags.contains(TlsFlags::RESUMPTION_TICKETS) {
         config.ticketer = Ticketer::new().map_err(ConfigError::RustlsInit)?;
     };
+    // multiftp patch: send no TLS 1.3 session tickets. The server sends them right after the
+    // handshake; on an upload the client never reads them, and a socket closed with unread data
+    // sends RST instead of FIN, which cut STOR over TLS 1.3 short (curl got 426). FTP clients
+    // do not need resumption unless the server demands it, and multiftp does not.
+    config.send_tls13_tickets = 0;
     // Don't allow dumping session keys
     config.key_log = Arc::new(NoKeyLog {});
 

@@ -49,11 +49,23 @@ where
         let logger = args.logger;
         match (args.tls_configured, self.protocol.clone()) {
             (true, AuthParam::Tls) => {
-                tokio::spawn(async move {
-                    if let Err(err) = tx.send(ControlChanMsg::SecureControlChannel).await {
+                // multiftp patch: queue the upgrade before the 234 reply goes out (the control
+                // loop now takes internal messages before commands), so the client's
+                // ClientHello is never read as an FTP command. A spawned send raced with it:
+                // under load some AUTH TLS handshakes failed with "wrong version number".
+                match tx.try_send(ControlChanMsg::SecureControlChannel) {
+                    Ok(()) => {}
+                    Err(tokio::sync::mpsc::error::TrySendError::Full(msg)) => {
+                        tokio::spawn(async move {
+                            if let Err(err) = tx.send(msg).await {
+                                slog::warn!(logger, "AUTH: Could not send internal message to notify of TLS upgrade: {}", err);
+                            }
+                        });
+                    }
+                    Err(err) => {
                         slog::warn!(logger, "AUTH: Could not send internal message to notify of TLS upgrade: {}", err);
                     }
-                });
+                }
                 Ok(Reply::new(ReplyCode::AuthOkayNoDataNeeded, "Upgrading to TLS"))
             }
             (true, AuthParam::Ssl) => Ok(Reply::new(ReplyCode::CommandNotImplementedForParameter, "Auth SSL not implemented")),
