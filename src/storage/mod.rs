@@ -106,8 +106,9 @@ type Listing = Vec<Fileinfo<PathBuf, Meta>>;
 enum Resolved {
     /// Inside a shared item: served from the owner's home.
     Real(Root),
-    /// A virtual folder on the way down to shared items: the names of its children.
-    Virtual(Vec<String>),
+    /// A virtual folder on the way down to shared items: the names of its children, and the
+    /// shared paths they were derived from (so listing needs no second query).
+    Virtual(Vec<String>, Vec<String>),
 }
 
 /// The storage backend of one FTP session.
@@ -180,20 +181,23 @@ impl UserStorage {
         let mut names: Vec<String> =
             shared.iter().filter_map(|s| next_component(path, s)).map(str::to_string).collect();
         names.dedup();
-        if names.is_empty() { Err(error::not_found()) } else { Ok(Resolved::Virtual(names)) }
+        if names.is_empty() {
+            Err(error::not_found())
+        } else {
+            Ok(Resolved::Virtual(names, shared))
+        }
     }
 
     /// Lists a virtual folder `dir` of `owner`: shared items show their real metadata,
     /// intermediate folders are virtual. Items deleted behind our back are left out.
     async fn list_virtual(
         &self,
-        user: &FtpUser,
         owner: &str,
         dir: &str,
         names: Vec<String>,
+        shared: Vec<String>,
     ) -> Result<Listing> {
         let owner_dir = self.owner_dir(owner);
-        let shared = self.shares.paths_for(user.id, owner).await.map_err(error::database)?;
         let mut out = Vec::with_capacity(names.len());
         for name in names {
             let full = if dir == "/" { format!("/{name}") } else { format!("{dir}/{name}") };
@@ -270,7 +274,7 @@ impl StorageBackend<FtpUser> for UserStorage {
             Target::Home(p) => (self.home()?, p),
             Target::Shared { owner, path } => match self.resolve(user, &owner, &path).await? {
                 Resolved::Real(owner_dir) => (owner_dir, path),
-                Resolved::Virtual(_) => return Err(error::not_found()),
+                Resolved::Virtual(..) => return Err(error::not_found()),
             },
             Target::SharedRoot | Target::SharedOwner(_) => return Err(error::not_found()),
         };
@@ -300,7 +304,7 @@ impl StorageBackend<FtpUser> for UserStorage {
                 Resolved::Real(owner_dir) => {
                     Ok(Meta::of_cap(&fastio::stat(owner_dir, rel(&path)).await?).read_only())
                 }
-                Resolved::Virtual(_) => Ok(Meta::virtual_dir(self.started)),
+                Resolved::Virtual(..) => Ok(Meta::virtual_dir(self.started)),
             },
         }
     }
@@ -334,12 +338,16 @@ impl StorageBackend<FtpUser> for UserStorage {
                     .collect())
             }
             Target::SharedOwner(owner) => match self.resolve(user, &owner, "/").await? {
-                Resolved::Virtual(names) => self.list_virtual(user, &owner, "/", names).await,
+                Resolved::Virtual(names, shared) => {
+                    self.list_virtual(&owner, "/", names, shared).await
+                }
                 Resolved::Real(_) => Err(error::not_found()),
             },
             Target::Shared { owner, path } => match self.resolve(user, &owner, &path).await? {
                 Resolved::Real(owner_dir) => Self::real_listing(owner_dir, &path, true).await,
-                Resolved::Virtual(names) => self.list_virtual(user, &owner, &path, names).await,
+                Resolved::Virtual(names, shared) => {
+                    self.list_virtual(&owner, &path, names, shared).await
+                }
             },
         }
     }
@@ -357,7 +365,7 @@ impl StorageBackend<FtpUser> for UserStorage {
                 Resolved::Real(owner_dir) => {
                     fastio::open_read(owner_dir, rel(&path), start_pos).await?
                 }
-                Resolved::Virtual(_) => return Err(error::not_found()),
+                Resolved::Virtual(..) => return Err(error::not_found()),
             },
             Target::SharedRoot | Target::SharedOwner(_) => return Err(error::not_found()),
         };
