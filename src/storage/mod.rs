@@ -14,6 +14,7 @@
 pub mod error;
 pub mod fastio;
 pub mod inflight;
+pub mod listing;
 pub mod paths;
 
 use std::fmt::Debug;
@@ -61,6 +62,12 @@ impl Meta {
 
     fn virtual_dir(modified: SystemTime) -> Self {
         Meta { len: 0, dir: true, symlink: false, modified, uid: 0, gid: 0, links: 1, mode: 0o555 }
+    }
+
+    /// Metadata for the listing format tests.
+    #[cfg(test)]
+    pub(crate) fn for_test(dir: bool, symlink: bool, len: u64, at: SystemTime, mode: u32) -> Self {
+        Meta { len, dir, symlink, modified: at, uid: 1000, gid: 100, links: 3, mode }
     }
 
     /// Drops the write bits: everything under `/shared` is shown read-only.
@@ -228,6 +235,31 @@ impl UserStorage {
             })
             .collect())
     }
+
+    /// Where RETR reads `path`: the user's home or a file shared with the user.
+    async fn file_to_send(&self, user: &FtpUser, path: &Path) -> Result<(Root, PathBuf)> {
+        let (dir, rel) = match classify(path) {
+            Target::Home(p) => (self.home()?, p),
+            Target::Shared { owner, path } => match self.resolve(user, &owner, &path).await? {
+                Resolved::Real(owner_dir) => (owner_dir, path),
+                Resolved::Virtual(..) => return Err(error::not_found()),
+            },
+            Target::SharedRoot | Target::SharedOwner(_) => return Err(error::not_found()),
+        };
+        if rel == "/" {
+            return Err(error::not_found());
+        }
+        Ok((dir, PathBuf::from(&rel[1..])))
+    }
+
+    /// Where STOR/APPE writes `path`: only ever in the user's home (`/shared` is read-only).
+    fn file_to_receive(&self, path: &Path) -> Result<(Root, PathBuf)> {
+        let p = home_path(path)?;
+        if p == "/" {
+            return Err(error::read_only());
+        }
+        Ok((self.home()?, PathBuf::from(&p[1..])))
+    }
 }
 
 /// A normalised absolute path as a path relative to a directory handle (`/` is `.`).
@@ -270,18 +302,40 @@ impl StorageBackend<FtpUser> for UserStorage {
         P: AsRef<Path> + Send + Debug,
     {
         let _running = self.transfers.start();
-        let (dir, rel) = match classify(path.as_ref()) {
-            Target::Home(p) => (self.home()?, p),
-            Target::Shared { owner, path } => match self.resolve(user, &owner, &path).await? {
-                Resolved::Real(owner_dir) => (owner_dir, path),
-                Resolved::Virtual(..) => return Err(error::not_found()),
-            },
-            Target::SharedRoot | Target::SharedOwner(_) => return Err(error::not_found()),
-        };
-        if rel == "/" {
-            return Err(error::not_found());
-        }
-        Ok(fastio::send_file(dir, PathBuf::from(&rel[1..]), start_pos, output).await?)
+        let (dir, rel) = self.file_to_send(user, path.as_ref()).await?;
+        Ok(fastio::send_file(dir, rel, start_pos, output).await?)
+    }
+
+    #[cfg(target_os = "linux")]
+    async fn get_into_socket<P>(
+        &self,
+        user: &FtpUser,
+        path: P,
+        start_pos: u64,
+        socket: tokio::net::TcpStream,
+    ) -> Result<u64>
+    where
+        P: AsRef<Path> + Send + Debug,
+    {
+        let _running = self.transfers.start();
+        let (dir, rel) = self.file_to_send(user, path.as_ref()).await?;
+        Ok(fastio::send_file_to_socket(dir, rel, start_pos, socket).await?)
+    }
+
+    #[cfg(target_os = "linux")]
+    async fn put_from_socket<P>(
+        &self,
+        _user: &FtpUser,
+        socket: tokio::net::TcpStream,
+        path: P,
+        start_pos: u64,
+    ) -> Result<u64>
+    where
+        P: AsRef<Path> + Send + Debug,
+    {
+        let (dir, rel) = self.file_to_receive(path.as_ref())?;
+        let _running = self.transfers.start();
+        Ok(fastio::receive_from_socket(dir, rel, start_pos, socket).await?)
     }
 
     fn supported_features(&self) -> u32 {
@@ -307,6 +361,26 @@ impl StorageBackend<FtpUser> for UserStorage {
                 Resolved::Virtual(..) => Ok(Meta::virtual_dir(self.started)),
             },
         }
+    }
+
+    async fn list_fmt<P>(&self, user: &FtpUser, path: P) -> Result<std::io::Cursor<Vec<u8>>>
+    where
+        P: AsRef<Path> + Send + Debug,
+        Self::Metadata: Metadata + 'static,
+    {
+        let list = self.list(user, path).await?;
+        // Formatting 10,000 lines takes milliseconds: off the async workers.
+        let text = tokio::task::spawn_blocking(move || {
+            let mut dates = listing::Dates::new();
+            let mut out = Vec::with_capacity(list.len() * 80);
+            for fi in &list {
+                listing::line(&mut out, &fi.path.to_string_lossy(), &fi.metadata, &mut dates);
+            }
+            out
+        })
+        .await
+        .map_err(|_| error::not_found())?;
+        Ok(std::io::Cursor::new(text))
     }
 
     async fn list<P: AsRef<Path> + Send + Debug>(&self, user: &FtpUser, path: P) -> Result<Listing>
@@ -382,12 +456,9 @@ impl StorageBackend<FtpUser> for UserStorage {
         path: P,
         start_pos: u64,
     ) -> Result<u64> {
-        let p = home_path(path.as_ref())?;
-        if p == "/" {
-            return Err(error::read_only());
-        }
+        let (dir, rel) = self.file_to_receive(path.as_ref())?;
         let _running = self.transfers.start();
-        Ok(fastio::receive_file(self.home()?, PathBuf::from(&p[1..]), start_pos, input).await?)
+        Ok(fastio::receive_file(dir, rel, start_pos, input).await?)
     }
 
     async fn del<P: AsRef<Path> + Send + Debug>(&self, user: &FtpUser, path: P) -> Result<()> {

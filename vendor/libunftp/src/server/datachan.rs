@@ -168,9 +168,21 @@ where
     async fn exec_retr(self, path: String, start_pos: u64) {
         let path = self.cwd.join(path);
         let tx: Sender<ControlChanMsg> = self.control_msg_tx.clone();
-        let mut output = Self::writer(self.socket, self.ftps_mode, "retr").await;
-
         let start_time = Instant::now();
+
+        // multiftp patch: without TLS the backend gets the socket itself (sendfile).
+        if matches!(self.ftps_mode, FtpsConfig::Off) {
+            let result = self
+                .storage
+                .get_into_socket((*self.user).as_ref().unwrap(), path.clone(), start_pos, self.socket)
+                .await;
+            if let Ok(n) = &result {
+                metrics::inc_sent_bytes(*n as usize, "retr");
+            }
+            return Self::report_retr(self.logger, tx, path, start_pos, start_time, result).await;
+        }
+
+        let mut output = Self::writer(self.socket, self.ftps_mode, "retr").await;
         let result = self
             .storage
             .get_into((*self.user).as_ref().unwrap(), path.clone(), start_pos, &mut output)
@@ -187,12 +199,24 @@ where
                 _ => slog::warn!(self.logger, "Could not shutdown output stream after RETR: {:?}", err),
             }
         }
+        Self::report_retr(self.logger, tx, path, start_pos, start_time, result).await;
+    }
 
+    /// multiftp patch: the RETR outcome (log, metrics, control channel message), shared by the
+    /// plain-socket and the stream paths.
+    async fn report_retr(
+        logger: slog::Logger,
+        tx: Sender<ControlChanMsg>,
+        path: PathBuf,
+        start_pos: u64,
+        start_time: Instant,
+        result: Result<u64, Error>,
+    ) {
         let duration = start_time.elapsed();
         match result {
             Ok(bytes_copied) => {
                 slog::info!(
-                    self.logger,
+                    logger,
                     "Successful RETR {:?}; Duration {}; Bytes copied {}; Transfer speed {}; start_pos={}",
                     &path,
                     HumanDuration(duration),
@@ -213,7 +237,7 @@ where
                     })
                     .await
                 {
-                    slog::error!(self.logger, "Could not notify control channel of successful RETR: {:?}", err);
+                    slog::error!(logger, "Could not notify control channel of successful RETR: {:?}", err);
                 }
             }
             Err(err) => {
@@ -222,14 +246,14 @@ where
                 if io_error_kind == Some(std::io::ErrorKind::BrokenPipe) {
                     if start_pos == 0 {
                         slog::warn!(
-                            self.logger,
+                            logger,
                             "Client halted RETR transfer (BrokenPipe). Certain FTP clients may do this to download file sections separately, in which case RESTarts may occur and will be logged at DEBUG level. Refer to your FTP client's documentation if this causes issues. Path {:?}; Duration {} (number of bytes copied unknown).",
                             &path,
                             HumanDuration(duration)
                         );
                     } else {
                         slog::debug!(
-                            self.logger,
+                            logger,
                             "RETR transfer stopped by client (BrokenPipe). Remember, this could be standard for some FTP clients. Path {:?}; Duration {} (number of bytes copied unknown); start_pos {}",
                             &path,
                             HumanDuration(duration),
@@ -238,7 +262,7 @@ where
                     }
                 } else {
                     slog::warn!(
-                        self.logger,
+                        logger,
                         "Error during RETR {:?} transfer after {}: {:?}; start_pos={}",
                         &path,
                         HumanDuration(duration),
@@ -249,11 +273,11 @@ where
 
                 // only register transfer errors for a single file transfer once
                 if start_pos == 0 {
-                    categorize_and_register_error(&self.logger, &err, "retr");
+                    categorize_and_register_error(&logger, &err, "retr");
                 }
 
                 if let Err(err) = tx.send(ControlChanMsg::StorageError(err)).await {
-                    slog::warn!(self.logger, "Could not notify control channel of error with RETR: {:?}", err);
+                    slog::warn!(logger, "Could not notify control channel of error with RETR: {:?}", err);
                 }
             }
         }
@@ -265,15 +289,26 @@ where
         let tx = self.control_msg_tx.clone();
 
         let start_time = Instant::now();
-        let put_result = self
-            .storage
-            .put(
-                (*self.user).as_ref().unwrap(),
-                Self::reader(self.socket, self.ftps_mode, "stor").await,
-                path.clone(),
-                start_pos,
-            )
-            .await;
+        // multiftp patch: without TLS the backend gets the socket itself (splice).
+        let put_result = if matches!(self.ftps_mode, FtpsConfig::Off) {
+            let result = self
+                .storage
+                .put_from_socket((*self.user).as_ref().unwrap(), self.socket, path.clone(), start_pos)
+                .await;
+            if let Ok(n) = &result {
+                metrics::inc_received_bytes(*n as usize, "stor");
+            }
+            result
+        } else {
+            self.storage
+                .put(
+                    (*self.user).as_ref().unwrap(),
+                    Self::reader(self.socket, self.ftps_mode, "stor").await,
+                    path.clone(),
+                    start_pos,
+                )
+                .await
+        };
         let duration = start_time.elapsed();
 
         match put_result {
@@ -330,15 +365,26 @@ where
         };
 
         let start_time = Instant::now();
-        let put_result = self
-            .storage
-            .put(
-                (*self.user).as_ref().unwrap(),
-                Self::reader(self.socket, self.ftps_mode, "appe").await,
-                path.clone(),
-                start_pos,
-            )
-            .await;
+        // multiftp patch: without TLS the backend gets the socket itself (splice).
+        let put_result = if matches!(self.ftps_mode, FtpsConfig::Off) {
+            let result = self
+                .storage
+                .put_from_socket((*self.user).as_ref().unwrap(), self.socket, path.clone(), start_pos)
+                .await;
+            if let Ok(n) = &result {
+                metrics::inc_received_bytes(*n as usize, "appe");
+            }
+            result
+        } else {
+            self.storage
+                .put(
+                    (*self.user).as_ref().unwrap(),
+                    Self::reader(self.socket, self.ftps_mode, "appe").await,
+                    path.clone(),
+                    start_pos,
+                )
+                .await
+        };
         let duration = start_time.elapsed();
 
         match put_result {
