@@ -17,6 +17,8 @@ usage() {
 usage: bench/run.sh [options]
   --quick             small sizes: a smoke test of the whole pipeline
   --only LIST         workloads to run, e.g. 1,2,7 (default 1,2,3,4,5,6,7)
+  --rounds N          rounds of W2, W3, W4 and W6, alternating which server goes first; the
+                      table shows the median of the rounds (default 3; --quick: 1)
   --sessions LIST     W7 session counts, e.g. 1000,10000 (default: 1000,10000; --quick: 100)
   --no-build          use the binaries already built (target/release, bench/loadgen/target)
   --out FILE          Markdown results file (default bench/results.md)
@@ -34,12 +36,13 @@ Environment:
 EOF
 }
 
-WAIT_QUIET=0 QUICK=0 BUILD=1 KEEP=0 ONLY="1 2 3 4 5 6 7" SESSIONS="" OUT="$HERE/results.md" TMPPARENT=/tmp
+WAIT_QUIET=0 QUICK=0 BUILD=1 KEEP=0 ONLY="1 2 3 4 5 6 7" SESSIONS="" ROUNDS="" OUT="$HERE/results.md" TMPPARENT=/tmp
 while [ $# -gt 0 ]; do
     case "$1" in
         --quick) QUICK=1 ;;
         --only) ONLY=$(tr ',' ' ' <<<"$2"); shift ;;
         --sessions) SESSIONS=$(tr ',' ' ' <<<"$2"); shift ;;
+        --rounds) ROUNDS=$2; shift ;;
         --no-build) BUILD=0 ;;
         --out) OUT=$2; shift ;;
         --tmp) TMPPARENT=$2; shift ;;
@@ -55,10 +58,12 @@ if [ "$QUICK" = 1 ]; then
     BIG_MIB=64 RUNS=1 STOR_MIB=64 MANY_CLIENTS=8 MANY_SECS=2 MID_KIB=1024 SMALL_COUNT=100
     SMALL_SIZE=4096 LOGIN_CLIENTS=4 LOGIN_SECS=2 LIST_FILES=1000 LIST_RUNS=2
     SESSIONS=${SESSIONS:-100}
+    ROUNDS=${ROUNDS:-1}
 else
     BIG_MIB=1024 RUNS=3 STOR_MIB=1024 MANY_CLIENTS=32 MANY_SECS=10 MID_KIB=1024 SMALL_COUNT=1000
     SMALL_SIZE=4096 LOGIN_CLIENTS=8 LOGIN_SECS=10 LIST_FILES=10000 LIST_RUNS=5
     SESSIONS=${SESSIONS:-1000 10000}
+    ROUNDS=${ROUNDS:-3}
 fi
 M_PORT=${MFTP_PORT:-21210}
 V_PORT=${VSFTPD_PORT:-21211}
@@ -403,6 +408,20 @@ both() { # both SUBCOMMAND ARGS...: run against multiftpd, then vsftpd
     lg vsftpd "$@"
 }
 
+# rounds SUBCOMMAND ARGS...: $ROUNDS rounds of both servers, alternating which goes first (so
+# neither always meets the other's leftovers, such as dirty pages still being written back);
+# the report takes the median per server. Files written are synced between runs.
+rounds() {
+    local r first second
+    for r in $(seq 1 "$ROUNDS"); do
+        if [ $((r % 2)) = 1 ]; then first=multiftpd second=vsftpd; else first=vsftpd second=multiftpd; fi
+        lg "$first" "$@"
+        sync
+        lg "$second" "$@"
+        sync
+    done
+}
+
 BUSY_BEFORE=$(busy_pct 5) # other work on the machine, measured with both servers idle
 if [ "$WAIT_QUIET" -gt 0 ] && [ "$BUSY_BEFORE" -ge 20 ]; then
     log "CPUs ${BUSY_BEFORE}% busy with other work: waiting up to ${WAIT_QUIET} s for under 20%"
@@ -418,19 +437,16 @@ if runs 1; then
 fi
 if runs 2; then
     log "W2 stor-big: STOR ${STOR_MIB} MiB, 1 session"
-    lg multiftpd stor-big --size-mib "$STOR_MIB"
-    sync
-    lg vsftpd stor-big --size-mib "$STOR_MIB"
-    sync
+    sync # the test data written at setup, so it is not flushed during the first upload
+    rounds stor-big --size-mib "$STOR_MIB"
 fi
 if runs 3; then
     log "W3 retr-many: $MANY_CLIENTS sessions looping RETR of 1 MiB for $MANY_SECS s"
-    both retr-many --clients "$MANY_CLIENTS" --seconds "$MANY_SECS" --file mid.bin
+    rounds retr-many --clients "$MANY_CLIENTS" --seconds "$MANY_SECS" --file mid.bin
 fi
 if runs 4; then
     log "W4 small-files: $SMALL_COUNT STOR then RETR of $SMALL_SIZE B"
-    both small-files --count "$SMALL_COUNT" --size "$SMALL_SIZE" --dir small
-    sync
+    rounds small-files --count "$SMALL_COUNT" --size "$SMALL_SIZE" --dir small
 fi
 if runs 5; then
     log "W5 logins: $LOGIN_CLIENTS clients looping connect+login+QUIT for $LOGIN_SECS s"
@@ -438,7 +454,7 @@ if runs 5; then
 fi
 if runs 6; then
     log "W6 listing: LIST and MLSD of $LIST_FILES files, median of $LIST_RUNS"
-    both listing --dir list --runs "$LIST_RUNS"
+    rounds listing --dir list --runs "$LIST_RUNS"
 fi
 if runs 7; then
     for n in $SESSIONS; do
@@ -485,7 +501,7 @@ TABLE=$("$LG" report --results "$RESULTS")
     echo "- multiftpd: $("$MFTPD_RUN" --version 2>/dev/null | head -1), release build of $BUILT (work tree at run time: $GITREV), default logging (info, to a file)${MFTPD_ENV:+, environment: $MFTPD_ENV}"
     echo "- vsftpd: $VSV (Debian), PAM login ($HASH hash, set by chpasswd), seccomp_sandbox=NO, one process pair per session; multiftpd: argon2id m=19456 KiB, t=2, p=1"
     echo "- loadgen: suppaftp 12 (tokio), passive mode, TYPE I; client and servers share the same $(nproc) cores over loopback"
-    echo "- sizes: W1 ${BIG_MIB} MiB x $RUNS runs; W2 ${STOR_MIB} MiB; W3 $MANY_CLIENTS clients x ${MANY_SECS} s on a 1 MiB file; W4 $SMALL_COUNT x $SMALL_SIZE B; W5 $LOGIN_CLIENTS clients x ${LOGIN_SECS} s; W6 $LIST_FILES files x $LIST_RUNS runs; W7 $(echo $SESSIONS | tr ' ' ',') sessions"
+    echo "- sizes: W1 ${BIG_MIB} MiB x $RUNS runs; W2 ${STOR_MIB} MiB; W3 $MANY_CLIENTS clients x ${MANY_SECS} s on a 1 MiB file; W4 $SMALL_COUNT x $SMALL_SIZE B; W5 $LOGIN_CLIENTS clients x ${LOGIN_SECS} s; W6 $LIST_FILES files x $LIST_RUNS runs; W2, W3, W4, W6: median of $ROUNDS rounds, alternating which server goes first; W7 $(echo $SESSIONS | tr ' ' ',') sessions"
     echo "- CPU busy on the machine just before the workloads (5 s sample, servers idle): ${BUSY_BEFORE}% of $(nproc) cores; anything well above 0 means other work (e.g. a build) shared the cores and the figures are noisy"
     echo "- server restarts during the run: ${RESTARTS:-none}"
     echo "- open-file limit for servers and loadgen: $FD_LIMIT; kernel.pid_max: $(cat /proc/sys/kernel/pid_max)"

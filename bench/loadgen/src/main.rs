@@ -732,12 +732,41 @@ fn report(results: &PathBuf, a: &str, b: &str) -> Result<()> {
         .filter(|l| l.trim_start().starts_with('{'))
         .filter_map(|l| serde_json::from_str(l).ok())
         .collect();
-    // Last result of `workload` for `label` matching `pred`.
+    // The result of `workload` for `label` matching `pred`. With several rounds (run.sh
+    // --rounds), each numeric figure is the median over the rounds (errors: their sum) and
+    // "rounds" says how many there were; a round that failed outright is shown instead.
     let find = |label: &str, workload: &str, pred: &dyn Fn(&Value) -> bool| -> Option<Value> {
-        rows.iter()
-            .rev()
-            .find(|r| r["label"] == label && r["workload"] == workload && pred(r))
-            .cloned()
+        let all: Vec<&Value> = rows
+            .iter()
+            .filter(|r| r["label"] == label && r["workload"] == workload && pred(r))
+            .collect();
+        let ok: Vec<&Value> = all.iter().copied().filter(|r| r["error"].is_null()).collect();
+        let last = (*all.last()?).clone();
+        if ok.len() < all.len() {
+            // A round that failed outright is shown, not hidden behind the others' median.
+            return all.iter().find(|r| !r["error"].is_null()).map(|r| (*r).clone());
+        }
+        if ok.len() < 2 {
+            return Some(last);
+        }
+        let mut merged = (*ok[ok.len() - 1]).clone();
+        if let Some(obj) = merged.as_object_mut() {
+            for (key, value) in obj.iter_mut() {
+                let xs: Vec<f64> = ok.iter().filter_map(|r| r[key].as_f64()).collect();
+                if key == "errors" || key == "failed" {
+                    // A failure in any round shows.
+                    *value = json!(ok.iter().filter_map(|r| r[key].as_u64()).sum::<u64>());
+                } else if let (true, Some(m)) = (value.is_number(), median(&xs)) {
+                    *value = if value.is_u64() {
+                        json!(m.round() as u64)
+                    } else {
+                        json!((m * 10.0).round() / 10.0)
+                    };
+                }
+            }
+            obj.insert("rounds".into(), json!(ok.len()));
+        }
+        Some(merged)
     };
     let any = |_: &Value| true;
 

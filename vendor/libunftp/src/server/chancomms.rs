@@ -50,6 +50,23 @@ pub enum DataChanCmd {
     },
 }
 
+/// multiftp patch: gives a data command to the data channel task without spawning a task for it.
+/// Each data connection gets a fresh channel with room for one command, so `try_send` succeeds;
+/// should it ever be full, the command is sent from a task as stock libunftp always did.
+pub(crate) fn send_data_cmd(tx: Sender<DataChanCmd>, cmd: DataChanCmd, logger: slog::Logger, context: &'static str) {
+    match tx.try_send(cmd) {
+        Ok(()) => {}
+        Err(tokio::sync::mpsc::error::TrySendError::Full(cmd)) => {
+            tokio::spawn(async move {
+                if let Err(err) = tx.send(cmd).await {
+                    slog::warn!(logger, "{} {}", context, err);
+                }
+            });
+        }
+        Err(err) => slog::warn!(logger, "{} {}", context, err),
+    }
+}
+
 impl DataChanCmd {
     /// Returns the path the command pertains to
     pub fn path(&self) -> Option<String> {

@@ -664,7 +664,36 @@ where
 /// session_arc: the user session that is also shared with the control channel.
 /// socket: the data socket we'll be working with.
 #[tracing_attributes::instrument]
-pub async fn spawn_processing<Storage, User>(logger: slog::Logger, session_arc: SharedSession<Storage, User>, mut socket: TcpStream)
+pub async fn spawn_processing<Storage, User>(logger: slog::Logger, session_arc: SharedSession<Storage, User>, socket: TcpStream)
+where
+    Storage: StorageBackend<User> + 'static,
+    Storage::Metadata: Metadata,
+    User: UserDetail + 'static,
+{
+    if let Some(command_executor) = prepare_processing(logger, &session_arc, socket).await {
+        tokio::spawn(command_executor.execute(session_arc));
+    }
+}
+
+/// multiftp patch: like [`spawn_processing`], but processes the data connection in the calling
+/// task, for callers that are a task of their own for this one connection (passive mode's
+/// accept task): one task spawn less per transfer.
+pub async fn run_processing<Storage, User>(logger: slog::Logger, session_arc: SharedSession<Storage, User>, socket: TcpStream)
+where
+    Storage: StorageBackend<User> + 'static,
+    Storage::Metadata: Metadata,
+    User: UserDetail + 'static,
+{
+    if let Some(command_executor) = prepare_processing(logger, &session_arc, socket).await {
+        command_executor.execute(session_arc).await;
+    }
+}
+
+async fn prepare_processing<Storage, User>(
+    logger: slog::Logger,
+    session_arc: &SharedSession<Storage, User>,
+    mut socket: TcpStream,
+) -> Option<DataCommandExecutor<Storage, User>>
 where
     Storage: StorageBackend<User> + 'static,
     Storage::Metadata: Metadata,
@@ -696,12 +725,12 @@ where
                             controlchan_ip
                         )
                     }
-                    return;
+                    return None;
                 }
             }
             Err(err) => {
                 slog::error!(logger, "Couldn't determine data channel address: {:?}", err);
-                return;
+                return None;
             }
         }
 
@@ -711,21 +740,21 @@ where
             Some(ref tx) => tx.clone(),
             None => {
                 slog::error!(logger, "Control loop message sender expected to be set up. Aborting data loop.");
-                return;
+                return None;
             }
         };
         let data_cmd_rx = match session.data_cmd_rx.take() {
             Some(rx) => rx,
             None => {
                 slog::error!(logger, "Data loop command receiver expected to be set up. Aborting data loop.");
-                return;
+                return None;
             }
         };
         let data_abort_rx = match session.data_abort_rx.take() {
             Some(rx) => rx,
             None => {
                 slog::error!(logger, "Data loop abort receiver expected to be set up. Aborting data loop.");
-                return;
+                return None;
             }
         };
         let ftps_mode = if session.data_tls { session.ftps_config.clone() } else { FtpsConfig::Off };
@@ -748,7 +777,7 @@ where
         command_executor
     };
 
-    tokio::spawn(command_executor.execute(session_arc));
+    Some(command_executor)
 }
 
 use std::time::Duration;

@@ -50,11 +50,9 @@ where
         let logger = args.logger;
         match session.data_cmd_tx.take() {
             Some(tx) => {
-                tokio::spawn(async move {
-                    if let Err(err) = tx.send(cmd).await {
-                        slog::warn!(logger, "LIST: could not notify data channel to respond with LIST. {}", err);
-                    }
-                });
+                // multiftp patch: hand the command over directly; the channel is fresh for each data
+                // connection, so it has room (no task spawned just to send).
+                crate::server::chancomms::send_data_cmd(tx, cmd, logger, "LIST: could not notify data channel to respond with LIST.");
                 Ok(Reply::new(ReplyCode::FileStatusOkay, "Sending directory list"))
             }
             None => {

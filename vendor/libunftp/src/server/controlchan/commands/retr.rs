@@ -45,11 +45,9 @@ where
         let logger = args.logger;
         match session.data_cmd_tx.take() {
             Some(tx) => {
-                tokio::spawn(async move {
-                    if let Err(err) = tx.send(cmd).await {
-                        slog::warn!(logger, "RETR: could not notify data channel to respond with RETR. {}", err);
-                    }
-                });
+                // multiftp patch: hand the command over directly; the channel is fresh for each data
+                // connection, so it has room (no task spawned just to send).
+                crate::server::chancomms::send_data_cmd(tx, cmd, logger, "RETR: could not notify data channel to respond with RETR.");
                 Ok(Reply::new(ReplyCode::FileStatusOkay, "Sending data"))
             }
             None => {

@@ -34,11 +34,9 @@ where
         let logger = args.logger;
         match session.data_cmd_tx.take() {
             Some(tx) => {
-                tokio::spawn(async move {
-                    if let Err(err) = tx.send(DataChanCmd::Stor { path }).await {
-                        slog::warn!(logger, "STOU: could not send Stor command over data channel. {}", err);
-                    }
-                });
+                // multiftp patch: hand the command over directly; the channel is fresh for each data
+                // connection, so it has room (no task spawned just to send).
+                crate::server::chancomms::send_data_cmd(tx, DataChanCmd::Stor { path }, logger, "STOU: could not send Stor command over data channel.");
                 Ok(Reply::new_with_string(ReplyCode::FileStatusOkay, filename.to_string_lossy().to_string()))
             }
             None => {
