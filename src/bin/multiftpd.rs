@@ -164,8 +164,21 @@ fn main() -> ExitCode {
     }
 }
 
-#[tokio::main]
-async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
+/// Threads for blocking work. A transfer on a plain data connection runs on one of them from
+/// start to end, so this bounds the transfers that move at once (more wait for a free thread);
+/// tokio's default of 512 is too low for a busy server. Idle threads end after 10 s.
+const BLOCKING_THREADS: usize = 4096;
+
+fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .max_blocking_threads(BLOCKING_THREADS)
+        .build()
+        .context("starting the async runtime")?
+        .block_on(serve(cli, settings))
+}
+
+async fn serve(cli: Cli, settings: Settings) -> anyhow::Result<()> {
     if matches!(cli.command, Some(Command::CheckConfig)) {
         print!("{}", toml::to_string(&settings).context("printing settings")?);
         return Ok(());
