@@ -244,6 +244,9 @@ EOF
 # servers on the same machine does not hit it. (Both happened while this was written.)
 mkdir -p "$TMP/bin"
 cp "$MFTPD" "$TMP/bin/mftpd-bench"
+# The work tree the binary comes from, read now: edits made while the run goes on are not in it.
+GITREV=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)
+[ -z "$(git -C "$REPO" status --porcelain --untracked-files=no -- src vendor Cargo.toml Cargo.lock 2>/dev/null)" ] || GITREV="$GITREV + uncommitted changes"
 MFTPD_RUN=$TMP/bin/mftpd-bench
 start_mftpd() {
     env $MFTPD_ENV "$MFTPD_RUN" --root "$M_ROOT" --bind 127.0.0.1 --port "$M_PORT" \
@@ -471,8 +474,6 @@ alive "$V_PID" || RESTARTS="$RESTARTS vsftpd-gone-at-end"
 [ -z "$RESTARTS" ] || echo "WARNING: server restarts/exits during the run:$RESTARTS" >&2
 
 CPU=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
-GITREV=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)
-[ -z "$(git -C "$REPO" status --porcelain --untracked-files=no -- src Cargo.toml Cargo.lock 2>/dev/null)" ] || GITREV="$GITREV + uncommitted changes"
 BUILT=$(date -u -r "$MFTPD" '+%Y-%m-%d %H:%M UTC')
 case "$(awk -F: -v u="$USER_V" '$1 == u { print $2 }' /etc/shadow)" in
     '$y$'*) HASH=yescrypt ;; '$6$'*) HASH=sha512crypt ;; '$5$'*) HASH=sha256crypt ;; *) HASH=unknown ;;

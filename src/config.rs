@@ -37,6 +37,8 @@ pub struct RawConfig {
     pub idle_timeout: Option<u64>,
     /// Seconds running transfers get to finish on shutdown.
     pub shutdown_grace: Option<u64>,
+    /// Seconds a data connection may make no progress before its transfer fails.
+    pub data_timeout: Option<u64>,
     /// Address advertised in passive replies: `from-connection`, an IPv4 address or a DNS name.
     pub passive_host: Option<String>,
     /// TLS certificate chain (PEM) for FTPS.
@@ -77,6 +79,7 @@ impl RawConfig {
             greeting: over.greeting.or(self.greeting),
             idle_timeout: over.idle_timeout.or(self.idle_timeout),
             shutdown_grace: over.shutdown_grace.or(self.shutdown_grace),
+            data_timeout: over.data_timeout.or(self.data_timeout),
             passive_host: over.passive_host.or(self.passive_host),
             tls_cert: over.tls_cert.or(self.tls_cert),
             tls_key: over.tls_key.or(self.tls_key),
@@ -113,6 +116,9 @@ pub struct Settings {
     pub idle_timeout: Duration,
     /// Grace period for running transfers at shutdown.
     pub shutdown_grace: Duration,
+    /// How long a data connection may make no progress (nothing sent or received) before its
+    /// transfer fails (vsftpd's `data_connection_timeout`).
+    pub data_timeout: Duration,
     /// What passive replies advertise.
     pub passive_host: PassiveHostSetting,
     /// FTPS certificate and key, when configured.
@@ -239,6 +245,16 @@ impl Settings {
         let passive_ports =
             parse_port_range(raw.passive_ports.as_deref().unwrap_or("50000-50100"))?;
         let greeting = raw.greeting.unwrap_or_else(|| "Welcome to multiftp".into());
+        let data_timeout = match raw.data_timeout.unwrap_or(300) {
+            0 => {
+                return Err(Error::Config(
+                    "invalid data timeout 0 (key 'data_timeout', env MULTIFTP_DATA_TIMEOUT, flag \
+                     --data-timeout): use a number of seconds, at least 1 (default 300)"
+                        .into(),
+                ));
+            }
+            secs => Duration::from_secs(secs),
+        };
         if greeting.contains(['\r', '\n']) {
             return Err(Error::Config(
                 "invalid greeting (key 'greeting', env MULTIFTP_GREETING): use a single line"
@@ -358,6 +374,7 @@ impl Settings {
             greeting,
             idle_timeout: Duration::from_secs(raw.idle_timeout.unwrap_or(600)),
             shutdown_grace: Duration::from_secs(raw.shutdown_grace.unwrap_or(10)),
+            data_timeout,
         })
     }
 
@@ -379,6 +396,7 @@ pub const KNOWN_ENV: &[&str] = &[
     "MULTIFTP_GREETING",
     "MULTIFTP_IDLE_TIMEOUT",
     "MULTIFTP_SHUTDOWN_GRACE",
+    "MULTIFTP_DATA_TIMEOUT",
     "MULTIFTP_TLS_CERT",
     "MULTIFTP_TLS_KEY",
     "MULTIFTP_TLS_REQUIRED",
@@ -495,6 +513,10 @@ mod tests {
         assert!(Settings::validate(raw).unwrap_err().to_string().contains("no certificate"));
         let raw = RawConfig { tls_cert: Some("/x.pem".into()), ..Default::default() };
         assert!(Settings::validate(raw).unwrap_err().to_string().contains("both"));
+        let raw = RawConfig { data_timeout: Some(0), ..Default::default() };
+        assert!(Settings::validate(raw).unwrap_err().to_string().contains("--data-timeout"));
+        let raw = RawConfig { data_timeout: Some(30), ..Default::default() };
+        assert_eq!(Settings::validate(raw).unwrap().data_timeout, Duration::from_secs(30));
     }
 
     #[test]

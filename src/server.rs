@@ -116,6 +116,7 @@ where
         )?,
     );
     let factory_transfers = Arc::clone(&transfers);
+    let data_timeout = s.data_timeout;
     let builder = ServerBuilder::with_user_detail_provider(
         Box::new(move || {
             UserStorage::new(
@@ -123,6 +124,7 @@ where
                 Arc::clone(&homes_dir),
                 share_store.clone(),
                 Arc::clone(&factory_transfers),
+                data_timeout,
             )
             .expect("the homes folder was opened at start-up")
         }),

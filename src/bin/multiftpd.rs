@@ -39,6 +39,11 @@ struct Cli {
     #[arg(long, env = "MULTIFTP_IDLE_TIMEOUT", value_name = "SECS")]
     idle_timeout: Option<u64>,
 
+    /// Seconds a data connection may make no progress (the client neither reads nor sends)
+    /// before its transfer fails with 451 [default: 300].
+    #[arg(long, env = "MULTIFTP_DATA_TIMEOUT", value_name = "SECS")]
+    data_timeout: Option<u64>,
+
     /// Seconds running transfers get to finish on shutdown [default: 10].
     #[arg(long, env = "MULTIFTP_SHUTDOWN_GRACE", value_name = "SECS")]
     shutdown_grace: Option<u64>,
@@ -122,6 +127,7 @@ impl Cli {
             greeting: self.greeting.clone(),
             idle_timeout: self.idle_timeout,
             shutdown_grace: self.shutdown_grace,
+            data_timeout: self.data_timeout,
             passive_host: self.passive_host.clone(),
             tls_cert: self.tls_cert.clone(),
             tls_key: self.tls_key.clone(),

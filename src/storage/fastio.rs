@@ -10,6 +10,7 @@
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use cap_std::fs::{Dir, OpenOptions};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -131,11 +132,6 @@ where
     Ok(total)
 }
 
-/// How long a plain data connection may make no progress (nothing sent or received) before
-/// its transfer fails: a client that neither reads nor sends for five minutes is gone.
-#[cfg(target_os = "linux")]
-const STALL: std::time::Duration = std::time::Duration::from_secs(300);
-
 /// Pipe size for [`receive_from_socket`]: up to this much moves per pair of `splice` calls.
 #[cfg(target_os = "linux")]
 const PIPE: usize = 1 << 20;
@@ -147,7 +143,7 @@ fn stalled(e: std::io::Error) -> std::io::Error {
     if e.kind() == std::io::ErrorKind::WouldBlock {
         std::io::Error::new(
             std::io::ErrorKind::TimedOut,
-            format!("data connection made no progress for {} s", STALL.as_secs()),
+            "the data connection made no progress for data_timeout seconds",
         )
     } else {
         e
@@ -155,13 +151,17 @@ fn stalled(e: std::io::Error) -> std::io::Error {
 }
 
 /// Takes a data connection off the async runtime for a transfer on a blocking thread: blocking
-/// mode with a stall timeout, so the thread sleeps in the kernel instead of polling.
+/// mode, so the thread sleeps in the kernel instead of polling, with `stall` as the longest
+/// wait for progress (a client that neither reads nor sends for that long is gone).
 #[cfg(target_os = "linux")]
-fn blocking_socket(socket: tokio::net::TcpStream) -> std::io::Result<std::net::TcpStream> {
+fn blocking_socket(
+    socket: tokio::net::TcpStream,
+    stall: Duration,
+) -> std::io::Result<std::net::TcpStream> {
     let socket = socket.into_std()?;
     socket.set_nonblocking(false)?;
-    socket.set_write_timeout(Some(STALL))?;
-    socket.set_read_timeout(Some(STALL))?;
+    socket.set_write_timeout(Some(stall))?;
+    socket.set_read_timeout(Some(stall))?;
     Ok(socket)
 }
 
@@ -196,15 +196,16 @@ fn with_thread_buffer<T>(len: usize, f: impl FnOnce(&mut [u8]) -> T) -> T {
 /// # Errors
 ///
 /// The I/O error of the open or of the transfer (e.g. `BrokenPipe` when the client hangs up,
-/// `TimedOut` after [`STALL`] without progress).
+/// `TimedOut` after `stall` without progress).
 #[cfg(target_os = "linux")]
 pub async fn send_file_to_socket(
     root: Root,
     rel: PathBuf,
     start: u64,
     socket: tokio::net::TcpStream,
+    stall: Duration,
 ) -> std::io::Result<u64> {
-    let mut socket = blocking_socket(socket)?;
+    let mut socket = blocking_socket(socket, stall)?;
     tokio::task::spawn_blocking(move || {
         let mut file = root.open()?.open(&rel)?.into_std();
         let len = file.metadata()?.len();
@@ -238,7 +239,7 @@ pub async fn send_file_to_socket(
 ///
 /// # Errors
 ///
-/// The I/O error of the open, of the socket (`TimedOut` after [`STALL`] without data) or of the
+/// The I/O error of the open, of the socket (`TimedOut` after `stall` without data) or of the
 /// write (e.g. a full disk).
 #[cfg(target_os = "linux")]
 pub async fn receive_from_socket(
@@ -246,10 +247,11 @@ pub async fn receive_from_socket(
     rel: PathBuf,
     start: u64,
     socket: tokio::net::TcpStream,
+    stall: Duration,
 ) -> std::io::Result<u64> {
     use rustix::io::Errno;
     use rustix::pipe::{PipeFlags, SpliceFlags, fcntl_setpipe_size, pipe_with, splice};
-    let socket = blocking_socket(socket)?;
+    let socket = blocking_socket(socket, stall)?;
     tokio::task::spawn_blocking(move || {
         let mut options = OpenOptions::new();
         options.write(true).create(true);
@@ -509,6 +511,10 @@ mod tests {
         }
     }
 
+    /// Stall timeout for the tests' plain-socket transfers.
+    #[cfg(target_os = "linux")]
+    const T: Duration = Duration::from_secs(30);
+
     /// A connected loopback pair: (the server's end as tokio, the client's end as std).
     #[cfg(target_os = "linux")]
     async fn socket_pair() -> (tokio::net::TcpStream, std::net::TcpStream) {
@@ -533,7 +539,7 @@ mod tests {
             let (server, mut client) = socket_pair().await;
             let sent = body.clone();
             let writer = std::thread::spawn(move || client.write_all(&sent));
-            let n = receive_from_socket(dir.clone(), "u.bin".into(), 0, server).await.unwrap();
+            let n = receive_from_socket(dir.clone(), "u.bin".into(), 0, server, T).await.unwrap();
             writer.join().unwrap().unwrap();
             assert_eq!(n, len as u64);
             assert!(std::fs::read(top.path().join("h/u.bin")).unwrap() == body, "len {len}");
@@ -544,7 +550,7 @@ mod tests {
                 let mut got = Vec::new();
                 client.read_to_end(&mut got).map(|_| got)
             });
-            let n = send_file_to_socket(dir.clone(), "u.bin".into(), start as u64, server)
+            let n = send_file_to_socket(dir.clone(), "u.bin".into(), start as u64, server, T)
                 .await
                 .unwrap();
             assert_eq!(n, (len - start) as u64);
@@ -554,15 +560,15 @@ mod tests {
         let (server, mut client) = socket_pair().await;
         let writer = std::thread::spawn(move || client.write_all(b"fallback bytes"));
         let mut file = std::fs::File::create(top.path().join("h/f.bin")).unwrap();
-        let n = copy_plain(&blocking_socket(server).unwrap(), &mut file, 3).unwrap();
+        let n = copy_plain(&blocking_socket(server, T).unwrap(), &mut file, 3).unwrap();
         writer.join().unwrap().unwrap();
         assert_eq!(n, 3 + 14);
         assert_eq!(std::fs::read(top.path().join("h/f.bin")).unwrap(), b"fallback bytes");
         // Hostile paths stay refused on the plain paths too.
         let (server, _client) = socket_pair().await;
-        assert!(receive_from_socket(dir.clone(), "../x".into(), 0, server).await.is_err());
+        assert!(receive_from_socket(dir.clone(), "../x".into(), 0, server, T).await.is_err());
         let (server, _client) = socket_pair().await;
-        assert!(send_file_to_socket(dir, "../h/u.bin".into(), 0, server).await.is_err());
+        assert!(send_file_to_socket(dir, "../h/u.bin".into(), 0, server, T).await.is_err());
     }
 
     #[tokio::test]

@@ -132,6 +132,8 @@ pub struct UserStorage {
     cwd: Mutex<String>,
     /// Transfers in flight in the whole daemon, for graceful shutdown.
     transfers: Arc<Transfers>,
+    /// How long a plain data connection may make no progress.
+    data_timeout: std::time::Duration,
     /// cap-std handle on `homes`, for the fast transfer paths into other users' homes.
     homes_dir: Arc<cap_std::fs::Dir>,
     /// The user's home, set at login: opened per operation, so an idle session holds no
@@ -141,8 +143,9 @@ pub struct UserStorage {
 
 impl UserStorage {
     /// A backend over the homes folder `homes` (absolute; `homes_dir` is a handle on it, opened
-    /// once and shared by every session), resolving shares with `shares` and counting its
-    /// transfers in `transfers`.
+    /// once and shared by every session), resolving shares with `shares`, counting its
+    /// transfers in `transfers` and failing a transfer whose data connection makes no progress
+    /// for `data_timeout`.
     ///
     /// # Errors
     ///
@@ -152,6 +155,7 @@ impl UserStorage {
         homes_dir: Arc<cap_std::fs::Dir>,
         shares: ShareStore,
         transfers: Arc<Transfers>,
+        data_timeout: std::time::Duration,
     ) -> std::io::Result<Self> {
         Ok(Self {
             home_dir: None,
@@ -161,6 +165,7 @@ impl UserStorage {
             started: SystemTime::now(),
             cwd: Mutex::new("/".to_string()),
             transfers,
+            data_timeout,
         })
     }
 
@@ -319,7 +324,7 @@ impl StorageBackend<FtpUser> for UserStorage {
     {
         let _running = self.transfers.start();
         let (dir, rel) = self.file_to_send(user, path.as_ref()).await?;
-        Ok(fastio::send_file_to_socket(dir, rel, start_pos, socket).await?)
+        Ok(fastio::send_file_to_socket(dir, rel, start_pos, socket, self.data_timeout).await?)
     }
 
     #[cfg(target_os = "linux")]
@@ -335,7 +340,7 @@ impl StorageBackend<FtpUser> for UserStorage {
     {
         let (dir, rel) = self.file_to_receive(path.as_ref())?;
         let _running = self.transfers.start();
-        Ok(fastio::receive_from_socket(dir, rel, start_pos, socket).await?)
+        Ok(fastio::receive_from_socket(dir, rel, start_pos, socket, self.data_timeout).await?)
     }
 
     fn supported_features(&self) -> u32 {

@@ -258,3 +258,71 @@ pub fn same(got: &[u8], want: &[u8], what: &str) {
 pub fn data(len: usize) -> Vec<u8> {
     (0..len).map(|i| (i * 31 % 251) as u8).collect()
 }
+
+/// A control connection spoken by hand, for what suppaftp cannot do (send a PROXY header, keep
+/// a data connection open while reading the control channel).
+pub struct RawControl {
+    reader: tokio::io::BufReader<tokio::net::tcp::OwnedReadHalf>,
+    writer: tokio::net::tcp::OwnedWriteHalf,
+}
+
+impl RawControl {
+    /// Connects to `addr` without reading the greeting.
+    pub async fn connect(addr: &str) -> RawControl {
+        let (r, w) = tokio::net::TcpStream::connect(addr).await.unwrap().into_split();
+        RawControl { reader: tokio::io::BufReader::new(r), writer: w }
+    }
+
+    /// Sends `text` as is (add the CRLF).
+    pub async fn send(&mut self, text: &str) {
+        use tokio::io::AsyncWriteExt;
+        self.writer.write_all(text.as_bytes()).await.unwrap();
+    }
+
+    /// The next whole reply (all lines of a multi-line one), waiting at most `secs`.
+    pub async fn reply_within(&mut self, secs: u64) -> String {
+        use tokio::io::AsyncBufReadExt;
+        let mut all = String::new();
+        loop {
+            let mut line = String::new();
+            let n =
+                tokio::time::timeout(Duration::from_secs(secs), self.reader.read_line(&mut line))
+                    .await
+                    .expect("a reply in time")
+                    .unwrap();
+            assert!(n > 0, "the server closed the control connection after {all:?}");
+            all.push_str(&line);
+            if line.len() >= 4 && line.as_bytes()[3] == b' ' {
+                return all;
+            }
+        }
+    }
+
+    /// The next whole reply, waiting at most 10 s.
+    pub async fn reply(&mut self) -> String {
+        self.reply_within(10).await
+    }
+
+    /// Sends `command` and returns its reply.
+    pub async fn cmd(&mut self, command: &str) -> String {
+        self.send(&format!("{command}\r\n")).await;
+        self.reply().await
+    }
+
+    /// Logs in as `user` with [`PW`] (reading the greeting first) and selects image type.
+    pub async fn login(&mut self, user: &str) {
+        assert!(self.reply().await.starts_with("220"));
+        assert!(self.cmd(&format!("USER {user}")).await.starts_with("331"));
+        assert!(self.cmd(&format!("PASS {PW}")).await.starts_with("230"));
+        assert!(self.cmd("TYPE I").await.starts_with("200"));
+    }
+
+    /// Opens a passive data connection (EPSV, RFC 2428).
+    pub async fn data_connection(&mut self) -> tokio::net::TcpStream {
+        let r = self.cmd("EPSV").await;
+        assert!(r.starts_with("229"), "{r}");
+        let port: u16 =
+            r.split("|||").nth(1).and_then(|t| t.split('|').next()).unwrap().parse().unwrap();
+        tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap()
+    }
+}

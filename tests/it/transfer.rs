@@ -148,36 +148,50 @@ async fn passive_replies_announce_the_configured_passive_host() {
 
 #[tokio::test]
 async fn proxy_protocol_mode_takes_the_client_address_from_the_proxy_header() {
-    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
     let raw_cfg =
         multiftp::config::RawConfig { proxy_protocol_port: Some(21), ..Default::default() };
     let s = TestServer::start_custom(&["alice"], raw_cfg).await;
     add_user(&s.app, "root1", multiftp::account::Role::Admin).await;
     // What a load balancer sends first (PROXY protocol v1), then ordinary FTP.
-    let stream = tokio::net::TcpStream::connect(s.addr()).await.unwrap();
-    let (r, mut w) = stream.into_split();
-    let mut r = BufReader::new(r);
-    w.write_all(b"PROXY TCP4 198.51.100.7 127.0.0.1 40000 21\r\n").await.unwrap();
-    let mut line = String::new();
-    let mut reply = async |r: &mut BufReader<tokio::net::tcp::OwnedReadHalf>| {
-        let mut all = String::new();
-        loop {
-            line.clear();
-            tokio::time::timeout(std::time::Duration::from_secs(10), r.read_line(&mut line))
-                .await
-                .expect("a reply in time")
-                .unwrap();
-            all.push_str(&line);
-            if line.len() >= 4 && line.as_bytes()[3] == b' ' {
-                return all;
-            }
-        }
-    };
-    assert!(reply(&mut r).await.starts_with("220"));
-    w.write_all(format!("USER root1\r\nPASS {PW}\r\n").as_bytes()).await.unwrap();
-    assert!(reply(&mut r).await.starts_with("331"));
-    assert!(reply(&mut r).await.starts_with("230"));
-    w.write_all(b"SITE WHO\r\n").await.unwrap();
-    let who = reply(&mut r).await;
+    let mut c = RawControl::connect(&s.addr()).await;
+    c.send("PROXY TCP4 198.51.100.7 127.0.0.1 40000 21\r\n").await;
+    assert!(c.reply().await.starts_with("220"));
+    assert!(c.cmd("USER root1").await.starts_with("331"));
+    assert!(c.cmd(&format!("PASS {PW}")).await.starts_with("230"));
+    let who = c.cmd("SITE WHO").await;
     assert!(who.contains("from 198.51.100.7"), "{who}");
+}
+
+#[tokio::test]
+async fn a_stalled_data_connection_fails_its_transfer_with_451_and_the_daemon_goes_on() {
+    use tokio::io::AsyncWriteExt;
+    let raw_cfg = multiftp::config::RawConfig { data_timeout: Some(2), ..Default::default() };
+    let s = TestServer::start_custom(&["alice"], raw_cfg).await;
+    // Far more than the socket buffers on both ends hold, so the server's writes block.
+    std::fs::write(s.home("alice").join("big.bin"), data(64 << 20)).unwrap();
+    let mut c = RawControl::connect(&s.addr()).await;
+    c.login("alice").await;
+
+    // A download the client never reads.
+    let unread = c.data_connection().await;
+    assert!(c.cmd("RETR big.bin").await.starts_with("150"));
+    let t = std::time::Instant::now();
+    let r = c.reply_within(30).await;
+    assert!(r.starts_with("451"), "a stalled RETR fails with 451: {r}");
+    assert!(t.elapsed() >= std::time::Duration::from_millis(1500), "not before the timeout");
+    drop(unread);
+
+    // An upload that sends a little and then nothing, without closing.
+    let mut stalled = c.data_connection().await;
+    assert!(c.cmd("STOR part.bin").await.starts_with("150"));
+    stalled.write_all(b"first bytes").await.unwrap();
+    let r = c.reply_within(30).await;
+    assert!(r.starts_with("451"), "a stalled STOR fails with 451: {r}");
+    drop(stalled);
+
+    // The session and the daemon go on: a whole transfer still works.
+    assert!(c.cmd("NOOP").await.starts_with("200"));
+    let mut ftp = s.login("alice").await;
+    put(&mut ftp, "after.bin", b"still serving").await;
+    assert_eq!(get(&mut ftp, "after.bin").await.unwrap(), b"still serving");
 }
