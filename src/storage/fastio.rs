@@ -66,12 +66,33 @@ fn read_full(f: &mut std::fs::File, buf: &mut [u8]) -> std::io::Result<usize> {
     Ok(filled)
 }
 
-/// Sends `rel` (relative to `dir`) from `start` to `out`; returns the bytes sent.
+/// `io` with `stall` as its time limit: a data connection that makes no progress for that
+/// long fails with `TimedOut`.
+async fn within<T>(
+    stall: Duration,
+    io: impl std::future::Future<Output = std::io::Result<T>>,
+) -> std::io::Result<T> {
+    tokio::time::timeout(stall, io).await.unwrap_or_else(|_| {
+        Err(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            "the data connection made no progress for data_timeout seconds",
+        ))
+    })
+}
+
+/// Sends `rel` (relative to `dir`) from `start` to `out`; returns the bytes sent. A chunk the
+/// client takes longer than `stall` to accept fails the transfer.
 ///
 /// # Errors
 ///
 /// The I/O error of the open, read or write that failed.
-pub async fn send_file<W>(root: Root, rel: PathBuf, start: u64, out: &mut W) -> std::io::Result<u64>
+pub async fn send_file<W>(
+    root: Root,
+    rel: PathBuf,
+    start: u64,
+    out: &mut W,
+    stall: Duration,
+) -> std::io::Result<u64>
 where
     W: AsyncWrite + Unpin + ?Sized,
 {
@@ -123,7 +144,7 @@ where
     let mut total = 0u64;
     while let Some(chunk) = full_rx.recv().await {
         let (buf, n) = chunk?;
-        out.write_all(&buf[..n]).await?;
+        within(stall, out.write_all(&buf[..n])).await?;
         total += n as u64;
         let _ = empty_tx.send(buf);
     }
@@ -319,7 +340,7 @@ fn copy_plain(
 }
 
 /// Writes `input` to `rel` (relative to `dir`), truncating the file at `start` first (REST +
-/// STOR resumes there); returns the bytes written.
+/// STOR resumes there); returns the bytes written. No data for `stall` fails the transfer.
 ///
 /// # Errors
 ///
@@ -329,6 +350,7 @@ pub async fn receive_file<R>(
     rel: PathBuf,
     start: u64,
     mut input: R,
+    stall: Duration,
 ) -> std::io::Result<u64>
 where
     R: AsyncRead + Unpin,
@@ -366,7 +388,7 @@ where
         };
         let mut filled = 0;
         while filled < buf.len() {
-            let n = input.read(&mut buf[filled..]).await?;
+            let n = within(stall, input.read(&mut buf[filled..])).await?;
             if n == 0 {
                 eof = true;
                 break;
@@ -494,25 +516,24 @@ mod tests {
         let dir = Root::new(base, "h");
         for len in [0usize, 1, 4096, CHUNK - 1, CHUNK, 3 * CHUNK + 17] {
             let body: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
-            let n = receive_file(dir.clone(), "f.bin".into(), 0, &body[..]).await.unwrap();
+            let n = receive_file(dir.clone(), "f.bin".into(), 0, &body[..], T).await.unwrap();
             assert_eq!(n, len as u64);
             assert_eq!(std::fs::read(tmp_path.join("f.bin")).unwrap(), body);
             let mut out = Vec::new();
-            let n = send_file(dir.clone(), "f.bin".into(), 0, &mut out).await.unwrap();
+            let n = send_file(dir.clone(), "f.bin".into(), 0, &mut out, T).await.unwrap();
             assert_eq!((n, out == body), (len as u64, true), "len {len}");
             if len > 10 {
                 let mut tail = Vec::new();
-                send_file(dir.clone(), "f.bin".into(), 10, &mut tail).await.unwrap();
+                send_file(dir.clone(), "f.bin".into(), 10, &mut tail, T).await.unwrap();
                 assert!(tail == body[10..]);
-                receive_file(dir.clone(), "f.bin".into(), 10, &b"xyz"[..]).await.unwrap();
+                receive_file(dir.clone(), "f.bin".into(), 10, &b"xyz"[..], T).await.unwrap();
                 let now = std::fs::read(tmp_path.join("f.bin")).unwrap();
                 assert!(now[..10] == body[..10] && &now[10..] == b"xyz");
             }
         }
     }
 
-    /// Stall timeout for the tests' plain-socket transfers.
-    #[cfg(target_os = "linux")]
+    /// Stall timeout for the tests' transfers.
     const T: Duration = Duration::from_secs(30);
 
     /// A connected loopback pair: (the server's end as tokio, the client's end as std).
@@ -572,6 +593,25 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn stream_paths_time_out_when_the_peer_makes_no_progress() {
+        let top = tempfile::tempdir().unwrap();
+        std::fs::create_dir(top.path().join("h")).unwrap();
+        std::fs::write(top.path().join("h/f.bin"), vec![7u8; 1 << 20]).unwrap();
+        let base =
+            Arc::new(Dir::open_ambient_dir(top.path(), cap_std::ambient_authority()).unwrap());
+        let dir = Root::new(base, "h");
+        let stall = Duration::from_millis(200);
+        // A reader that never reads: the 1 MiB file does not fit the 4 KiB pipe.
+        let (mut near, _far) = tokio::io::duplex(4096);
+        let e = send_file(dir.clone(), "f.bin".into(), 0, &mut near, stall).await.unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::TimedOut);
+        // A sender that sends nothing and does not close.
+        let (near, _far) = tokio::io::duplex(4096);
+        let e = receive_file(dir, "g.bin".into(), 0, near, stall).await.unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::TimedOut);
+    }
+
+    #[tokio::test]
     async fn list_dir_lists_entries_with_metadata() {
         let tmp = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(tmp.path().join("h/sub/d")).unwrap();
@@ -619,8 +659,8 @@ mod tests {
             "home",
         );
         let mut out = Vec::new();
-        assert!(send_file(dir.clone(), "../secret".into(), 0, &mut out).await.is_err());
-        assert!(receive_file(dir, "../planted".into(), 0, &b"x"[..]).await.is_err());
+        assert!(send_file(dir.clone(), "../secret".into(), 0, &mut out, T).await.is_err());
+        assert!(receive_file(dir, "../planted".into(), 0, &b"x"[..], T).await.is_err());
         assert!(!tmp.path().join("planted").exists());
     }
 }

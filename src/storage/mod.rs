@@ -308,7 +308,7 @@ impl StorageBackend<FtpUser> for UserStorage {
     {
         let _running = self.transfers.start();
         let (dir, rel) = self.file_to_send(user, path.as_ref()).await?;
-        Ok(fastio::send_file(dir, rel, start_pos, output).await?)
+        Ok(fastio::send_file(dir, rel, start_pos, output, self.data_timeout).await?)
     }
 
     #[cfg(target_os = "linux")]
@@ -463,7 +463,7 @@ impl StorageBackend<FtpUser> for UserStorage {
     ) -> Result<u64> {
         let (dir, rel) = self.file_to_receive(path.as_ref())?;
         let _running = self.transfers.start();
-        Ok(fastio::receive_file(dir, rel, start_pos, input).await?)
+        Ok(fastio::receive_file(dir, rel, start_pos, input, self.data_timeout).await?)
     }
 
     async fn del<P: AsRef<Path> + Send + Debug>(&self, user: &FtpUser, path: P) -> Result<()> {
