@@ -3,9 +3,16 @@
 //! the directory the handle was opened on).
 //!
 //! Why: `unftp_sbe_fs` streams through a 4 KiB `BufReader` over `tokio::fs::File`, which costs
-//! one thread-pool hop per 8 KiB read. Here one blocking task per transfer moves the file in
-//! 1 MiB chunks and hands them over a small channel, so disk and network overlap, buffers are
-//! reused, and a 1 GiB file takes about a thousand hand-offs instead of 131,072 hops.
+//! one thread-pool hop per 8 KiB read. Two kinds of path replace it:
+//! - Plain (non-TLS) data connections, on Linux, get the socket itself from libunftp
+//!   ([`send_file_to_socket`], [`receive_from_socket`]): a transfer runs on one blocking thread
+//!   from start to end (uploads with `splice(2)`), and a small cached download runs on the
+//!   async worker without any hop. These carry nearly all of the bench/ figures.
+//! - TLS data connections (and other platforms) get a stream: one blocking task per transfer
+//!   moves the file in 1 MiB chunks over a small channel ([`send_file`], [`receive_file`]), so
+//!   a 1 GiB file takes about a thousand hand-offs instead of 131,072 hops.
+//!
+//! Every path fails a transfer whose data connection makes no progress for `data_timeout`.
 
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::PathBuf;
