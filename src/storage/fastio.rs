@@ -217,7 +217,7 @@ fn with_thread_buffer<T>(len: usize, f: impl FnOnce(&mut [u8]) -> T) -> T {
 /// Files up to this size are sent by the async worker itself when their bytes are already in
 /// the page cache.
 #[cfg(target_os = "linux")]
-const CACHED_MAX: u64 = 64 << 10;
+pub const CACHED_MAX: u64 = 64 << 10;
 
 /// RETR on a data connection without TLS; returns the bytes sent from `start`.
 ///
