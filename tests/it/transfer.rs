@@ -195,3 +195,18 @@ async fn a_stalled_data_connection_fails_its_transfer_with_451_and_the_daemon_go
     put(&mut ftp, "after.bin", b"still serving").await;
     assert_eq!(get(&mut ftp, "after.bin").await.unwrap(), b"still serving");
 }
+
+#[tokio::test]
+async fn retr_of_a_folder_or_a_missing_file_is_550_and_the_session_goes_on() {
+    let s = TestServer::start().await;
+    let mut ftp = s.login("alice").await;
+    ftp.mkdir("folder").await.unwrap();
+    assert_eq!(code(get(&mut ftp, "folder").await), 550);
+    assert_eq!(code(get(&mut ftp, "missing.bin").await), 550);
+    // A small file (sent from the async worker) and a big one (from a blocking thread).
+    for (name, len) in [("small.bin", 1000), ("big.bin", 300 << 10)] {
+        let body = data(len);
+        put(&mut ftp, name, &body).await;
+        same(&get(&mut ftp, name).await.unwrap(), &body, name);
+    }
+}
