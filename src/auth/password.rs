@@ -4,8 +4,8 @@
 
 use std::sync::OnceLock;
 
-use argon2::password_hash::phc::PasswordHash;
-use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use argon2::password_hash::PasswordHasher;
+use argon2::password_hash::phc::{Output, PasswordHash};
 use argon2::{Algorithm, Argon2, Params, Version};
 
 use crate::error::{Error, Result};
@@ -56,12 +56,43 @@ pub fn hash_blocking(password: &str) -> Result<String> {
         .map_err(|e| Error::PasswordHash(e.to_string()))
 }
 
-/// Verifies `password` against a PHC string, synchronously. A malformed hash never matches.
+/// Largest argon2 memory cost a stored hash may ask for (256 MiB): hashes come from our own
+/// database, but a damaged or hand-edited row must not make a login allocate without bound.
+const MAX_M_COST_KIB: u32 = 256 << 10;
+
+thread_local! {
+    /// This hashing thread's argon2 working memory (19 MiB with our parameters), kept between
+    /// verifications. Letting argon2 allocate it each time left the C allocator holding several
+    /// such blocks per thread: 32 simultaneous first logins grew the daemon by 170 MiB.
+    static BLOCKS: std::cell::RefCell<Vec<argon2::Block>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Verifies `password` against a PHC string, synchronously, in this thread's kept working
+/// memory. A malformed hash never matches. Compares in constant time (`Output`'s equality).
 pub fn verify_blocking(password: &str, phc: &str) -> bool {
-    match PasswordHash::new(phc) {
-        Ok(parsed) => hasher().verify_password(password.as_bytes(), &parsed).is_ok(),
-        Err(_) => false,
+    let Ok(parsed) = PasswordHash::new(phc) else { return false };
+    let (Some(salt), Some(expected)) = (&parsed.salt, &parsed.hash) else { return false };
+    let Ok(params) = Params::try_from(&parsed) else { return false };
+    let Ok(algorithm) = Algorithm::try_from(parsed.algorithm.as_str()) else { return false };
+    let Ok(version) = parsed.version.map_or(Ok(Version::default()), Version::try_from) else {
+        return false;
+    };
+    if params.m_cost() > MAX_M_COST_KIB {
+        return false;
     }
+    let blocks = params.block_count();
+    let argon = Argon2::new(algorithm, version, params);
+    let mut out = [0u8; Output::MAX_LENGTH];
+    let Some(out) = out.get_mut(..expected.len()) else { return false };
+    let hashed = BLOCKS.with(|cell| {
+        let mut memory = cell.borrow_mut();
+        if memory.len() < blocks {
+            memory.resize(blocks, argon2::Block::default());
+        }
+        argon.hash_password_into_with_memory(password.as_bytes(), salt, out, &mut memory[..blocks])
+    });
+    hashed.is_ok() && Output::new(out).is_ok_and(|got| &got == expected)
 }
 
 /// A fixed pool of hashing threads, one per core. argon2 allocates 19 MiB per hash; on tokio's
@@ -164,6 +195,12 @@ mod tests {
         assert!(verify_blocking("correct horse", &phc));
         assert!(!verify_blocking("wrong horse", &phc));
         assert!(!verify_blocking("correct horse", "not a hash"));
+        // A hash asking for absurd memory is refused, not computed.
+        let greedy = phc.replace("m=19456", "m=4000000");
+        assert!(!verify_blocking("correct horse", &greedy));
+        // The kept working memory serves the next verification too (same answers again).
+        assert!(verify_blocking("correct horse", &phc));
+        assert!(!verify_blocking("correct horsf", &phc));
     }
 
     #[test]
