@@ -555,14 +555,19 @@ pub async fn list_dir(root: Root, rel: PathBuf) -> std::io::Result<Vec<Entry>> {
 mod tests {
     use super::*;
 
+    /// The folder `name` under `top` (created if missing) as a [`Root`] on a handle for `top`,
+    /// the way sessions reach their homes.
+    fn root_at(top: &std::path::Path, name: &str) -> Root {
+        std::fs::create_dir_all(top.join(name)).unwrap();
+        let base = Dir::open_ambient_dir(top, cap_std::ambient_authority()).unwrap();
+        Root::new(Arc::new(base), name)
+    }
+
     #[tokio::test]
     async fn round_trips_small_and_large_files_and_resumes() {
         let top = tempfile::tempdir().unwrap();
         let tmp_path = top.path().join("h");
-        std::fs::create_dir(&tmp_path).unwrap();
-        let base =
-            Arc::new(Dir::open_ambient_dir(top.path(), cap_std::ambient_authority()).unwrap());
-        let dir = Root::new(base, "h");
+        let dir = root_at(top.path(), "h");
         for len in [0usize, 1, 4096, CHUNK - 1, CHUNK, 3 * CHUNK + 17] {
             let body: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
             let n = receive_file(dir.clone(), "f.bin".into(), 0, &body[..], T).await.unwrap();
@@ -599,10 +604,7 @@ mod tests {
     #[tokio::test]
     async fn plain_socket_paths_move_exact_bytes_and_resume() {
         let top = tempfile::tempdir().unwrap();
-        std::fs::create_dir(top.path().join("h")).unwrap();
-        let base =
-            Arc::new(Dir::open_ambient_dir(top.path(), cap_std::ambient_authority()).unwrap());
-        let dir = Root::new(base, "h");
+        let dir = root_at(top.path(), "h");
         for len in [0usize, 1, 4096, CHUNK + 1, 3 * PIPE + 17] {
             let body: Vec<u8> = (0..len).map(|i| (i % 253) as u8).collect();
             // Upload: the client writes and closes; splice moves it into the file.
@@ -658,11 +660,8 @@ mod tests {
     #[tokio::test]
     async fn stream_paths_time_out_when_the_peer_makes_no_progress() {
         let top = tempfile::tempdir().unwrap();
-        std::fs::create_dir(top.path().join("h")).unwrap();
+        let dir = root_at(top.path(), "h");
         std::fs::write(top.path().join("h/f.bin"), vec![7u8; 1 << 20]).unwrap();
-        let base =
-            Arc::new(Dir::open_ambient_dir(top.path(), cap_std::ambient_authority()).unwrap());
-        let dir = Root::new(base, "h");
         let stall = Duration::from_millis(200);
         // A reader that never reads: the 1 MiB file does not fit the 4 KiB pipe.
         let (mut near, _far) = tokio::io::duplex(4096);
@@ -679,10 +678,7 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(tmp.path().join("h/sub/d")).unwrap();
         std::fs::write(tmp.path().join("h/sub/a.txt"), b"abc").unwrap();
-        let dir = Root::new(
-            Arc::new(Dir::open_ambient_dir(tmp.path(), cap_std::ambient_authority()).unwrap()),
-            "h",
-        );
+        let dir = root_at(tmp.path(), "h");
         let mut got: Vec<(String, bool, u64)> = list_dir(dir.clone(), "sub".into())
             .await
             .unwrap()
@@ -715,12 +711,8 @@ mod tests {
     #[tokio::test]
     async fn paths_outside_the_directory_are_refused() {
         let tmp = tempfile::tempdir().unwrap();
-        std::fs::create_dir(tmp.path().join("home")).unwrap();
         std::fs::write(tmp.path().join("secret"), b"s").unwrap();
-        let dir = Root::new(
-            Arc::new(Dir::open_ambient_dir(tmp.path(), cap_std::ambient_authority()).unwrap()),
-            "home",
-        );
+        let dir = root_at(tmp.path(), "home");
         let mut out = Vec::new();
         assert!(send_file(dir.clone(), "../secret".into(), 0, &mut out, T).await.is_err());
         assert!(receive_file(dir, "../planted".into(), 0, &b"x"[..], T).await.is_err());
