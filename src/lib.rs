@@ -25,6 +25,7 @@ pub mod cli;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod ftp;
 pub mod message;
 pub mod metrics;
 pub mod server;
