@@ -31,25 +31,14 @@ impl DataArgs {
 }
 
 /// Installs the tracing subscriber on stderr. `RUST_LOG` wins; otherwise `info` (or `debug`
-/// with `verbose`), with sqlx's per-query lines kept at warn. libunftp logs through the `log`
-/// crate, which the subscriber picks up too.
+/// with `verbose`), with sqlx's per-query lines kept at warn. Crates that log through the `log`
+/// crate (sqlx, rustls, tiny_http) are picked up too.
 pub fn init_tracing(verbose: bool, default: &str, format: LogFormat) {
     use std::io::IsTerminal;
-    use tracing_subscriber::filter::{EnvFilter, filter_fn};
+    use tracing_subscriber::filter::EnvFilter;
     use tracing_subscriber::prelude::*;
     let fallback = if verbose { "debug,sqlx=warn" } else { default };
     let env = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(fallback));
-    // At debug level libunftp logs every command line with its arguments, which would put the
-    // passwords of SITE PASSWD and SITE USER into the log. Keep that logger at info, always.
-    let env = env.add_directive(
-        "libunftp::server::controlchan::log=info".parse().expect("a valid directive"),
-    );
-    // libunftp instruments its functions with spans that Debug-print whole sessions, which
-    // would bury every line in kilobytes of state; keep its log lines, drop its spans.
-    let no_library_spans = filter_fn(|meta| {
-        !(meta.is_span()
-            && (meta.target().starts_with("libunftp") || meta.target().starts_with("unftp")))
-    });
     let output = match format {
         LogFormat::Text => tracing_subscriber::fmt::layer()
             .with_writer(std::io::stderr)
@@ -63,8 +52,6 @@ pub fn init_tracing(verbose: bool, default: &str, format: LogFormat) {
             .with_span_list(false)
             .boxed(),
     };
-    let _ = tracing_subscriber::registry()
-        .with(output.with_filter(no_library_spans).with_filter(env))
-        .try_init();
+    let _ = tracing_subscriber::registry().with(output.with_filter(env)).try_init();
     let _ = tracing_log::LogTracer::init();
 }

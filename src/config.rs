@@ -65,6 +65,16 @@ pub struct RawConfig {
     pub http_bind: Option<String>,
     /// PROXY protocol mode: the port clients see for the control connection.
     pub proxy_protocol_port: Option<u16>,
+    /// Whether active mode (PORT/EPRT) is allowed.
+    pub active_mode: Option<bool>,
+    /// Port for implicit FTPS (TLS from the first byte).
+    pub implicit_tls_port: Option<u16>,
+    /// Refuse TLS data connections that do not resume the control connection's TLS session.
+    pub require_tls_session_reuse: Option<bool>,
+    /// Accept data connections only from the control connection's address.
+    pub data_peer_check: Option<bool>,
+    /// Longest command line accepted after login, in bytes.
+    pub line_limit: Option<usize>,
 }
 
 impl RawConfig {
@@ -93,6 +103,13 @@ impl RawConfig {
             failed_logins_by: over.failed_logins_by.or(self.failed_logins_by),
             http_bind: over.http_bind.or(self.http_bind),
             proxy_protocol_port: over.proxy_protocol_port.or(self.proxy_protocol_port),
+            active_mode: over.active_mode.or(self.active_mode),
+            implicit_tls_port: over.implicit_tls_port.or(self.implicit_tls_port),
+            require_tls_session_reuse: over
+                .require_tls_session_reuse
+                .or(self.require_tls_session_reuse),
+            data_peer_check: over.data_peer_check.or(self.data_peer_check),
+            line_limit: over.line_limit.or(self.line_limit),
         }
     }
 }
@@ -141,9 +158,26 @@ pub struct Settings {
     pub failed_logins_by: BlockBy,
     /// HTTP listener for /metrics and /health, if any.
     pub http_bind: Option<std::net::SocketAddr>,
-    /// PROXY protocol mode (behind a load balancer): the external control port.
+    /// PROXY protocol mode (behind a load balancer): the external control port. Every
+    /// control connection must then start with a PROXY header (v1 or v2).
     pub proxy_protocol_port: Option<u16>,
+    /// Whether active mode (PORT/EPRT) is allowed; the engine connects only to the client's
+    /// own address and ports >= 1024 (RFC 2577).
+    pub active_mode: bool,
+    /// Port for implicit FTPS (TLS from the first byte), if any; needs a certificate.
+    pub implicit_tls_port: Option<u16>,
+    /// Refuse TLS data connections that do not resume the control connection's TLS session
+    /// (vsftpd's `require_ssl_reuse`). Off by default: Python's ftplib does not resume.
+    pub require_tls_session_reuse: bool,
+    /// Accept data connections only from the control connection's address (off for odd NATs).
+    pub data_peer_check: bool,
+    /// Longest command line accepted after login, in bytes (before login the engine allows
+    /// 512).
+    pub line_limit: usize,
 }
+
+/// Shortest `line_limit` allowed: RFC 959 section 4.1 commands with a full path need room.
+pub const MIN_LINE_LIMIT: usize = 512;
 
 /// Log format on stderr.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -343,6 +377,36 @@ impl Settings {
                 )));
             }
         };
+        if raw.require_tls_session_reuse == Some(true) && tls.is_none() {
+            return Err(Error::Config(
+                "require_tls_session_reuse is set but no certificate is configured: set tls_cert \
+                 and tls_key"
+                    .into(),
+            ));
+        }
+        let port = raw.port.unwrap_or(DEFAULT_PORT);
+        if let Some(implicit) = raw.implicit_tls_port {
+            if tls.is_none() {
+                return Err(Error::Config(
+                    "implicit_tls_port is set but no certificate is configured: set tls_cert and \
+                     tls_key (env MULTIFTP_TLS_CERT and MULTIFTP_TLS_KEY)"
+                        .into(),
+                ));
+            }
+            if implicit == port && port != 0 {
+                return Err(Error::Config(format!(
+                    "invalid implicit_tls_port {implicit} (env MULTIFTP_IMPLICIT_TLS_PORT, flag \
+                     --implicit-tls-port): it must differ from the control port"
+                )));
+            }
+        }
+        let line_limit = raw.line_limit.unwrap_or(8192);
+        if line_limit < MIN_LINE_LIMIT {
+            return Err(Error::Config(format!(
+                "invalid line_limit {line_limit} (env MULTIFTP_LINE_LIMIT, flag --line-limit): \
+                 use at least {MIN_LINE_LIMIT} bytes (default 8192)"
+            )));
+        }
         let transfer_log = raw.transfer_log.as_deref().map(absolute).transpose()?;
         let http_bind = match raw.http_bind.as_deref() {
             None | Some("") => None,
@@ -356,6 +420,11 @@ impl Settings {
         Ok(Settings {
             http_bind,
             proxy_protocol_port: raw.proxy_protocol_port,
+            active_mode: raw.active_mode.unwrap_or(true),
+            implicit_tls_port: raw.implicit_tls_port,
+            require_tls_session_reuse: raw.require_tls_session_reuse.unwrap_or(false),
+            data_peer_check: raw.data_peer_check.unwrap_or(true),
+            line_limit,
             log_format,
             transfer_log,
             max_sessions_per_user: raw.max_sessions_per_user.unwrap_or(0),
@@ -367,7 +436,7 @@ impl Settings {
             tls,
             tls_required,
             bind,
-            port: raw.port.unwrap_or(DEFAULT_PORT),
+            port,
             root,
             db,
             passive_ports,
@@ -409,6 +478,11 @@ pub const KNOWN_ENV: &[&str] = &[
     "MULTIFTP_FAILED_LOGINS_BY",
     "MULTIFTP_HTTP_BIND",
     "MULTIFTP_PROXY_PROTOCOL_PORT",
+    "MULTIFTP_ACTIVE_MODE",
+    "MULTIFTP_IMPLICIT_TLS_PORT",
+    "MULTIFTP_REQUIRE_TLS_SESSION_REUSE",
+    "MULTIFTP_DATA_PEER_CHECK",
+    "MULTIFTP_LINE_LIMIT",
     "MULTIFTP_VERBOSE",
 ];
 
@@ -472,6 +546,32 @@ mod tests {
         assert_eq!(from_example.passive_ports, defaults.passive_ports);
         assert_eq!(from_example.bind, defaults.bind);
         assert_eq!(from_example.greeting, defaults.greeting);
+        assert_eq!(from_example.active_mode, defaults.active_mode);
+        assert_eq!(from_example.data_peer_check, defaults.data_peer_check);
+        assert_eq!(from_example.require_tls_session_reuse, defaults.require_tls_session_reuse);
+        assert_eq!(from_example.line_limit, defaults.line_limit);
+        assert_eq!(from_example.implicit_tls_port, defaults.implicit_tls_port);
+    }
+
+    #[test]
+    fn engine_settings_defaults_and_checks() {
+        let d = Settings::validate(RawConfig::default()).unwrap();
+        assert!(d.active_mode && d.data_peer_check && !d.require_tls_session_reuse);
+        assert_eq!((d.line_limit, d.implicit_tls_port), (8192, None));
+        let raw = RawConfig { line_limit: Some(511), ..Default::default() };
+        assert!(Settings::validate(raw).unwrap_err().to_string().contains("MULTIFTP_LINE_LIMIT"));
+        let raw = RawConfig { line_limit: Some(512), ..Default::default() };
+        assert_eq!(Settings::validate(raw).unwrap().line_limit, 512);
+        let raw = RawConfig { implicit_tls_port: Some(990), ..Default::default() };
+        assert!(Settings::validate(raw).unwrap_err().to_string().contains("no certificate"));
+        let raw = RawConfig { require_tls_session_reuse: Some(true), ..Default::default() };
+        assert!(Settings::validate(raw).unwrap_err().to_string().contains("no certificate"));
+        let raw: RawConfig =
+            toml::from_str("active_mode = false\ndata_peer_check = false\nline_limit = 1024")
+                .unwrap();
+        let s = Settings::validate(raw).unwrap();
+        assert!(!s.active_mode && !s.data_peer_check);
+        assert_eq!(s.line_limit, 1024);
     }
 
     #[test]

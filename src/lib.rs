@@ -1,4 +1,4 @@
-//! multiftp: a multi-user FTP server for teams, on libunftp, tokio and SQLite.
+//! multiftp: a multi-user FTP server for teams, on its own FTP engine, tokio and SQLite.
 //!
 //! Users log in with any FTP client against accounts in a SQLite database (argon2id hashes),
 //! each lives in a private home, and they can share files with each other through the
@@ -9,11 +9,13 @@
 //!
 //! Three tiers, data flowing one way: protocol -> service -> data.
 //!
-//! - Protocol: [`server`] (libunftp server and start-up), [`site`] (custom SITE commands),
-//!   [`cli`] (shared clap flags) and the binaries in `src/bin/`.
+//! - Protocol: [`ftp`] (the FTP engine, which knows nothing of the rest and reaches it
+//!   through its `Backend` trait), [`server`] (start-up: settings to engine options),
+//!   [`site`] (custom SITE commands), [`cli`] (shared clap flags) and the binaries in
+//!   `src/bin/`.
 //! - Service: [`account`] (users, roles, profiles, passwords), [`share`] (sharing),
 //!   [`message`] (messages and broadcasts), [`session`] (who is online), [`auth`] (login on
-//!   top of accounts).
+//!   top of accounts, and the engine's backend over all of these).
 //! - Data: [`db`] (pool and migrations), `*/store.rs` (all SQL), [`storage`] (the per-user
 //!   storage backend with the `/shared` folder).
 //!

@@ -1,28 +1,23 @@
 //! The daemon: [`App`] opens everything the server and `ftpadm` need (root, homes,
-//! database, services); [`run`] builds the libunftp server on top and serves until the shutdown
-//! future completes.
+//! database, services); [`run`] puts the FTP engine ([`crate::ftp`]) on top, with
+//! [`Daemon`] as its backend, and serves until the shutdown future completes.
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use libunftp::ServerBuilder;
-use libunftp::options::{
-    FailedLoginsBlock, FailedLoginsPolicy, FtpsRequired, PassiveHost, Shutdown, TlsFlags,
-};
 use sqlx::SqlitePool;
 
 use crate::account::Accounts;
-use crate::auth::{DbAuthenticator, DbUserDetailProvider};
+use crate::auth::Daemon;
 use crate::config::{BlockBy, PassiveHostSetting, Settings, TlsRequired};
 use crate::error::{Error, Result};
+use crate::ftp::server::{Listeners, ServeError, Server};
+use crate::ftp::{self, FailedLogins, Options, PassiveHost, TlsPolicy};
 use crate::message::Messages;
 use crate::session::{Limits, Sessions, Tracker};
 use crate::share::Shares;
-use crate::storage::UserStorage;
-use crate::storage::inflight::Transfers;
 use crate::transfer_log::TransferLog;
-use std::time::Duration;
 
 /// Everything opened from [`Settings`]: the database and the services over it.
 #[derive(Debug, Clone)]
@@ -65,7 +60,7 @@ impl App {
                 source,
             },
         )?;
-        // Canonical from here on: libunftp's filesystem checks that each home is under it.
+        // Canonical from here on: the storage checks that each home is `<root>/home/<user>`.
         settings.root = std::fs::canonicalize(&settings.root).map_err(|source| Error::Io {
             what: "cannot resolve the data root",
             path: settings.root.clone(),
@@ -80,32 +75,29 @@ impl App {
     }
 }
 
-/// Serves FTP until `shutdown` completes, then gives running transfers the configured grace
-/// period. Binds first so a busy port is reported clearly before anything else happens.
+/// Serves FTP until `shutdown` completes: from then on logins are refused, the listeners
+/// close, idle sessions end and running transfers get the configured grace period. Binds
+/// first so a busy port is reported clearly before anything else happens.
 ///
 /// # Errors
 ///
-/// [`Error::Config`] when the address is in use or the server cannot be built.
+/// [`Error::Config`] when an address is in use, the certificate cannot be loaded or the grace
+/// period expired; [`Error::Io`] for an unusable homes folder or transfer log.
 pub async fn run<F>(app: &App, shutdown: F) -> Result<()>
 where
     F: Future<Output = ()> + Send + Sync + 'static,
 {
     let s = &app.settings;
-    let addr = SocketAddr::new(s.bind, s.port);
-    check_bindable(addr)?;
-
+    let control = bind(SocketAddr::new(s.bind, s.port), "--port / MULTIFTP_PORT").await?;
+    let implicit_tls = match s.implicit_tls_port {
+        Some(port) => Some(
+            bind(SocketAddr::new(s.bind, port), "--implicit-tls-port / MULTIFTP_IMPLICIT_TLS_PORT")
+                .await?,
+        ),
+        None => None,
+    };
+    let options = engine_options(s)?;
     let homes = s.homes();
-    let accounts = app.accounts.clone();
-    crate::auth::password::prewarm().await;
-    let limits = Limits { per_user: s.max_sessions_per_user, total: s.max_sessions };
-    let tracker = Tracker::start(&app.sessions, limits).await?;
-    let share_store = app.shares.store().clone();
-    let factory_homes = homes.clone();
-    let grace = s.shutdown_grace;
-    // libunftp only takes a &'static greeting; it is built once per process.
-    let greeting: &'static str = Box::leak(s.greeting.clone().into_boxed_str());
-
-    let transfers = Transfers::new();
     let homes_dir = Arc::new(
         cap_std::fs::Dir::open_ambient_dir(&homes, cap_std::ambient_authority()).map_err(
             |source| Error::Io {
@@ -115,148 +107,153 @@ where
             },
         )?,
     );
-    let factory_transfers = Arc::clone(&transfers);
-    let data_timeout = s.data_timeout;
-    let builder = ServerBuilder::with_user_detail_provider(
-        Box::new(move || {
-            UserStorage::new(
-                &factory_homes,
-                Arc::clone(&homes_dir),
-                share_store.clone(),
-                Arc::clone(&factory_transfers),
-                data_timeout,
-            )
-            .expect("the homes folder was opened at start-up")
-        }),
-        Arc::new(DbUserDetailProvider::new(accounts.clone())),
-    )
-    .authenticator(Arc::new(DbAuthenticator::new(
-        accounts,
-        Some(tracker.clone()),
-        Arc::clone(&transfers),
-    )))
-    .greeting(greeting)
-    .passive_ports(s.passive_ports.clone())
-    .idle_session_timeout(s.idle_timeout.as_secs())
-    .notify_presence(tracker.clone())
-    .shutdown_indicator(drain(shutdown, Arc::clone(&transfers), grace));
-    // By default a source IP + username pair is blocked after 3 failures for 5 minutes: keyed
-    // on the pair, one attacker cannot lock a user out from everywhere.
-    let builder = if s.failed_logins_max == 0 {
-        builder
-    } else {
-        builder.failed_logins_policy(FailedLoginsPolicy::new(
-            s.failed_logins_max,
-            s.failed_logins_block,
-            match s.failed_logins_by {
-                BlockBy::UserAndIp => FailedLoginsBlock::UserAndIP,
-                BlockBy::Ip => FailedLoginsBlock::IP,
-                BlockBy::User => FailedLoginsBlock::User,
-            },
-        ))
-    };
-    let builder = match &s.transfer_log {
-        Some(path) => builder.notify_data(TransferLog::open(path, Some(tracker.clone()))?),
-        None => builder,
-    };
-    let builder = builder.passive_host(match &s.passive_host {
-        PassiveHostSetting::FromConnection => PassiveHost::FromConnection,
-        PassiveHostSetting::Ip(ip) => PassiveHost::Ip(*ip),
-        PassiveHostSetting::Dns(name) => PassiveHost::Dns(name.clone()),
-    });
-    let builder = match &s.tls {
-        None => builder,
-        Some(tls) => {
-            let (control, data) = match s.tls_required {
-                TlsRequired::None => (FtpsRequired::None, FtpsRequired::None),
-                TlsRequired::Logins => (FtpsRequired::Accounts, FtpsRequired::None),
-                TlsRequired::All => (FtpsRequired::Accounts, FtpsRequired::Accounts),
-            };
-            builder
-                .ftps(tls.cert.clone(), tls.key.clone())
-                .ftps_required(control, data)
-                // TLS 1.2 and 1.3; session-id resumption for 1.2 (curl and lftp reuse the
-                // control channel's session on data connections). TLS 1.3 works since the
-                // vendored libunftp sends no 1.3 session tickets (vendor/libunftp/PATCHES.md).
-                .ftps_tls_flags(TlsFlags::V1_2 | TlsFlags::V1_3 | TlsFlags::RESUMPTION_SESS_ID)
-        }
-    };
-    let builder = match s.proxy_protocol_port {
-        Some(port) => builder.proxy_protocol_mode(port),
-        None => builder,
-    };
-    let builder = if s.http_bind.is_some() { builder.metrics() } else { builder };
-    let builder = crate::site::register(builder, app);
-    let server = builder.build().map_err(|e| {
-        Error::Config(format!(
-            "cannot start the FTP server: {e} (check tls_cert / tls_key: PEM certificate chain \
-             and private key)"
-        ))
-    })?;
+    let transfer_log = s.transfer_log.as_deref().map(TransferLog::open).transpose()?;
+    crate::auth::password::prewarm().await;
+    let limits = Limits { per_user: s.max_sessions_per_user, total: s.max_sessions };
+    let tracker = Tracker::start(&app.sessions, limits).await?;
+    let daemon = Arc::new(Daemon::new(app, tracker.clone(), homes_dir, transfer_log));
+    let server = Server::new(Arc::clone(&daemon), options);
     let http = match s.http_bind {
-        Some(http_addr) => Some(crate::metrics::HttpServer::start(
-            http_addr,
-            app,
-            tracker.clone(),
-            Arc::clone(&transfers),
-        )?),
+        Some(http_addr) => {
+            match crate::metrics::HttpServer::start(http_addr, app, server.stats()) {
+                Ok(http) => Some(http),
+                Err(e) => {
+                    let _ = tracker.stop().await;
+                    return Err(e);
+                }
+            }
+        }
         None => None,
     };
-    let result = server.listen(addr.to_string()).await;
+    let draining = Arc::clone(&daemon);
+    let result = server
+        .serve(Listeners { control, implicit_tls }, async move {
+            shutdown.await;
+            draining.begin_drain();
+        })
+        .await;
     if let Some(http) = http {
         http.stop();
     }
+    // The last logouts and transfer-log lines first, then this daemon's rows go.
+    daemon.flush().await;
     if let Err(e) = tracker.stop().await {
         tracing::warn!(cause = %e, "could not clear this daemon's sessions");
     }
-    result.map_err(|e| {
-        let text = e.to_string();
-        if text.contains("grace period") {
+    result.map_err(|e| match e {
+        ServeError::GraceExpired(_) => {
             Error::Config("shutdown grace period expired with transfers still running".into())
-        } else {
-            Error::Config(format!("FTP server on {addr} stopped: {text}"))
         }
     })
 }
 
-/// The shutdown libunftp sees. libunftp's own shutdown closes every session at once, data
-/// connections included, so when `shutdown` fires we first refuse new logins and wait (at most
-/// `grace`) for running transfers to finish; only then does libunftp close the idle sessions.
-async fn drain<F>(shutdown: F, transfers: Arc<Transfers>, grace: Duration) -> Shutdown
-where
-    F: Future<Output = ()> + Send + Sync + 'static,
-{
-    shutdown.await;
-    transfers.begin_drain();
-    let started = tokio::time::Instant::now();
-    let running = transfers.running();
-    if running > 0 {
-        tracing::info!(running, grace_secs = grace.as_secs(), "waiting for transfers to finish");
-        if tokio::time::timeout(grace, transfers.wait_idle()).await.is_err() {
-            tracing::warn!(running = transfers.running(), "grace period over, closing anyway");
+/// The engine's options from the settings; loads the certificate when FTPS is configured.
+///
+/// # Errors
+///
+/// [`Error::Config`] naming `tls_cert` / `tls_key` when they cannot be loaded.
+pub fn engine_options(s: &Settings) -> Result<Options> {
+    let tls = match &s.tls {
+        Some(files) => {
+            Some(ftp::tls::Tls::from_pem_files(&files.cert, &files.key).map_err(|e| {
+                Error::Config(format!(
+                    "cannot load the FTPS certificate: {e} (check tls_cert / tls_key: PEM \
+                     certificate chain and private key)"
+                ))
+            })?)
         }
-        // Give the control channels a moment to send their 226 replies.
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
-    let left = grace.saturating_sub(started.elapsed()).max(Duration::from_secs(1));
-    Shutdown::new().grace_period(left)
+        None => None,
+    };
+    Ok(Options {
+        greeting: s.greeting.clone(),
+        passive_ports: s.passive_ports.clone(),
+        passive_host: match &s.passive_host {
+            PassiveHostSetting::FromConnection => PassiveHost::FromConnection,
+            PassiveHostSetting::Ip(ip) => PassiveHost::Ip((*ip).into()),
+            PassiveHostSetting::Dns(name) => PassiveHost::Dns(name.clone()),
+        },
+        idle_timeout: s.idle_timeout,
+        data_timeout: s.data_timeout,
+        shutdown_grace: s.shutdown_grace,
+        tls,
+        tls_policy: match s.tls_required {
+            TlsRequired::None => TlsPolicy::Optional,
+            TlsRequired::Logins => TlsPolicy::Logins,
+            TlsRequired::All => TlsPolicy::All,
+        },
+        require_tls_session_reuse: s.require_tls_session_reuse,
+        active_mode: s.active_mode,
+        data_peer_check: s.data_peer_check,
+        // The engine needs only to know whether to expect the header: the balancer's control
+        // port was libunftp's way to tell control from data connections on one listener, and
+        // the engine's passive data connections have listeners of their own.
+        proxy_protocol: s.proxy_protocol_port.is_some(),
+        // By default a source IP + username pair is blocked after 3 failures for 5 minutes:
+        // keyed on the pair, one attacker cannot lock a user out from everywhere.
+        failed_logins: (s.failed_logins_max > 0).then_some(FailedLogins {
+            max: s.failed_logins_max,
+            block: s.failed_logins_block,
+            by: match s.failed_logins_by {
+                BlockBy::UserAndIp => ftp::BlockBy::UserAndIp,
+                BlockBy::Ip => ftp::BlockBy::Ip,
+                BlockBy::User => ftp::BlockBy::User,
+            },
+        }),
+        line_limit: s.line_limit,
+    })
 }
 
-fn check_bindable(addr: SocketAddr) -> Result<()> {
-    match std::net::TcpListener::bind(addr) {
-        Ok(listener) => {
-            drop(listener);
-            Ok(())
+/// Binds a listener on `addr`, explaining a busy port or a refused address; `flag` names the
+/// setting that chose the port.
+async fn bind(addr: SocketAddr, flag: &str) -> Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+        if e.kind() == std::io::ErrorKind::AddrInUse {
+            Error::Config(format!(
+                "port {} on {} is already in use: stop the other server or choose another port \
+                 with {flag}",
+                addr.port(),
+                addr.ip()
+            ))
+        } else {
+            Error::Config(format!(
+                "cannot listen on {addr}: {e} (ports below 1024 need CAP_NET_BIND_SERVICE; check \
+                 --bind / MULTIFTP_BIND)"
+            ))
         }
-        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => Err(Error::Config(format!(
-            "port {} on {} is already in use: stop the other server or choose another port \
-             with --port / MULTIFTP_PORT",
-            addr.port(),
-            addr.ip()
-        ))),
-        Err(e) => Err(Error::Config(format!(
-            "cannot listen on {addr}: {e} (ports below 1024 need CAP_NET_BIND_SERVICE; check \
-             --bind / MULTIFTP_BIND)"
-        ))),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::RawConfig;
+
+    #[test]
+    fn settings_map_onto_engine_options() {
+        let raw = RawConfig {
+            passive_host: Some("203.0.113.7".into()),
+            failed_logins_max: Some(0),
+            proxy_protocol_port: Some(21),
+            active_mode: Some(false),
+            line_limit: Some(1024),
+            ..Default::default()
+        };
+        let o = engine_options(&Settings::load(None, raw).unwrap()).unwrap();
+        assert_eq!(o.passive_host, PassiveHost::Ip([203, 0, 113, 7].into()));
+        assert_eq!(o.failed_logins, None);
+        assert!(o.proxy_protocol && !o.active_mode && o.data_peer_check);
+        assert!(o.tls.is_none() && o.tls_policy == TlsPolicy::Optional);
+        assert_eq!(o.line_limit, 1024);
+        let o = engine_options(&Settings::load(None, RawConfig::default()).unwrap()).unwrap();
+        let policy = o.failed_logins.unwrap();
+        assert_eq!((policy.max, policy.by), (3, ftp::BlockBy::UserAndIp));
+        assert!(!o.proxy_protocol && o.active_mode);
+    }
+
+    #[tokio::test]
+    async fn a_busy_port_is_named() {
+        let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let e = bind(taken.local_addr().unwrap(), "--port / MULTIFTP_PORT").await.unwrap_err();
+        assert!(e.to_string().contains("already in use"), "{e}");
     }
 }

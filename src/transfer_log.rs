@@ -1,33 +1,52 @@
-//! The transfer log: one line per completed upload, download and delete, in the classic
-//! `xferlog` format (as written by wu-ftpd, vsftpd and ProFTPD), fed by libunftp's data events.
+//! The transfer log: one line per finished upload, download and delete, in the classic
+//! `xferlog` format (as written by wu-ftpd, vsftpd and ProFTPD), fed by the engine's transfer
+//! events.
 //!
 //! Fields: `current-time transfer-time remote-host file-size filename transfer-type
 //! special-action direction access-mode username service auth-method auth-user-id status`,
 //! for example
 //!
 //! ```text
-//! Wed Nov 25 15:17:01 2026 0 127.0.0.1 300000 /up.bin b _ i r alice ftp 0 * c
+//! Wed Nov 25 15:17:01 2026 3 127.0.0.1 300000 /up.bin b _ i r alice ftp 0 * c
 //! ```
 //!
-//! libunftp's data events carry neither the transfer's duration nor its type, so
-//! `transfer-time` is always 0 and `transfer-type` always `b` (multiftp transfers bytes
-//! unchanged). Spaces in file names are written as `_`, as xferlog parsers split on spaces.
+//! `transfer-time` is in whole seconds (rounded down), `transfer-type` is `a` for `TYPE A`
+//! and `b` for binary, `status` is `c` (complete) or `i` (incomplete: the transfer failed).
+//! Spaces in file names are written as `_`, as xferlog parsers split on spaces.
 
 use std::io::Write;
+use std::net::IpAddr;
 use std::path::Path;
 use std::sync::Mutex;
-
-use async_trait::async_trait;
-use libunftp::notification::{DataEvent, DataListener, EventMeta};
+use std::time::Duration;
 
 use crate::error::{Error, Result};
-use crate::session::Tracker;
 
 /// Appends xferlog lines to a file.
 #[derive(Debug)]
 pub struct TransferLog {
     file: Mutex<std::fs::File>,
-    tracker: Option<Tracker>,
+}
+
+/// One finished transfer, as logged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    /// The client's address.
+    pub host: IpAddr,
+    /// How long it took.
+    pub duration: Duration,
+    /// Bytes moved (0 for deletes).
+    pub bytes: u64,
+    /// The absolute path.
+    pub path: String,
+    /// `TYPE A` was in force.
+    pub ascii: bool,
+    /// `o` (outgoing: download), `i` (incoming: upload) or `d` (deleted).
+    pub direction: char,
+    /// Login name.
+    pub user: String,
+    /// Whether it completed.
+    pub ok: bool,
 }
 
 impl TransferLog {
@@ -36,7 +55,7 @@ impl TransferLog {
     /// # Errors
     ///
     /// [`Error::Io`] when the file cannot be opened.
-    pub fn open(path: &Path, tracker: Option<Tracker>) -> Result<Self> {
+    pub fn open(path: &Path) -> Result<Self> {
         let file = std::fs::OpenOptions::new().create(true).append(true).open(path).map_err(
             |source| Error::Io {
                 what: "cannot open the transfer log (check transfer_log / MULTIFTP_TRANSFER_LOG)",
@@ -44,46 +63,34 @@ impl TransferLog {
                 source,
             },
         )?;
-        Ok(Self { file: Mutex::new(file), tracker })
+        Ok(Self { file: Mutex::new(file) })
     }
-}
 
-/// Formats one xferlog line (without the newline).
-pub fn line(
-    now: chrono::DateTime<chrono::Local>,
-    host: &str,
-    bytes: u64,
-    path: &str,
-    direction: char,
-    user: &str,
-) -> String {
-    let path: String = path.chars().map(|c| if c.is_whitespace() { '_' } else { c }).collect();
-    format!(
-        "{} 0 {host} {bytes} {path} b _ {direction} r {user} ftp 0 * c",
-        now.format("%a %b %e %H:%M:%S %Y")
-    )
-}
-
-#[async_trait]
-impl DataListener for TransferLog {
-    async fn receive_data_event(&self, e: DataEvent, m: EventMeta) {
-        let (path, bytes, direction) = match e {
-            DataEvent::Got { path, bytes } => (path, bytes, 'o'),
-            DataEvent::Put { path, bytes } => (path, bytes, 'i'),
-            DataEvent::Deleted { path } => (path, 0, 'd'),
-            _ => return,
-        };
-        let host = self
-            .tracker
-            .as_ref()
-            .and_then(|t| t.addr_of(&m.trace_id))
-            .unwrap_or_else(|| "unknown".into());
-        let text = line(chrono::Local::now(), &host, bytes, &path, direction, &m.username);
+    /// Appends the line of `record`, stamped now; a failed write is logged, not returned
+    /// (the transfer itself is done).
+    pub fn write(&self, record: &Record) {
+        let text = line(chrono::Local::now(), record);
         let written = self.file.lock().map(|mut f| writeln!(f, "{text}"));
         if !matches!(written, Ok(Ok(()))) {
             tracing::error!(line = %text, "could not write the transfer log");
         }
     }
+}
+
+/// Formats one xferlog line (without the newline).
+pub fn line(now: chrono::DateTime<chrono::Local>, r: &Record) -> String {
+    let path: String = r.path.chars().map(|c| if c.is_whitespace() { '_' } else { c }).collect();
+    format!(
+        "{} {} {} {} {path} {} _ {} r {} ftp 0 * {}",
+        now.format("%a %b %e %H:%M:%S %Y"),
+        r.duration.as_secs(),
+        r.host,
+        r.bytes,
+        if r.ascii { 'a' } else { 'b' },
+        r.direction,
+        r.user,
+        if r.ok { 'c' } else { 'i' },
+    )
 }
 
 #[cfg(test)]
@@ -94,9 +101,26 @@ mod tests {
     #[test]
     fn lines_follow_xferlog() {
         let t = chrono::Local.with_ymd_and_hms(2026, 11, 5, 9, 7, 1).unwrap();
+        let mut r = Record {
+            host: [10, 0, 0, 1].into(),
+            duration: Duration::from_millis(2900),
+            bytes: 42,
+            path: "/a dir/f.txt".into(),
+            ascii: false,
+            direction: 'i',
+            user: "alice".into(),
+            ok: true,
+        };
         assert_eq!(
-            line(t, "10.0.0.1", 42, "/a dir/f.txt", 'i', "alice"),
-            "Thu Nov  5 09:07:01 2026 0 10.0.0.1 42 /a_dir/f.txt b _ i r alice ftp 0 * c"
+            line(t, &r),
+            "Thu Nov  5 09:07:01 2026 2 10.0.0.1 42 /a_dir/f.txt b _ i r alice ftp 0 * c"
+        );
+        r.ascii = true;
+        r.ok = false;
+        r.direction = 'o';
+        assert_eq!(
+            line(t, &r),
+            "Thu Nov  5 09:07:01 2026 2 10.0.0.1 42 /a_dir/f.txt a _ o r alice ftp 0 * i"
         );
     }
 }

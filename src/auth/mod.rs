@@ -1,17 +1,17 @@
-//! Login: how an FTP `USER`/`PASS` pair becomes a logged-in [`FtpUser`].
+//! Login and the engine's view of the program: how an FTP `USER`/`PASS` pair becomes a
+//! logged-in [`FtpUser`], and [`Daemon`], the [`Backend`](crate::ftp::Backend) that gives the
+//! engine accounts, storage, SITE commands and a place to report events.
 //!
-//! libunftp splits login in two stages. [`DbAuthenticator`] checks the credentials against the
-//! `users` table (argon2id, constant work for unknown users) and yields a `Principal`;
-//! [`DbUserDetailProvider`] turns the principal into an [`FtpUser`] carrying the home folder the
-//! storage backend is rooted at. Every failure is reported as a bad password, so the client sees
-//! the same `530` for an unknown user, a wrong password and a disabled account, and libunftp's
-//! failed-logins policy counts all three.
+//! Credentials are checked against the `users` table (argon2id, constant work for unknown
+//! users). An unknown user, a wrong password and a disabled account all give the same bad
+//! credentials answer, so the client sees the same `530` and the engine's failed-logins
+//! policy counts all three.
 
-pub mod authenticator;
+pub mod backend;
 pub mod cache;
 pub mod password;
 pub mod store;
 pub mod user;
 
-pub use authenticator::DbAuthenticator;
-pub use user::{DbUserDetailProvider, FtpUser};
+pub use backend::Daemon;
+pub use user::FtpUser;

@@ -102,6 +102,30 @@ struct Cli {
     #[arg(long, env = "MULTIFTP_PROXY_PROTOCOL_PORT", value_name = "PORT")]
     proxy_protocol_port: Option<u16>,
 
+    /// Port for implicit FTPS (TLS from the first byte); needs --tls-cert [default: off].
+    #[arg(long, env = "MULTIFTP_IMPLICIT_TLS_PORT", value_name = "PORT")]
+    implicit_tls_port: Option<u16>,
+
+    /// Refuse TLS data connections that do not resume the control connection's TLS session
+    /// (Python's ftplib does not resume) [default: false].
+    #[arg(long, env = "MULTIFTP_REQUIRE_TLS_SESSION_REUSE", value_name = "BOOL",
+          value_parser = clap::builder::BoolishValueParser::new())]
+    require_tls_session_reuse: Option<bool>,
+
+    /// Allow active mode (PORT/EPRT, only to the client's own address) [default: true].
+    #[arg(long, env = "MULTIFTP_ACTIVE_MODE", value_name = "BOOL",
+          value_parser = clap::builder::BoolishValueParser::new())]
+    active_mode: Option<bool>,
+
+    /// Accept data connections only from the control connection's address [default: true].
+    #[arg(long, env = "MULTIFTP_DATA_PEER_CHECK", value_name = "BOOL",
+          value_parser = clap::builder::BoolishValueParser::new())]
+    data_peer_check: Option<bool>,
+
+    /// Longest command line after login, in bytes, at least 512 [default: 8192].
+    #[arg(long, env = "MULTIFTP_LINE_LIMIT", value_name = "BYTES")]
+    line_limit: Option<usize>,
+
     /// Log at debug level (RUST_LOG overrides).
     #[arg(short, long, env = "MULTIFTP_VERBOSE")]
     verbose: bool,
@@ -141,6 +165,11 @@ impl Cli {
             failed_logins_by: self.failed_logins_by.clone(),
             http_bind: self.http_bind.clone(),
             proxy_protocol_port: self.proxy_protocol_port,
+            implicit_tls_port: self.implicit_tls_port,
+            require_tls_session_reuse: self.require_tls_session_reuse,
+            active_mode: self.active_mode,
+            data_peer_check: self.data_peer_check,
+            line_limit: self.line_limit,
             ..self.data.raw()
         };
         Settings::load(self.data.config.as_deref(), layer)
@@ -209,6 +238,7 @@ async fn serve(cli: Cli, settings: Settings) -> anyhow::Result<()> {
         passive_ports = ?s.passive_ports,
         open_files,
         ftps = s.tls.is_some(),
+        implicit_tls_port = ?s.implicit_tls_port,
         tls_required = ?s.tls_required,
         "multiftpd starting"
     );

@@ -1,17 +1,15 @@
-//! Who is online. The daemon records logins and logouts (from libunftp's presence events) in
-//! the `sessions` table and keeps a heartbeat in `daemons`, so `ftpadm who` in another process
+//! Who is online. The daemon records logins and logouts (from the engine's events) in the
+//! `sessions` table and keeps a heartbeat in `daemons`, so `ftpadm who` in another process
 //! sees the same list as `SITE WHO`, and sessions of a crashed daemon drop out once its
 //! heartbeat is stale.
 
 pub mod store;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use async_trait::async_trait;
-use libunftp::notification::{EventMeta, PresenceEvent, PresenceListener};
 use sqlx::SqlitePool;
 
 use crate::error::Result;
@@ -47,19 +45,19 @@ impl Sessions {
     }
 }
 
-/// Tracks this daemon's sessions: feeds `sessions` from libunftp's presence events.
+/// Tracks this daemon's sessions: the live ones in memory (for the session limits, checked at
+/// every login without a query) and in the `sessions` table (for `SITE WHO` and `ftpadm who`).
 ///
-/// Presence events carry the username and a trace id but not the client address, so the
-/// authenticator [`note_login`](Tracker::note_login)s the address of each successful login and
-/// the `LoggedIn` event that follows picks it up.
+/// The in-memory table changes at once when the engine reports a login or logout, so the next
+/// login is counted right; the table rows are written by the caller, in order, off the
+/// session's task ([`record_open`](Tracker::record_open), [`record_close`](Tracker::record_close)).
 #[derive(Debug, Clone)]
 pub struct Tracker {
     store: SessionStore,
     daemon_id: String,
-    pending: Arc<Mutex<HashMap<String, VecDeque<IpAddr>>>>,
     heartbeat: Arc<Mutex<Option<tokio::task::AbortHandle>>>,
-    /// This daemon's logged-in sessions: trace id -> (username, client address).
-    live: Arc<Mutex<HashMap<String, (String, String)>>>,
+    /// This daemon's logged-in sessions: engine session number -> username.
+    live: Arc<Mutex<HashMap<u64, String>>>,
     limits: Limits,
 }
 
@@ -73,7 +71,7 @@ pub struct Limits {
 }
 
 impl Tracker {
-    /// Registers this daemon and starts its heartbeat task, which stops when `stop` fires.
+    /// Registers this daemon and starts its heartbeat task, which ends with [`Tracker::stop`].
     ///
     /// # Errors
     ///
@@ -84,7 +82,6 @@ impl Tracker {
         let tracker = Tracker {
             store: sessions.store.clone(),
             daemon_id,
-            pending: Arc::default(),
             heartbeat: Arc::default(),
             live: Arc::default(),
             limits,
@@ -109,14 +106,14 @@ impl Tracker {
     ///
     /// # Errors
     ///
-    /// The reason, for the log, when a limit is reached.
+    /// The reason, for the client and the log, when a limit is reached.
     pub fn admit(&self, username: &str) -> std::result::Result<(), String> {
         let live = self.live.lock().map_err(|_| "session table poisoned".to_string())?;
         let total = live.len();
         if self.limits.total > 0 && total >= self.limits.total as usize {
             return Err(format!("server full: {total} sessions open (max_sessions), try later"));
         }
-        let mine = live.values().filter(|(u, _)| u == username).count();
+        let mine = live.values().filter(|u| *u == username).count();
         if self.limits.per_user > 0 && mine >= self.limits.per_user as usize {
             return Err(format!(
                 "too many sessions for {username}: {mine} open (max_sessions_per_user)"
@@ -125,41 +122,45 @@ impl Tracker {
         Ok(())
     }
 
+    /// Counts engine session `session` as logged in as `username` (no I/O).
+    pub fn logged_in(&self, session: u64, username: &str) {
+        if let Ok(mut live) = self.live.lock() {
+            live.insert(session, username.to_string());
+        }
+    }
+
+    /// Stops counting `session` (no I/O); whether it was counted.
+    pub fn logged_out(&self, session: u64) -> bool {
+        self.live.lock().map(|mut l| l.remove(&session).is_some()).unwrap_or(false)
+    }
+
     /// Logged-in sessions in this daemon.
     pub fn live_count(&self) -> usize {
         self.live.lock().map(|l| l.len()).unwrap_or(0)
     }
 
-    /// The client address of a live session, for the transfer log.
-    pub fn addr_of(&self, trace_id: &str) -> Option<String> {
-        self.live.lock().ok()?.get(trace_id).map(|(_, addr)| addr.clone())
+    /// The `trace_id` of engine session `session` in the `sessions` table: unique across the
+    /// daemons sharing the database.
+    fn key(&self, session: u64) -> String {
+        format!("{}/{session}", self.daemon_id)
     }
 
-    /// Remembers the address of a successful login until its presence event arrives.
-    pub fn note_login(&self, username: &str, ip: IpAddr) {
-        if let Ok(mut p) = self.pending.lock() {
-            let q = p.entry(username.to_string()).or_default();
-            q.push_back(ip);
-            // Bounded: a login whose session never started must not pile up.
-            if q.len() > 64 {
-                q.pop_front();
-            }
-        }
+    /// Records the login of `session` in the `sessions` table.
+    ///
+    /// # Errors
+    ///
+    /// [`crate::Error::Query`] on database failure.
+    pub async fn record_open(&self, session: u64, username: &str, addr: IpAddr) -> Result<()> {
+        self.store.open(&self.key(session), &self.daemon_id, username, &addr.to_string()).await
     }
 
-    fn take_addr(&self, username: &str) -> String {
-        self.pending
-            .lock()
-            .ok()
-            .and_then(|mut p| {
-                let q = p.get_mut(username)?;
-                let ip = q.pop_front();
-                if q.is_empty() {
-                    p.remove(username);
-                }
-                ip
-            })
-            .map_or_else(|| "unknown".to_string(), |ip| ip.to_string())
+    /// Removes `session` from the `sessions` table.
+    ///
+    /// # Errors
+    ///
+    /// [`crate::Error::Query`] on database failure.
+    pub async fn record_close(&self, session: u64) -> Result<()> {
+        self.store.close(&self.key(session)).await
     }
 
     /// Removes this daemon and its sessions (at clean shutdown).
@@ -172,31 +173,5 @@ impl Tracker {
             task.abort();
         }
         self.store.remove_daemon(&self.daemon_id).await
-    }
-}
-
-#[async_trait]
-impl PresenceListener for Tracker {
-    async fn receive_presence_event(&self, e: PresenceEvent, m: EventMeta) {
-        let result = match e {
-            PresenceEvent::LoggedIn => {
-                let addr = self.take_addr(&m.username);
-                if let Ok(mut live) = self.live.lock() {
-                    live.insert(m.trace_id.clone(), (m.username.clone(), addr.clone()));
-                }
-                self.store.open(&m.trace_id, &self.daemon_id, &m.username, &addr).await
-            }
-            PresenceEvent::LoggedOut => {
-                let was_live = self.live.lock().ok().and_then(|mut l| l.remove(&m.trace_id));
-                if was_live.is_none() {
-                    // A connection that never logged in: nothing was recorded.
-                    return;
-                }
-                self.store.close(&m.trace_id).await
-            }
-        };
-        if let Err(e) = result {
-            tracing::warn!(cause = %e, user = %m.username, "could not record session");
-        }
     }
 }

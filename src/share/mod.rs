@@ -4,8 +4,6 @@
 
 pub mod store;
 
-use std::path::Path;
-
 use sqlx::SqlitePool;
 
 use crate::account::Accounts;
@@ -40,7 +38,7 @@ impl Shares {
         if path.trim().is_empty() {
             return Err(Error::InvalidInput("give the path of a file or folder to share".into()));
         }
-        match classify(Path::new(path)) {
+        match classify(path) {
             Target::Home(p) if p == "/" => Err(Error::InvalidInput(
                 "cannot share your whole home; share a file or folder in it".into(),
             )),

@@ -1,25 +1,20 @@
 //! `SITE HELP`: lists the custom SITE commands with their syntax (214, RFC 959 section 4.2).
 //! Admin-only commands are listed for admins only. Anyone logged in may run it.
 
+use crate::ftp::{Reply, SiteRequest};
 use async_trait::async_trait;
-use libunftp::options::{Reply, ReplyCode, SiteCommandHandler};
 
-use super::{COMMANDS, Ctx, user};
+use super::{COMMANDS, SiteHandler};
 use crate::account::Role;
 use crate::auth::FtpUser;
-use crate::storage::UserStorage;
 
 /// The handler.
 #[derive(Debug)]
 pub struct Help;
 
 #[async_trait]
-impl SiteCommandHandler<UserStorage, FtpUser> for Help {
-    async fn handle(&self, ctx: &Ctx) -> Reply {
-        let user = match user(ctx) {
-            Ok(u) => u,
-            Err(r) => return r,
-        };
+impl SiteHandler for Help {
+    async fn handle(&self, user: &FtpUser, _req: &SiteRequest<'_>) -> Reply {
         let is_admin = user.role == Role::Admin;
         let mut lines = vec!["Custom SITE commands:".to_string()];
         lines.extend(
@@ -29,6 +24,6 @@ impl SiteCommandHandler<UserStorage, FtpUser> for Help {
                 .map(|c| format!("  SITE {:<36} {}", c.syntax, c.summary)),
         );
         lines.push("End of list".to_string());
-        Reply::new_multiline(ReplyCode::HelpMessage, lines)
+        Reply::multi(214, lines)
     }
 }

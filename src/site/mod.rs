@@ -1,6 +1,7 @@
 //! Custom `SITE` subcommands (RFC 959 section 4.1.3: "SITE ... services specific to this
-//! system"), one file per command, registered with libunftp's `site_command`. libunftp only
-//! dispatches them for logged-in sessions and answers 502 for unknown names.
+//! system"), one file per command, each a [`SiteHandler`] in the [`Registry`] the daemon's
+//! backend dispatches to. The engine only passes SITE on for logged-in sessions; unknown names
+//! answer 502 (RFC 959 section 4.2: command not implemented).
 //!
 //! Replies follow RFC 959 section 4.2: 200 on success (multi-line for listings), 501 for bad
 //! syntax, 550 when the action is refused, 451 when the database fails, 530 without a user.
@@ -14,17 +15,25 @@ mod shares;
 mod user;
 mod who;
 
-use libunftp::ServerBuilder;
-use libunftp::options::{Reply, ReplyCode, SiteCommandContext};
+use std::collections::HashMap;
 
+use async_trait::async_trait;
+
+use crate::account::Accounts;
 use crate::auth::FtpUser;
 use crate::error::Error;
-use crate::server::App;
-use crate::storage::UserStorage;
+use crate::ftp::{Reply, SiteRequest};
+use crate::message::Messages;
+use crate::session::Sessions;
+use crate::share::Shares;
 use crate::storage::paths::normalise;
 
-/// The SITE context as our handlers see it.
-pub type Ctx = SiteCommandContext<UserStorage, FtpUser>;
+/// One SITE subcommand.
+#[async_trait]
+pub trait SiteHandler: Send + Sync {
+    /// Runs the subcommand for `user` (logged in) and returns the reply.
+    async fn handle(&self, user: &FtpUser, req: &SiteRequest<'_>) -> Reply;
+}
 
 /// One line of `SITE HELP`: syntax, description, and whether only admins see it.
 pub struct HelpEntry {
@@ -70,41 +79,65 @@ pub const COMMANDS: &[HelpEntry] = &[
     },
 ];
 
-/// Registers every custom SITE command on `builder`.
-pub fn register(
-    builder: ServerBuilder<UserStorage, FtpUser>,
-    app: &App,
-) -> ServerBuilder<UserStorage, FtpUser> {
-    builder
-        .site_command("HELP", help::Help)
-        .site_command("SHARE", share::Share { shares: app.shares.clone(), revoke: false })
-        .site_command("UNSHARE", share::Share { shares: app.shares.clone(), revoke: true })
-        .site_command("SHARES", shares::List { shares: app.shares.clone() })
-        .site_command("PROFILE", profile::Show { accounts: app.accounts.clone() })
-        .site_command("SETPROFILE", profile::Set { accounts: app.accounts.clone() })
-        .site_command("PASSWD", passwd::Passwd { accounts: app.accounts.clone() })
-        .site_command(
-            "WHO",
-            who::Who { sessions: app.sessions.clone(), accounts: app.accounts.clone() },
-        )
-        .site_command("MSG", msg::Send { messages: app.messages.clone() })
-        .site_command("INBOX", msg::Inbox { messages: app.messages.clone() })
-        .site_command("USER", user::User { accounts: app.accounts.clone() })
+/// Every custom SITE command by name (upper case), built from the services they use.
+pub struct Registry {
+    handlers: HashMap<&'static str, Box<dyn SiteHandler>>,
 }
 
-/// The logged-in user, or the 530 reply.
-pub(crate) fn user(ctx: &Ctx) -> Result<&FtpUser, Reply> {
-    (*ctx.user).as_ref().ok_or_else(|| Reply::new(ReplyCode::NotLoggedIn, "Please log in first"))
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut names: Vec<_> = self.handlers.keys().collect();
+        names.sort();
+        f.debug_struct("Registry").field("commands", &names).finish()
+    }
+}
+
+impl Registry {
+    /// The handlers over these services.
+    pub fn new(
+        accounts: &Accounts,
+        shares: &Shares,
+        messages: &Messages,
+        sessions: &Sessions,
+    ) -> Self {
+        let mut handlers: HashMap<&'static str, Box<dyn SiteHandler>> = HashMap::new();
+        handlers.insert("HELP", Box::new(help::Help));
+        handlers.insert("SHARE", Box::new(share::Share { shares: shares.clone(), revoke: false }));
+        handlers.insert("UNSHARE", Box::new(share::Share { shares: shares.clone(), revoke: true }));
+        handlers.insert("SHARES", Box::new(shares::List { shares: shares.clone() }));
+        handlers.insert("PROFILE", Box::new(profile::Show { accounts: accounts.clone() }));
+        handlers.insert("SETPROFILE", Box::new(profile::Set { accounts: accounts.clone() }));
+        handlers.insert("PASSWD", Box::new(passwd::Passwd { accounts: accounts.clone() }));
+        handlers.insert(
+            "WHO",
+            Box::new(who::Who { sessions: sessions.clone(), accounts: accounts.clone() }),
+        );
+        handlers.insert("MSG", Box::new(msg::Send { messages: messages.clone() }));
+        handlers.insert("INBOX", Box::new(msg::Inbox { messages: messages.clone() }));
+        handlers.insert("USER", Box::new(user::User { accounts: accounts.clone() }));
+        Self { handlers }
+    }
+
+    /// Runs `req` for `user`: its handler's reply, or 502 for a name we do not know.
+    pub async fn dispatch(&self, user: &FtpUser, req: &SiteRequest<'_>) -> Reply {
+        match self.handlers.get(req.command.to_ascii_uppercase().as_str()) {
+            Some(handler) => handler.handle(user, req).await,
+            None => Reply::new(
+                502,
+                format!("Unknown SITE command {}: try SITE HELP", one_line(req.command)),
+            ),
+        }
+    }
 }
 
 /// A 501 reply showing the expected syntax.
 pub(crate) fn usage(syntax: &str) -> Reply {
-    Reply::new_with_string(ReplyCode::ParameterSyntaxError, format!("Usage: SITE {syntax}"))
+    Reply::new(501, format!("Usage: SITE {syntax}"))
 }
 
 /// A 200 reply.
 pub(crate) fn ok(text: String) -> Reply {
-    Reply::new_with_string(ReplyCode::CommandOkay, text)
+    Reply::new(200, text)
 }
 
 /// The one place service errors become reply codes.
@@ -113,12 +146,10 @@ pub(crate) fn error_reply(e: &Error) -> Reply {
         Error::InvalidInput(_)
         | Error::NotFound { .. }
         | Error::AlreadyExists { .. }
-        | Error::Forbidden(_) => {
-            Reply::new_with_string(ReplyCode::FileError, one_line(&e.to_string()))
-        }
+        | Error::Forbidden(_) => Reply::new(550, one_line(&e.to_string())),
         _ => {
             tracing::error!(cause = %e, "SITE command failed");
-            Reply::new(ReplyCode::LocalError, "Internal error, please try again later")
+            Reply::new(451, "Internal error, please try again later")
         }
     }
 }
@@ -128,14 +159,13 @@ pub(crate) fn one_line(text: &str) -> String {
     text.replace(['\r', '\n'], " ")
 }
 
-/// Resolves a path argument against the session's working directory (as the storage backend
-/// saw it at the last CWD), the way FTP commands resolve relative paths.
-pub(crate) fn resolve_path(ctx: &Ctx, arg: &str) -> String {
+/// Resolves a path argument against the session's working directory `cwd`, the way FTP
+/// commands resolve relative paths.
+pub(crate) fn resolve_path(cwd: &str, arg: &str) -> String {
     if arg.starts_with('/') {
         normalise(std::path::Path::new(arg))
     } else {
-        let cwd = ctx.storage.cwd();
-        normalise(&std::path::Path::new(&cwd).join(arg))
+        normalise(&std::path::Path::new(cwd).join(arg))
     }
 }
 
@@ -162,9 +192,15 @@ mod tests {
 
     #[test]
     fn service_errors_map_to_550_or_451() {
-        let refused = error_reply(&Error::InvalidInput("no".into()));
-        assert!(matches!(refused, Reply::CodeAndMsg { code: ReplyCode::FileError, .. }));
-        let failed = error_reply(&Error::Config("x".into()));
-        assert!(matches!(failed, Reply::CodeAndMsg { code: ReplyCode::LocalError, .. }));
+        assert_eq!(error_reply(&Error::InvalidInput("no".into())).code, 550);
+        assert_eq!(error_reply(&Error::Config("x".into())).code, 451);
+    }
+
+    #[test]
+    fn relative_paths_resolve_against_the_working_directory() {
+        assert_eq!(resolve_path("/docs", "a b.txt"), "/docs/a b.txt");
+        assert_eq!(resolve_path("/docs", "../x"), "/x");
+        assert_eq!(resolve_path("/docs", "/abs/./y/"), "/abs/y");
+        assert_eq!(resolve_path("/", ".."), "/");
     }
 }

@@ -3,13 +3,12 @@
 //! first, and marks them read; unread ones are flagged `(new)`. Any logged-in user; 200, 501
 //! on bad syntax, 550 when refused.
 
+use crate::ftp::{Reply, SiteRequest};
 use async_trait::async_trait;
-use libunftp::options::{Reply, ReplyCode, SiteCommandHandler};
 
-use super::{Ctx, error_reply, ok, one_line, split_word, usage, user};
+use super::{SiteHandler, error_reply, ok, one_line, split_word, usage};
 use crate::auth::FtpUser;
 use crate::message::Messages;
-use crate::storage::UserStorage;
 
 /// `SITE MSG`.
 #[derive(Debug)]
@@ -26,13 +25,9 @@ pub struct Inbox {
 }
 
 #[async_trait]
-impl SiteCommandHandler<UserStorage, FtpUser> for Send {
-    async fn handle(&self, ctx: &Ctx) -> Reply {
-        let me = match user(ctx) {
-            Ok(u) => u,
-            Err(r) => return r,
-        };
-        let Some((to, text)) = split_word(&ctx.arguments) else {
+impl SiteHandler for Send {
+    async fn handle(&self, me: &FtpUser, req: &SiteRequest<'_>) -> Reply {
+        let Some((to, text)) = split_word(req.args) else {
             return usage("MSG <user> <text>");
         };
         match self.messages.send(&me.username, to, text).await {
@@ -43,13 +38,9 @@ impl SiteCommandHandler<UserStorage, FtpUser> for Send {
 }
 
 #[async_trait]
-impl SiteCommandHandler<UserStorage, FtpUser> for Inbox {
-    async fn handle(&self, ctx: &Ctx) -> Reply {
-        let me = match user(ctx) {
-            Ok(u) => u,
-            Err(r) => return r,
-        };
-        if !ctx.arguments.trim().is_empty() {
+impl SiteHandler for Inbox {
+    async fn handle(&self, me: &FtpUser, req: &SiteRequest<'_>) -> Reply {
+        if !req.args.trim().is_empty() {
             return usage("INBOX");
         }
         let rows = match self.messages.inbox(&me.username).await {
@@ -68,6 +59,6 @@ impl SiteCommandHandler<UserStorage, FtpUser> for Inbox {
             )
         }));
         lines.push("End of messages".into());
-        Reply::new_multiline(ReplyCode::CommandOkay, lines)
+        Reply::multi(200, lines)
     }
 }

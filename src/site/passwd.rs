@@ -3,13 +3,12 @@
 //! once. Passwords cannot contain spaces here (FTP arguments are space-separated). Neither is
 //! ever logged or echoed. Any logged-in user; 200, 501 on bad syntax, 550 when refused.
 
+use crate::ftp::{Reply, SiteRequest};
 use async_trait::async_trait;
-use libunftp::options::{Reply, SiteCommandHandler};
 
-use super::{Ctx, error_reply, ok, usage, user};
+use super::{SiteHandler, error_reply, ok, usage};
 use crate::account::Accounts;
 use crate::auth::FtpUser;
-use crate::storage::UserStorage;
 
 /// The handler.
 #[derive(Debug)]
@@ -28,13 +27,9 @@ pub fn parse(args: &str) -> Option<(&str, &str)> {
 }
 
 #[async_trait]
-impl SiteCommandHandler<UserStorage, FtpUser> for Passwd {
-    async fn handle(&self, ctx: &Ctx) -> Reply {
-        let me = match user(ctx) {
-            Ok(u) => u,
-            Err(r) => return r,
-        };
-        let Some((current, new)) = parse(&ctx.arguments) else {
+impl SiteHandler for Passwd {
+    async fn handle(&self, me: &FtpUser, req: &SiteRequest<'_>) -> Reply {
+        let Some((current, new)) = parse(req.args) else {
             return usage("PASSWD <current> <new>");
         };
         match self.accounts.change_own_password(&me.username, current, new).await {

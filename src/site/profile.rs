@@ -4,13 +4,12 @@
 //! is the rest of the line and may hold spaces). Any logged-in user; 501 on bad syntax, 550 for
 //! an unknown user, field or invalid value.
 
+use crate::ftp::{Reply, SiteRequest};
 use async_trait::async_trait;
-use libunftp::options::{Reply, ReplyCode, SiteCommandHandler};
 
-use super::{Ctx, error_reply, ok, one_line, split_word, usage, user};
+use super::{SiteHandler, error_reply, ok, one_line, split_word, usage};
 use crate::account::{Account, Accounts};
 use crate::auth::FtpUser;
-use crate::storage::UserStorage;
 
 /// `SITE PROFILE`.
 #[derive(Debug)]
@@ -52,30 +51,22 @@ pub fn profile_lines(a: &Account) -> Vec<String> {
 }
 
 #[async_trait]
-impl SiteCommandHandler<UserStorage, FtpUser> for Show {
-    async fn handle(&self, ctx: &Ctx) -> Reply {
-        let me = match user(ctx) {
-            Ok(u) => u,
-            Err(r) => return r,
-        };
-        let Some(who) = parse_show(&ctx.arguments) else {
+impl SiteHandler for Show {
+    async fn handle(&self, me: &FtpUser, req: &SiteRequest<'_>) -> Reply {
+        let Some(who) = parse_show(req.args) else {
             return usage("PROFILE [<user>]");
         };
         match self.accounts.get(who.unwrap_or(&me.username)).await {
-            Ok(account) => Reply::new_multiline(ReplyCode::CommandOkay, profile_lines(&account)),
+            Ok(account) => Reply::multi(200, profile_lines(&account)),
             Err(e) => error_reply(&e),
         }
     }
 }
 
 #[async_trait]
-impl SiteCommandHandler<UserStorage, FtpUser> for Set {
-    async fn handle(&self, ctx: &Ctx) -> Reply {
-        let me = match user(ctx) {
-            Ok(u) => u,
-            Err(r) => return r,
-        };
-        let Some((field, value)) = split_word(&ctx.arguments) else {
+impl SiteHandler for Set {
+    async fn handle(&self, me: &FtpUser, req: &SiteRequest<'_>) -> Reply {
+        let Some((field, value)) = split_word(req.args) else {
             return usage("SETPROFILE <full_name|email|bio> <value>");
         };
         match self.accounts.set_profile_field(&me.username, field, value).await {

@@ -4,13 +4,12 @@
 //! 200 on success, 501 on bad syntax, 550 when refused (yourself, unknown or disabled user,
 //! missing path, a path under /shared).
 
+use crate::ftp::{Reply, SiteRequest};
 use async_trait::async_trait;
-use libunftp::options::{Reply, SiteCommandHandler};
 
-use super::{Ctx, error_reply, ok, resolve_path, split_word, usage, user};
+use super::{SiteHandler, error_reply, ok, resolve_path, split_word, usage};
 use crate::auth::FtpUser;
 use crate::share::Shares;
-use crate::storage::UserStorage;
 
 /// The handler for both commands.
 #[derive(Debug)]
@@ -22,20 +21,16 @@ pub struct Share {
 }
 
 #[async_trait]
-impl SiteCommandHandler<UserStorage, FtpUser> for Share {
-    async fn handle(&self, ctx: &Ctx) -> Reply {
-        let user = match user(ctx) {
-            Ok(u) => u,
-            Err(r) => return r,
-        };
-        let Some((recipient, path)) = split_word(&ctx.arguments) else {
+impl SiteHandler for Share {
+    async fn handle(&self, user: &FtpUser, req: &SiteRequest<'_>) -> Reply {
+        let Some((recipient, path)) = split_word(req.args) else {
             return usage(if self.revoke {
                 "UNSHARE <user> <path>"
             } else {
                 "SHARE <user> <path>"
             });
         };
-        let path = resolve_path(ctx, path);
+        let path = resolve_path(req.cwd, path);
         if self.revoke {
             match self.shares.revoke(&user.username, &path, recipient).await {
                 Ok(p) => ok(format!("No longer sharing {p} with {recipient}")),

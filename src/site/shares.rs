@@ -1,13 +1,12 @@
 //! `SITE SHARES`: a multi-line 200 reply listing what you share (path, with whom) and what is
 //! shared with you (owner, path, and where it appears). Any logged-in user may run it.
 
+use crate::ftp::{Reply, SiteRequest};
 use async_trait::async_trait;
-use libunftp::options::{Reply, ReplyCode, SiteCommandHandler};
 
-use super::{Ctx, error_reply, user};
+use super::{SiteHandler, error_reply};
 use crate::auth::FtpUser;
 use crate::share::Shares;
-use crate::storage::UserStorage;
 
 /// The handler.
 #[derive(Debug)]
@@ -17,12 +16,8 @@ pub struct List {
 }
 
 #[async_trait]
-impl SiteCommandHandler<UserStorage, FtpUser> for List {
-    async fn handle(&self, ctx: &Ctx) -> Reply {
-        let user = match user(ctx) {
-            Ok(u) => u,
-            Err(r) => return r,
-        };
+impl SiteHandler for List {
+    async fn handle(&self, user: &FtpUser, _req: &SiteRequest<'_>) -> Reply {
         let rows = match self.shares.list(Some(&user.username)).await {
             Ok(rows) => rows,
             Err(e) => return error_reply(&e),
@@ -38,6 +33,6 @@ impl SiteCommandHandler<UserStorage, FtpUser> for List {
             }),
         );
         lines.push("End of shares".to_string());
-        Reply::new_multiline(ReplyCode::CommandOkay, lines)
+        Reply::multi(200, lines)
     }
 }

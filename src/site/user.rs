@@ -11,14 +11,13 @@
 //! at once. 200 on success, 501 on bad syntax, 550 for non-admins and refusals (including
 //! deleting or demoting the last admin).
 
+use crate::ftp::{Reply, SiteRequest};
 use async_trait::async_trait;
-use libunftp::options::{Reply, ReplyCode, SiteCommandHandler};
 
-use super::{Ctx, error_reply, ok, one_line, usage, user};
+use super::{SiteHandler, error_reply, ok, one_line, usage};
 use crate::account::{AccountChanges, Accounts, NewAccount, Role};
 use crate::auth::FtpUser;
 use crate::error::{Error, Result};
-use crate::storage::UserStorage;
 
 /// The handler.
 #[derive(Debug)]
@@ -107,7 +106,7 @@ impl User {
                     )
                 }));
                 lines.push("End of list".into());
-                Ok(Reply::new_multiline(ReplyCode::CommandOkay, lines))
+                Ok(Reply::multi(200, lines))
             }
             UserCmd::Add { name, password, admin } => {
                 let account = self
@@ -164,20 +163,16 @@ impl User {
 }
 
 #[async_trait]
-impl SiteCommandHandler<UserStorage, FtpUser> for User {
-    async fn handle(&self, ctx: &Ctx) -> Reply {
-        let me = match user(ctx) {
-            Ok(u) => u,
-            Err(r) => return r,
-        };
+impl SiteHandler for User {
+    async fn handle(&self, me: &FtpUser, req: &SiteRequest<'_>) -> Reply {
         match self.accounts.is_admin(&me.username).await {
             Ok(true) => {}
             Ok(false) => {
-                return Reply::new(ReplyCode::FileError, "SITE USER is for admins only");
+                return Reply::new(550, "SITE USER is for admins only");
             }
             Err(e) => return error_reply(&e),
         }
-        let Some(cmd) = parse(&ctx.arguments) else {
+        let Some(cmd) = parse(req.args) else {
             return usage(SYNTAX);
         };
         match self.run(cmd).await {

@@ -1,14 +1,13 @@
 //! `SITE WHO`: who is online now, in every daemon on this database (username and since when;
 //! admins also see each client's address). Any logged-in user; multi-line 200.
 
+use crate::ftp::{Reply, SiteRequest};
 use async_trait::async_trait;
-use libunftp::options::{Reply, ReplyCode, SiteCommandHandler};
 
-use super::{Ctx, error_reply, user};
+use super::{SiteHandler, error_reply};
 use crate::account::Accounts;
 use crate::auth::FtpUser;
 use crate::session::Sessions;
-use crate::storage::UserStorage;
 
 /// The handler.
 #[derive(Debug)]
@@ -20,13 +19,9 @@ pub struct Who {
 }
 
 #[async_trait]
-impl SiteCommandHandler<UserStorage, FtpUser> for Who {
-    async fn handle(&self, ctx: &Ctx) -> Reply {
-        let me = match user(ctx) {
-            Ok(u) => u,
-            Err(r) => return r,
-        };
-        if !ctx.arguments.trim().is_empty() {
+impl SiteHandler for Who {
+    async fn handle(&self, me: &FtpUser, req: &SiteRequest<'_>) -> Reply {
+        if !req.args.trim().is_empty() {
             return super::usage("WHO");
         }
         let is_admin = match self.accounts.is_admin(&me.username).await {
@@ -46,6 +41,6 @@ impl SiteCommandHandler<UserStorage, FtpUser> for Who {
             }
         }));
         lines.push("End of list".into());
-        Reply::new_multiline(ReplyCode::CommandOkay, lines)
+        Reply::multi(200, lines)
     }
 }

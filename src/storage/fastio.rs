@@ -2,9 +2,9 @@
 //! the storage backend (so the same confinement holds: no `..`, absolute path or symlink leaves
 //! the directory the handle was opened on).
 //!
-//! Why: `unftp_sbe_fs` streams through a 4 KiB `BufReader` over `tokio::fs::File`, which costs
-//! one thread-pool hop per 8 KiB read. Two kinds of path replace it:
-//! - Plain (non-TLS) data connections, on Linux, get the socket itself from libunftp
+//! Why: streaming through a small `BufReader` over `tokio::fs::File` costs one thread-pool hop
+//! per read. Two kinds of path avoid it:
+//! - Plain (non-TLS, binary) data connections, on Linux, get the socket itself from the engine
 //!   ([`send_file_to_socket`], [`receive_from_socket`]): a transfer runs on one blocking thread
 //!   from start to end (uploads with `splice(2)`), and a small cached download runs on the
 //!   async worker without any hop. These carry nearly all of the bench/ figures.
@@ -15,13 +15,15 @@
 //! Every path fails a transfer whose data connection makes no progress for `data_timeout`.
 
 use std::io::{Read, Seek, SeekFrom, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use cap_std::fs::{Dir, OpenOptions};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
+
+use crate::ftp::WriteMode;
 
 /// Chunk size: large enough that hand-offs are rare, small enough to keep per-transfer memory
 /// at a few MiB.
@@ -57,6 +59,42 @@ impl Root {
 
 fn broken() -> std::io::Error {
     std::io::Error::other("transfer worker stopped")
+}
+
+/// Opens `rel` in `dir` for reading, refusing folders (which `open` accepts on Linux and whose
+/// reads fail only later, after the client was told the transfer starts).
+fn open_file(dir: &Dir, rel: &Path) -> std::io::Result<std::fs::File> {
+    let f = dir.open(rel)?.into_std();
+    if f.metadata()?.is_dir() {
+        return Err(std::io::ErrorKind::IsADirectory.into());
+    }
+    Ok(f)
+}
+
+/// Opens `rel` in `dir` for STOR (`Write`: kept up to `offset`, written from there, RFC 3659
+/// section 5.1), APPE (`Append`: written at the end) or STOU (`CreateNew`: fails with
+/// `AlreadyExists` if the name is taken); the file is positioned where writing starts. Not
+/// `O_APPEND` for APPE: `splice(2)` refuses files opened that way.
+fn open_for_write(dir: &Dir, rel: &Path, mode: WriteMode) -> std::io::Result<std::fs::File> {
+    let mut options = OpenOptions::new();
+    options.write(true);
+    if mode == WriteMode::CreateNew {
+        options.create_new(true);
+    } else {
+        options.create(true);
+    }
+    let mut file = dir.open_with(rel, &options)?.into_std();
+    match mode {
+        WriteMode::Write { offset } => {
+            file.set_len(offset)?;
+            file.seek(SeekFrom::Start(offset))?;
+        }
+        WriteMode::Append => {
+            file.seek(SeekFrom::End(0))?;
+        }
+        WriteMode::CreateNew => {}
+    }
+    Ok(file)
 }
 
 /// Reads into `buf` until it is full or the file ends; returns the bytes read.
@@ -106,16 +144,13 @@ where
     let (full_tx, mut full_rx) = mpsc::channel::<std::io::Result<(Vec<u8>, usize)>>(DEPTH);
     let (empty_tx, mut empty_rx) = mpsc::unbounded_channel::<Vec<u8>>();
     let worker = tokio::task::spawn_blocking(move || {
-        let opened =
-            root.open().and_then(|dir| dir.open(&rel)).map(cap_std::fs::File::into_std).and_then(
-                |mut f| {
-                    if start > 0 {
-                        f.seek(SeekFrom::Start(start))?;
-                    }
-                    let len = f.metadata()?.len();
-                    Ok((f, len))
-                },
-            );
+        let opened = root.open().and_then(|dir| open_file(&dir, &rel)).and_then(|mut f| {
+            if start > 0 {
+                f.seek(SeekFrom::Start(start))?;
+            }
+            let len = f.metadata()?.len();
+            Ok((f, len))
+        });
         let (mut f, len) = match opened {
             Ok(x) => x,
             Err(e) => {
@@ -248,7 +283,7 @@ pub async fn send_file_to_socket(
     mut socket: tokio::net::TcpStream,
     stall: Duration,
 ) -> std::io::Result<u64> {
-    let mut file = root.open()?.open(&rel)?.into_std();
+    let mut file = open_file(&root.open()?, &rel)?;
     let left = file.metadata()?.len().saturating_sub(start);
     if left <= CACHED_MAX
         && let Some(bytes) = read_cached(&file, start, left)
@@ -302,9 +337,9 @@ fn read_cached(file: &std::fs::File, start: u64, len: u64) -> Option<Vec<u8>> {
     Some(buf)
 }
 
-/// STOR/APPE on a data connection without TLS: `splice(2)` moves the bytes from the socket
-/// into a pipe (no copy) and from the pipe into the file (one copy, into the page cache), on
-/// one blocking thread. The file is truncated at `start` first, like [`receive_file`].
+/// STOR/APPE/STOU on a data connection without TLS: `splice(2)` moves the bytes from the
+/// socket into a pipe (no copy) and from the pipe into the file (one copy, into the page
+/// cache), on one blocking thread. The file is opened as `mode` says, like [`receive_file`].
 /// Filesystems that cannot take `splice` get plain reads and writes. Returns the bytes written.
 ///
 /// # Errors
@@ -315,7 +350,7 @@ fn read_cached(file: &std::fs::File, start: u64, len: u64) -> Option<Vec<u8>> {
 pub async fn receive_from_socket(
     root: Root,
     rel: PathBuf,
-    start: u64,
+    mode: WriteMode,
     socket: tokio::net::TcpStream,
     stall: Duration,
 ) -> std::io::Result<u64> {
@@ -323,11 +358,7 @@ pub async fn receive_from_socket(
     use rustix::pipe::{PipeFlags, SpliceFlags, fcntl_setpipe_size, pipe_with, splice};
     let socket = blocking_socket(socket, stall)?;
     tokio::task::spawn_blocking(move || {
-        let mut options = OpenOptions::new();
-        options.write(true).create(true);
-        let mut file = root.open()?.open_with(&rel, &options)?.into_std();
-        file.set_len(start)?;
-        file.seek(SeekFrom::Start(start))?;
+        let mut file = open_for_write(&root.open()?, &rel, mode)?;
         let (pipe_out, pipe_in) = pipe_with(PipeFlags::CLOEXEC)?;
         // A bigger pipe means fewer calls; the default (64 KiB) still works if this is refused.
         let chunk = fcntl_setpipe_size(&pipe_in, PIPE).unwrap_or(64 << 10);
@@ -388,8 +419,9 @@ fn copy_plain(
     })
 }
 
-/// Writes `input` to `rel` (relative to `dir`), truncating the file at `start` first (REST +
-/// STOR resumes there); returns the bytes written. No data for `stall` fails the transfer.
+/// Writes `input` to `rel` (relative to `dir`), opened as `mode` says (after REST, STOR keeps
+/// the file up to the offset and resumes there); returns the bytes written. No data for
+/// `stall` fails the transfer.
 ///
 /// # Errors
 ///
@@ -397,7 +429,7 @@ fn copy_plain(
 pub async fn receive_file<R>(
     root: Root,
     rel: PathBuf,
-    start: u64,
+    mode: WriteMode,
     mut input: R,
     stall: Duration,
 ) -> std::io::Result<u64>
@@ -407,11 +439,7 @@ where
     let (full_tx, mut full_rx) = mpsc::channel::<(Vec<u8>, usize)>(DEPTH);
     let (empty_tx, mut empty_rx) = mpsc::unbounded_channel::<Vec<u8>>();
     let worker = tokio::task::spawn_blocking(move || -> std::io::Result<u64> {
-        let mut options = OpenOptions::new();
-        options.write(true).create(true);
-        let mut f = root.open()?.open_with(&rel, &options)?.into_std();
-        f.set_len(start)?;
-        f.seek(SeekFrom::Start(start))?;
+        let mut f = open_for_write(&root.open()?, &rel, mode)?;
         let mut written = 0u64;
         while let Some((buf, n)) = full_rx.blocking_recv() {
             f.write_all(&buf[..n])?;
@@ -477,26 +505,29 @@ pub async fn stat(root: Root, rel: PathBuf) -> std::io::Result<cap_std::fs::Meta
     .await
 }
 
-/// Opens `rel` for reading from `start`, as a buffered async reader (SITE MD5 uses it; RETR
-/// goes through [`send_file`]).
+/// `stat` of `rel` in `dir`, following symbolic links (cap-std refuses a link that leads out
+/// of `dir`); `.` is the directory itself.
 ///
 /// # Errors
 ///
-/// The I/O error of the open or seek.
-pub async fn open_read(
-    root: Root,
-    rel: PathBuf,
-    start: u64,
-) -> std::io::Result<tokio::io::BufReader<tokio::fs::File>> {
-    let f = with_dir(root, move |d| {
-        let mut f = d.open(&rel)?.into_std();
-        if start > 0 {
-            f.seek(SeekFrom::Start(start))?;
-        }
-        Ok(f)
+/// The I/O error, e.g. `NotFound` for a dangling link.
+pub async fn stat_followed(root: Root, rel: PathBuf) -> std::io::Result<cap_std::fs::Metadata> {
+    with_dir(root, move |d| {
+        if rel == std::path::Path::new(".") { d.dir_metadata() } else { d.metadata(&rel) }
     })
-    .await?;
-    Ok(tokio::io::BufReader::with_capacity(64 << 10, tokio::fs::File::from_std(f)))
+    .await
+}
+
+/// Sets the modification time of file `rel` in `dir` (MFMT). The file is opened for writing
+/// (nothing is written, so its contents and size stay), which also refuses folders.
+///
+/// # Errors
+///
+/// The I/O error of the open or of setting the time.
+pub fn set_modified(dir: &Dir, rel: &Path, at: std::time::SystemTime) -> std::io::Result<()> {
+    let mut options = OpenOptions::new();
+    options.write(true);
+    dir.open_with(rel, &options)?.into_std().set_modified(at)
 }
 
 /// Folders with at least this many entries are `lstat`ed by several threads.
@@ -506,8 +537,8 @@ const PARALLEL_STAT: usize = 2048;
 pub type Entry = (String, cap_std::fs::Metadata);
 
 /// Lists `rel` (relative to `dir`, `.` for the directory itself) with each entry's metadata,
-/// in one blocking task: `unftp_sbe_fs` makes a thread-pool hop per entry, which made LIST of
-/// a 10,000-file folder about ten times slower than vsftpd. Entries that vanish while we list
+/// in one blocking task: a thread-pool hop per entry made LIST of a 10,000-file folder about ten
+/// times slower than vsftpd. Entries that vanish while we list
 /// are skipped. Names that are not UTF-8 are skipped too: FTP paths here are UTF-8 (RFC 2640).
 ///
 /// # Errors
@@ -570,7 +601,7 @@ mod tests {
         let dir = root_at(top.path(), "h");
         for len in [0usize, 1, 4096, CHUNK - 1, CHUNK, 3 * CHUNK + 17] {
             let body: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
-            let n = receive_file(dir.clone(), "f.bin".into(), 0, &body[..], T).await.unwrap();
+            let n = receive_file(dir.clone(), "f.bin".into(), W0, &body[..], T).await.unwrap();
             assert_eq!(n, len as u64);
             assert_eq!(std::fs::read(tmp_path.join("f.bin")).unwrap(), body);
             let mut out = Vec::new();
@@ -580,7 +611,15 @@ mod tests {
                 let mut tail = Vec::new();
                 send_file(dir.clone(), "f.bin".into(), 10, &mut tail, T).await.unwrap();
                 assert!(tail == body[10..]);
-                receive_file(dir.clone(), "f.bin".into(), 10, &b"xyz"[..], T).await.unwrap();
+                receive_file(
+                    dir.clone(),
+                    "f.bin".into(),
+                    WriteMode::Write { offset: 10 },
+                    &b"xyz"[..],
+                    T,
+                )
+                .await
+                .unwrap();
                 let now = std::fs::read(tmp_path.join("f.bin")).unwrap();
                 assert!(now[..10] == body[..10] && &now[10..] == b"xyz");
             }
@@ -589,6 +628,45 @@ mod tests {
 
     /// Stall timeout for the tests' transfers.
     const T: Duration = Duration::from_secs(30);
+
+    /// A plain STOR.
+    const W0: WriteMode = WriteMode::Write { offset: 0 };
+
+    #[tokio::test]
+    async fn append_appends_create_new_refuses_and_folders_are_not_files() {
+        let top = tempfile::tempdir().unwrap();
+        let dir = root_at(top.path(), "h");
+        let path = top.path().join("h/f.txt");
+        receive_file(dir.clone(), "f.txt".into(), WriteMode::Append, &b"abc"[..], T).await.unwrap();
+        receive_file(dir.clone(), "f.txt".into(), WriteMode::Append, &b"def"[..], T).await.unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"abcdef");
+        let e = receive_file(dir.clone(), "f.txt".into(), WriteMode::CreateNew, &b"x"[..], T)
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::AlreadyExists);
+        assert_eq!(std::fs::read(&path).unwrap(), b"abcdef");
+        receive_file(dir.clone(), "new.txt".into(), WriteMode::CreateNew, &b"n"[..], T)
+            .await
+            .unwrap();
+        assert_eq!(std::fs::read(top.path().join("h/new.txt")).unwrap(), b"n");
+        // A plain STOR replaces the whole file.
+        receive_file(dir.clone(), "f.txt".into(), W0, &b"z"[..], T).await.unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"z");
+        std::fs::create_dir(top.path().join("h/d")).unwrap();
+        let e = send_file(dir.clone(), "d".into(), 0, &mut Vec::new(), T).await.unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::IsADirectory);
+        #[cfg(target_os = "linux")]
+        {
+            let (server, _client) = socket_pair().await;
+            let e = send_file_to_socket(dir.clone(), "d".into(), 0, server, T).await.unwrap_err();
+            assert_eq!(e.kind(), std::io::ErrorKind::IsADirectory);
+            let (server, mut client) = socket_pair().await;
+            let writer = std::thread::spawn(move || client.write_all(b"ghi"));
+            receive_from_socket(dir, "f.txt".into(), WriteMode::Append, server, T).await.unwrap();
+            writer.join().unwrap().unwrap();
+            assert_eq!(std::fs::read(&path).unwrap(), b"zghi");
+        }
+    }
 
     /// A connected loopback pair: (the server's end as tokio, the client's end as std).
     #[cfg(target_os = "linux")]
@@ -611,7 +689,7 @@ mod tests {
             let (server, mut client) = socket_pair().await;
             let sent = body.clone();
             let writer = std::thread::spawn(move || client.write_all(&sent));
-            let n = receive_from_socket(dir.clone(), "u.bin".into(), 0, server, T).await.unwrap();
+            let n = receive_from_socket(dir.clone(), "u.bin".into(), W0, server, T).await.unwrap();
             writer.join().unwrap().unwrap();
             assert_eq!(n, len as u64);
             assert!(std::fs::read(top.path().join("h/u.bin")).unwrap() == body, "len {len}");
@@ -638,7 +716,7 @@ mod tests {
         assert_eq!(std::fs::read(top.path().join("h/f.bin")).unwrap(), b"fallback bytes");
         // Hostile paths stay refused on the plain paths too.
         let (server, _client) = socket_pair().await;
-        assert!(receive_from_socket(dir.clone(), "../x".into(), 0, server, T).await.is_err());
+        assert!(receive_from_socket(dir.clone(), "../x".into(), W0, server, T).await.is_err());
         let (server, _client) = socket_pair().await;
         assert!(send_file_to_socket(dir, "../h/u.bin".into(), 0, server, T).await.is_err());
     }
@@ -669,7 +747,7 @@ mod tests {
         assert_eq!(e.kind(), std::io::ErrorKind::TimedOut);
         // A sender that sends nothing and does not close.
         let (near, _far) = tokio::io::duplex(4096);
-        let e = receive_file(dir, "g.bin".into(), 0, near, stall).await.unwrap_err();
+        let e = receive_file(dir, "g.bin".into(), W0, near, stall).await.unwrap_err();
         assert_eq!(e.kind(), std::io::ErrorKind::TimedOut);
     }
 
@@ -709,13 +787,30 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn set_modified_sets_the_time_of_files_only() {
+        let top = tempfile::tempdir().unwrap();
+        let dir = root_at(top.path(), "h");
+        std::fs::write(top.path().join("h/f.txt"), b"keep").unwrap();
+        std::fs::create_dir(top.path().join("h/d")).unwrap();
+        let at = std::time::SystemTime::UNIX_EPOCH + Duration::from_secs(1_500_000_000);
+        let d = dir.open().unwrap();
+        set_modified(&d, Path::new("f.txt"), at).unwrap();
+        let m = stat_followed(dir.clone(), "f.txt".into()).await.unwrap();
+        assert_eq!(m.modified().unwrap().into_std(), at);
+        assert_eq!(std::fs::read(top.path().join("h/f.txt")).unwrap(), b"keep");
+        assert!(set_modified(&d, Path::new("d"), at).is_err());
+        assert!(set_modified(&d, Path::new("missing"), at).is_err());
+        assert!(set_modified(&d, Path::new("../h/f.txt"), at).is_err());
+    }
+
+    #[tokio::test]
     async fn paths_outside_the_directory_are_refused() {
         let tmp = tempfile::tempdir().unwrap();
         std::fs::write(tmp.path().join("secret"), b"s").unwrap();
         let dir = root_at(tmp.path(), "home");
         let mut out = Vec::new();
         assert!(send_file(dir.clone(), "../secret".into(), 0, &mut out, T).await.is_err());
-        assert!(receive_file(dir, "../planted".into(), 0, &b"x"[..], T).await.is_err());
+        assert!(receive_file(dir, "../planted".into(), W0, &b"x"[..], T).await.is_err());
         assert!(!tmp.path().join("planted").exists());
     }
 }

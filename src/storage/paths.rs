@@ -1,6 +1,6 @@
-//! Pure path mapping for [`UserStorage`](super::UserStorage): lexical normalisation of the
-//! paths libunftp hands us and their split into the user's home and the virtual `/shared`
-//! tree. No I/O happens here, so every rule is covered by table-driven tests.
+//! Pure path mapping for [`UserStorage`](super::UserStorage): lexical normalisation of paths
+//! (the engine's, and SITE arguments) and their split into the user's home and the virtual
+//! `/shared` tree. No I/O happens here, so every rule is covered by table-driven tests.
 //!
 //! Normalisation is the first line of defence only: home operations also go through cap-std
 //! directory handles, which refuse to leave the home whatever the path says (symlinks too).
@@ -30,8 +30,8 @@ pub enum Target {
 
 /// Normalises `path` lexically into an absolute path: `.` is dropped, `..` removes the last
 /// component and stops at `/` (RFC 959 gives no meaning to going above the root, so `/..` is
-/// `/`), repeated and trailing slashes go. Relative paths are taken from `/`, as libunftp has
-/// already joined them with the working directory.
+/// `/`), repeated and trailing slashes go. Relative paths are taken from `/`: callers join them
+/// with the working directory first.
 pub fn normalise(path: &Path) -> String {
     let mut parts: Vec<String> = Vec::new();
     for component in path.components() {
@@ -46,9 +46,10 @@ pub fn normalise(path: &Path) -> String {
     if parts.is_empty() { "/".to_string() } else { format!("/{}", parts.join("/")) }
 }
 
-/// Normalises `path` and tells whether it is in the home or under `/shared`.
-pub fn classify(path: &Path) -> Target {
-    let norm = normalise(path);
+/// Normalises `path` (the engine's paths already are: this is defence in depth) and tells
+/// whether it is in the home or under `/shared`.
+pub fn classify(path: &str) -> Target {
+    let norm = normalise(Path::new(path));
     let mut rest = norm.trim_start_matches('/').splitn(3, '/');
     match (rest.next(), rest.next(), rest.next()) {
         (Some(SHARED), None, _) => Target::SharedRoot,
@@ -125,7 +126,7 @@ mod tests {
             ("/shared/alice/p/../../bob/x", Shared { owner: "bob".into(), path: "/x".into() }),
         ];
         for (input, want) in cases {
-            assert_eq!(classify(Path::new(input)), want, "{input:?}");
+            assert_eq!(classify(input), want, "{input:?}");
         }
     }
 

@@ -1,3 +1,0 @@
-mod pooled;
-#[cfg(feature = "proxy_protocol")]
-mod proxy;
