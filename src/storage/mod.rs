@@ -1,4 +1,4 @@
-//! [`UserStorage`]: one logged-in user's files, the engine's [`Storage`](crate::ftp::Storage).
+//! [`UserStorage`]: one logged-in user's files, the engine's [`Storage`].
 //! It serves the user's home through a cap-std directory handle rooted at the home (so no
 //! path, `..` or symlink can reach outside it; see [`fastio`] for the transfer paths) and adds
 //! the read-only virtual folder `/shared`, where files that other users share with this user
