@@ -499,4 +499,79 @@ mod tests {
         let err = Tls::from_pem_files(&cert, &key).unwrap_err();
         assert!(matches!(err, TlsError::Config(_)), "{err}");
     }
+
+    /// Python's ssl module (OpenSSL), as ftplib uses it: uploads end with `unwrap()`, which
+    /// waits for our close_notify. With `session=` it offers the control connection's session
+    /// for every data connection, as curl and lftp do: all of them must resume. Skipped
+    /// where python3 is missing.
+    async fn python_client(version: &str) {
+        let ((tls, ca), _dir) = setup_with_ca_file();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let script = r#"
+import socket, ssl, sys
+port, ca, version = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+ctx.load_verify_locations(ca)
+v = ssl.TLSVersion.TLSv1_2 if version == "1.2" else ssl.TLSVersion.TLSv1_3
+ctx.minimum_version = ctx.maximum_version = v
+control = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port)), server_hostname="localhost")
+control.recv(100)
+for i in range(3):
+    d = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port)), server_hostname="localhost", session=control.session)
+    reused = d.session_reused
+    d.sendall(b"x" * 300000)
+    d.unwrap().close()
+    print("reused" if reused else "full")
+control.close()
+"#;
+        let child = tokio::process::Command::new("python3")
+            .arg("-c")
+            .arg(script)
+            .arg(port.to_string())
+            .arg(&ca)
+            .arg(version)
+            .stdout(std::process::Stdio::piped())
+            .spawn();
+        let Ok(child) = child else {
+            eprintln!("python3 not found: skipped");
+            return;
+        };
+        let (s, _) = listener.accept().await.unwrap();
+        let mut control = tls.accept_control(s, T).await.unwrap();
+        control.write_all(b"234 ready\r\n").await.unwrap();
+        for _ in 0..3 {
+            let (s, _) = listener.accept().await.unwrap();
+            let mut d = tls.accept_data(s, T, true).await.expect("python resumes");
+            let mut got = Vec::new();
+            d.read_to_end(&mut got).await.unwrap();
+            assert_eq!(got.len(), 300_000);
+            close_data(&mut d, T).await.unwrap();
+        }
+        let out = child.wait_with_output().await.unwrap();
+        assert!(out.status.success());
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "reused\nreused\nreused\n");
+    }
+
+    /// [`setup`]'s server, and its certificate in a file (kept alive with the directory).
+    fn setup_with_ca_file() -> ((Tls, PathBuf), tempfile::TempDir) {
+        let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+        let tls =
+            Tls::from_pem(ck.cert.pem().as_bytes(), ck.signing_key.serialize_pem().as_bytes())
+                .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let ca = dir.path().join("ca.pem");
+        std::fs::write(&ca, ck.cert.pem()).unwrap();
+        ((tls, ca), dir)
+    }
+
+    #[tokio::test]
+    async fn python_ftplib_style_tls12() {
+        python_client("1.2").await;
+    }
+
+    #[tokio::test]
+    async fn python_ftplib_style_tls13() {
+        python_client("1.3").await;
+    }
 }
