@@ -12,7 +12,9 @@
 //! [`tls`], [`proxy`] and [`guard`] hold FTPS, the PROXY protocol and the failed-logins
 //! policy; [`path`], [`listing`] and [`hash`] are the pure helpers of the file commands.
 
+pub mod ascii;
 pub mod backend;
+mod cmd;
 pub mod codec;
 pub mod command;
 pub mod data;
