@@ -99,8 +99,9 @@ impl From<std::io::Error> for StorageError {
             K::DirectoryNotEmpty => ErrorKind::DirectoryNotEmpty,
             K::InvalidFilename | K::InvalidInput => ErrorKind::BadName,
             K::StorageFull | K::QuotaExceeded | K::FileTooLarge => ErrorKind::NoSpace,
-            K::TimedOut
-            | K::BrokenPipe
+            // A stalled data connection (data_timeout): 451, the client may retry.
+            K::TimedOut => ErrorKind::Local,
+            K::BrokenPipe
             | K::ConnectionReset
             | K::ConnectionAborted
             | K::UnexpectedEof
@@ -117,6 +118,7 @@ impl From<std::io::Error> for StorageError {
             ErrorKind::BadName => "File name not allowed".to_string(),
             ErrorKind::NoSpace => "Insufficient storage space".to_string(),
             ErrorKind::ConnectionLost => format!("Data connection failed: {e}"),
+            ErrorKind::Local if e.kind() == K::TimedOut => format!("Transfer failed: {e}"),
             ErrorKind::Local => "Local error in processing".to_string(),
         };
         Self { kind, message }

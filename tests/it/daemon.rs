@@ -257,7 +257,7 @@ fn metrics_and_health_are_served_over_http() {
         "multiftp_logins_total{result=\"ok\"} 1",
         "multiftp_logins_total{result=\"failed\"} 1",
         "multiftp_sessions ",
-        "ftp_backend_write_bytes 1000",
+        "multiftp_transfer_bytes_total{direction=\"upload\"} 1000",
     ] {
         assert!(metrics.contains(needle), "{needle}:\n{metrics}");
     }

@@ -184,20 +184,15 @@ impl<B: Backend> Session<B> {
         let Control::Tls(mut tls) = std::mem::replace(&mut self.control, Control::Switching) else {
             return Err(std::io::Error::other("control connection not TLS"));
         };
-        // Our close_notify, then the client's: what follows on the socket is plain text.
-        let closed = tokio::time::timeout(TLS_TIMEOUT, async {
-            tls.shutdown().await?;
-            let mut sink = [0u8; 512];
-            while tls.read(&mut sink).await? > 0 {}
-            Ok::<(), std::io::Error>(())
-        })
-        .await;
-        match closed {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => return Err(e),
-            Err(_) => return Err(std::io::ErrorKind::TimedOut.into()),
-        }
-        let (tcp, _) = tls.into_inner();
+        // Our close_notify, without closing TCP (tokio-rustls' shutdown would send FIN too).
+        tls.get_mut().1.send_close_notify();
+        tokio::time::timeout(TLS_TIMEOUT, tls.flush())
+            .await
+            .map_err(|_| std::io::Error::from(std::io::ErrorKind::TimedOut))??;
+        let (mut tcp, _) = tls.into_inner();
+        // The client's close_notify arrives as a TLS record before its next plain command:
+        // skip records by their headers, never reading a byte of plain text.
+        skip_tls_records(&mut tcp, self.shared.options.idle_timeout).await?;
         self.control = Control::Plain(tcp);
         self.client.tls = false;
         Ok(Flow::Continue)
@@ -233,5 +228,31 @@ impl<B: Backend> Session<B> {
                 Reply::new(200, "Data connections will be in clear")
             }
         }
+    }
+}
+
+/// Skips whole TLS records (RFC 8446 section 5.1: type 20-23, version, 16-bit length) at the
+/// start of `tcp`, up to the first byte that cannot start one; gives up quietly after `wait`
+/// without data.
+async fn skip_tls_records(tcp: &mut tokio::net::TcpStream, wait: Duration) -> std::io::Result<()> {
+    let mut header = [0u8; 5];
+    loop {
+        let seen = match tokio::time::timeout(wait, tcp.peek(&mut header)).await {
+            Ok(r) => r?,
+            Err(_) => return Ok(()),
+        };
+        if seen == 0 || !(20..=23).contains(&header[0]) {
+            return Ok(());
+        }
+        if seen < header.len() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            continue;
+        }
+        tcp.read_exact(&mut header).await?;
+        let len = usize::from(u16::from_be_bytes([header[3], header[4]]));
+        let mut body = vec![0u8; len];
+        tokio::time::timeout(TLS_TIMEOUT, tcp.read_exact(&mut body))
+            .await
+            .map_err(|_| std::io::Error::from(std::io::ErrorKind::TimedOut))??;
     }
 }

@@ -58,8 +58,10 @@ impl Drop for Running {
 const BIG_LISTING: usize = 2000;
 
 impl<B: Backend> Session<B> {
-    /// Opens the data connection set up by PASV/EPSV/PORT/EPRT, with TLS under PROT P.
-    async fn open_data(&mut self) -> Result<DataConn, Reply> {
+    /// Opens the TCP connection set up by PASV/EPSV/PORT/EPRT. TLS comes after the 150
+    /// reply ([`Session::secure`]): clients such as Python's ftplib start the handshake only
+    /// once they have read it.
+    async fn open_data(&mut self) -> Result<TcpStream, Reply> {
         let Some(pending) = self.pending.take() else {
             return Err(Reply::new(425, "No data connection: send PASV, EPSV, PORT or EPRT first"));
         };
@@ -94,15 +96,25 @@ impl<B: Backend> Session<B> {
             }
         };
         super::super::data::tune(&tcp);
+        Ok(tcp)
+    }
+
+    /// Sends the 150 reply, then (under PROT P) the TLS handshake on the data connection.
+    async fn start_data(
+        &mut self,
+        tcp: TcpStream,
+        opening: Reply,
+    ) -> std::io::Result<Result<DataConn, Reply>> {
+        self.send(&opening).await?;
         if !self.protect_data {
-            return Ok(DataConn::Plain(tcp));
+            return Ok(Ok(DataConn::Plain(tcp)));
         }
         let Some(tls) = self.shared.options.tls.clone() else {
-            return Err(Reply::new(425, "TLS is not configured"));
+            return Ok(Err(Reply::new(425, "TLS is not configured")));
         };
         let reuse = self.shared.options.require_tls_session_reuse;
-        match tls.accept_data(tcp, timeout, reuse).await {
-            Ok(s) => Ok(DataConn::Tls(Box::new(s))),
+        match tls.accept_data(tcp, self.data_timeout(), reuse).await {
+            Ok(s) => Ok(Ok(DataConn::Tls(Box::new(s)))),
             Err(e) => {
                 tracing::warn!(session = self.client.session, cause = %e, "TLS on a data connection failed");
                 let text = if reuse {
@@ -111,7 +123,7 @@ impl<B: Backend> Session<B> {
                 } else {
                     "TLS on the data connection failed"
                 };
-                Err(Reply::new(425, text))
+                Ok(Err(Reply::new(425, text)))
             }
         }
     }
@@ -195,7 +207,7 @@ impl<B: Backend> Session<B> {
                 return Ok(Flow::Continue);
             }
         };
-        let conn = match self.open_data().await {
+        let tcp = match self.open_data().await {
             Ok(c) => c,
             Err(r) => {
                 self.answer("RETR", r).await?;
@@ -204,11 +216,17 @@ impl<B: Backend> Session<B> {
         };
         let mode = if self.ascii { "ASCII" } else { "BINARY" };
         let name = super::super::path::file_name(&path).to_string();
-        self.send(&Reply::new(
+        let opening = Reply::new(
             150,
             format!("Opening {mode} mode data connection for {name} ({} bytes)", meta.len),
-        ))
-        .await?;
+        );
+        let conn = match self.start_data(tcp, opening).await? {
+            Ok(c) => c,
+            Err(r) => {
+                self.answer("RETR", r).await?;
+                return Ok(Flow::Continue);
+            }
+        };
         let started = Instant::now();
         let running = Running::start(&self.shared.stats);
         let ascii = self.ascii;
@@ -279,10 +297,10 @@ impl<B: Backend> Session<B> {
             && m.is_dir()
         {
             self.pending = None;
-            self.answer(verb, Reply::new(553, "A folder has that name")).await?;
+            self.answer(verb, Reply::new(550, "A folder has that name")).await?;
             return Ok(Flow::Continue);
         }
-        let conn = match self.open_data().await {
+        let tcp = match self.open_data().await {
             Ok(c) => c,
             Err(r) => {
                 self.answer(verb, r).await?;
@@ -296,7 +314,13 @@ impl<B: Backend> Session<B> {
         } else {
             Reply::new(150, format!("Ok to send data for {name}"))
         };
-        self.send(&opening).await?;
+        let conn = match self.start_data(tcp, opening).await? {
+            Ok(c) => c,
+            Err(r) => {
+                self.answer(verb, r).await?;
+                return Ok(Flow::Continue);
+            }
+        };
         let started = Instant::now();
         let running = Running::start(&self.shared.stats);
         let (ascii, timeout) = (self.ascii, self.data_timeout());
@@ -376,14 +400,21 @@ impl<B: Backend> Session<B> {
         } else {
             format_listing(&entries, kind, facts)
         };
-        let conn = match self.open_data().await {
+        let tcp = match self.open_data().await {
             Ok(c) => c,
             Err(r) => {
                 self.answer(verb, r).await?;
                 return Ok(Flow::Continue);
             }
         };
-        self.send(&Reply::new(150, "Here comes the directory listing")).await?;
+        let opening = Reply::new(150, "Here comes the directory listing");
+        let conn = match self.start_data(tcp, opening).await? {
+            Ok(c) => c,
+            Err(r) => {
+                self.answer(verb, r).await?;
+                return Ok(Flow::Continue);
+            }
+        };
         let started = Instant::now();
         let timeout = self.data_timeout();
         let outcome = self
