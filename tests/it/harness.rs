@@ -25,6 +25,8 @@ pub struct TestServer {
     _dir: TempDir,
     pub app: App,
     pub port: u16,
+    /// The address the server listens on (`127.0.0.1` unless started with [`TestServer::start_bound`]).
+    host: String,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<multiftp::Result<()>>>,
 }
@@ -55,11 +57,16 @@ impl TestServer {
     /// Starts a server with the given users and extra settings (`extra` wins over the
     /// harness's own choices except bind, port and root).
     pub async fn start_custom(users: &[&str], extra: RawConfig) -> TestServer {
+        Self::start_bound(users, extra, "127.0.0.1").await
+    }
+
+    /// Like [`TestServer::start_custom`], listening on `bind` (an IP address such as `::1`).
+    pub async fn start_bound(users: &[&str], extra: RawConfig, bind: &str) -> TestServer {
         let dir = TempDir::new().unwrap();
         for _attempt in 0..3 {
             let port = free_port();
             let raw = RawConfig {
-                bind: Some("127.0.0.1".into()),
+                bind: Some(bind.into()),
                 port: Some(port),
                 root: Some(dir.path().join("root")),
                 passive_ports: Some(passive_range()),
@@ -88,13 +95,21 @@ impl TestServer {
                 }
                 // In PROXY protocol mode the server says nothing until it gets the PROXY
                 // header, so a TCP connect is the readiness signal there.
+                let host: std::net::IpAddr = bind.parse().unwrap();
                 let ready = if extra.proxy_protocol_port.is_some() {
-                    tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok()
+                    tokio::net::TcpStream::connect((host, port)).await.is_ok()
                 } else {
-                    AsyncFtpStream::connect(("127.0.0.1", port)).await.is_ok()
+                    AsyncFtpStream::connect((host, port)).await.is_ok()
                 };
                 if ready {
-                    return TestServer { _dir: dir, app, port, stop: Some(tx), task: Some(task) };
+                    return TestServer {
+                        _dir: dir,
+                        app,
+                        port,
+                        host: bind.to_string(),
+                        stop: Some(tx),
+                        task: Some(task),
+                    };
                 }
                 assert!(tokio::time::Instant::now() < deadline, "server did not come up");
                 tokio::time::sleep(Duration::from_millis(20)).await;
@@ -116,7 +131,11 @@ impl TestServer {
 
     /// `host:port` of the server.
     pub fn addr(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
+        if self.host.contains(':') {
+            format!("[{}]:{}", self.host, self.port)
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
     }
 
     /// A connected, not logged-in client.
@@ -325,4 +344,302 @@ impl RawControl {
             r.split("|||").nth(1).and_then(|t| t.split('|').next()).unwrap().parse().unwrap();
         tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap()
     }
+}
+
+// ---- Helpers for the protocol, channel, robustness and client tests ----
+
+/// The reply code at the start of `reply` (0 if there is none).
+pub fn code_of(reply: &str) -> u32 {
+    reply.get(..3).and_then(|c| c.parse().ok()).unwrap_or(0)
+}
+
+/// Drops Telnet command sequences (RFC 854: IAC + command, IAC + WILL/WONT/DO/DONT + option)
+/// from bytes a server sent, keeping an escaped `IAC IAC` as one 0xFF byte.
+fn strip_telnet(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == 0xFF && i + 1 < bytes.len() {
+            match bytes[i + 1] {
+                0xFF => {
+                    out.push(0xFF);
+                    i += 2;
+                }
+                0xFB..=0xFE => i += 3,
+                _ => i += 2,
+            }
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
+/// Why [`RawControl::next_reply`] got no reply.
+#[derive(Debug, PartialEq, Eq)]
+pub enum NoReply {
+    /// Nothing (or no complete reply) within the time allowed.
+    Timeout,
+    /// The server closed the connection (or reset it); the text is what came before.
+    Closed(String),
+}
+
+impl RawControl {
+    /// Sends raw bytes; an error (the server closed or reset) is returned, not a panic.
+    pub async fn send_bytes(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        use tokio::io::AsyncWriteExt;
+        self.writer.write_all(bytes).await
+    }
+
+    /// The control socket, for socket options and urgent data.
+    pub fn socket(&self) -> &tokio::net::TcpStream {
+        self.writer.as_ref()
+    }
+
+    /// The next whole reply as (code, all its text), waiting at most `secs` for it. Multi-line
+    /// replies end at the line that starts with the opening code and a space (RFC 959 4.2);
+    /// Telnet sequences are dropped and bytes that are not UTF-8 replaced, so hostile input
+    /// echoed back cannot break the reader.
+    pub async fn next_reply(&mut self, secs: u64) -> Result<(u32, String), NoReply> {
+        use tokio::io::AsyncBufReadExt;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+        let mut all = String::new();
+        let mut opener: Option<u32> = None;
+        loop {
+            let mut line = Vec::new();
+            let n =
+                match tokio::time::timeout_at(deadline, self.reader.read_until(b'\n', &mut line))
+                    .await
+                {
+                    Err(_) => return Err(NoReply::Timeout),
+                    Ok(Err(_)) => return Err(NoReply::Closed(all)),
+                    Ok(Ok(n)) => n,
+                };
+            if n == 0 || !line.ends_with(b"\n") {
+                all.push_str(&String::from_utf8_lossy(&line));
+                return Err(NoReply::Closed(all));
+            }
+            let text = String::from_utf8_lossy(&strip_telnet(&line)).into_owned();
+            all.push_str(&text);
+            let b = text.as_bytes();
+            let code = code_of(&text);
+            match opener {
+                None if code >= 100 && b.len() >= 4 && b[3] == b'-' => opener = Some(code),
+                None if code >= 100 => return Ok((code, all)),
+                // A line that is not a reply line outside a multi-line reply: keep reading.
+                None => {}
+                Some(open) if code == open && b.len() >= 4 && b[3] == b' ' => {
+                    return Ok((open, all));
+                }
+                Some(_) => {}
+            }
+        }
+    }
+
+    /// Sends `command` and returns its reply code and text; panics if none comes in 10 s.
+    pub async fn exchange(&mut self, command: &str) -> (u32, String) {
+        self.send(&format!("{command}\r\n")).await;
+        match self.next_reply(10).await {
+            Ok(r) => r,
+            Err(e) => panic!("{command}: no reply: {e:?}"),
+        }
+    }
+
+    /// Reads the greeting, then logs in as `user` with [`PW`] and selects image type.
+    pub async fn login_checked(&mut self, user: &str) {
+        let (c, t) = self.next_reply(10).await.expect("greeting");
+        assert_eq!(c, 220, "{t}");
+        self.login_checked_after_greeting(user).await;
+    }
+
+    /// Logs in as `user` with [`PW`] and selects image type (the greeting already read).
+    pub async fn login_checked_after_greeting(&mut self, user: &str) {
+        for (command, want) in
+            [(format!("USER {user}"), 331), (format!("PASS {PW}"), 230), ("TYPE I".into(), 200)]
+        {
+            let (c, t) = self.exchange(&command).await;
+            assert_eq!(c, want, "{command}: {t}");
+        }
+    }
+
+    /// Sends PASV (RFC 959) and returns the announced port (the reply must be 227).
+    pub async fn pasv_port(&mut self) -> u16 {
+        let (c, t) = self.exchange("PASV").await;
+        assert_eq!(c, 227, "{t}");
+        pasv_reply_port(&t)
+    }
+}
+
+/// The port of a `227 Entering Passive Mode (h1,h2,h3,h4,p1,p2)` reply.
+pub fn pasv_reply_port(reply: &str) -> u16 {
+    let inner = reply.split('(').nth(1).and_then(|t| t.split(')').next()).expect(reply);
+    let n: Vec<u16> = inner.split(',').map(|x| x.trim().parse().expect(reply)).collect();
+    assert_eq!(n.len(), 6, "{reply}");
+    n[4] * 256 + n[5]
+}
+
+/// The port of a `229 Entering Extended Passive Mode (|||port|)` reply.
+pub fn epsv_reply_port(reply: &str) -> u16 {
+    reply.split("|||").nth(1).and_then(|t| t.split('|').next()).unwrap().parse().expect(reply)
+}
+
+/// Reads a data connection to its end, at most `secs` seconds.
+pub async fn read_all_within(stream: &mut tokio::net::TcpStream, secs: u64) -> Vec<u8> {
+    use tokio::io::AsyncReadExt;
+    let mut buf = Vec::new();
+    tokio::time::timeout(Duration::from_secs(secs), stream.read_to_end(&mut buf))
+        .await
+        .expect("the data connection ended in time")
+        .unwrap();
+    buf
+}
+
+/// The one string inside an RFC 959 quoted pathname (`257 "/a""b" created` -> `/a"b`): the
+/// text between the first `"` and the next lone `"`, with `""` standing for `"`.
+pub fn quoted_path(reply: &str) -> Option<String> {
+    let start = reply.find('"')? + 1;
+    let mut out = String::new();
+    let mut chars = reply[start..].chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '"' {
+            if chars.peek() == Some(&'"') {
+                chars.next();
+                out.push('"');
+            } else {
+                return Some(out);
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    None
+}
+
+/// Makes a self-signed certificate with the real `ftpadm cert self-signed` in `dir` and starts
+/// a server for `users` with FTPS and `tls_required = policy`, plus the `extra` settings.
+pub async fn start_tls(dir: &Path, policy: &str, users: &[&str], extra: RawConfig) -> TestServer {
+    let o = Command::new(env!("CARGO_BIN_EXE_ftpadm"))
+        .args(["cert", "self-signed", "--host", "localhost", "--out-dir"])
+        .arg(dir)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", err(&o));
+    let raw = RawConfig {
+        tls_cert: Some(dir.join("cert.pem")),
+        tls_key: Some(dir.join("key.pem")),
+        tls_required: Some(policy.into()),
+        ..extra
+    };
+    TestServer::start_custom(users, raw).await
+}
+
+/// Runs an external program with a time limit (tokio's Command, so the in-process server on
+/// the test's runtime keeps serving). Panics with a clear message if it is not installed.
+pub async fn run_tool(program: &str, args: &[&str], secs: u64) -> Output {
+    let child = tokio::process::Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!("{program} is required for this test (.ci/run installs it): {e}")
+        });
+    tokio::time::timeout(Duration::from_secs(secs), child.wait_with_output())
+        .await
+        .unwrap_or_else(|_| panic!("{program} {args:?} did not finish within {secs} s"))
+        .unwrap()
+}
+
+/// Runs a Python 3 script with arguments, at most 60 s.
+pub async fn run_python(script: &str, args: &[&str]) -> Output {
+    let mut all = vec!["-c", script];
+    all.extend_from_slice(args);
+    run_tool("python3", &all, 60).await
+}
+
+/// Runs curl quietly (errors still shown) with a 20 s limit.
+pub async fn run_curl(args: &[&str]) -> Output {
+    let mut all = vec!["-sS", "--max-time", "20"];
+    all.extend_from_slice(args);
+    run_tool("curl", &all, 30).await
+}
+
+/// The resident set size of process `pid` in KiB, from /proc/<pid>/status.
+pub fn vm_rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmRSS in /proc/<pid>/status")
+}
+
+/// A real `multiftpd` process on a free loopback port over a fresh root (stderr to a file).
+pub struct DaemonProcess {
+    child: std::process::Child,
+    /// Its control port.
+    pub port: u16,
+    /// Kept so the root lives as long as the process.
+    _dir: TempDir,
+}
+
+impl DaemonProcess {
+    /// Starts `multiftpd` with user `alice` ([`PW`]) and waits until it accepts connections.
+    pub fn start(extra: &[&str]) -> DaemonProcess {
+        let dir = TempDir::new().unwrap();
+        let root = dir.path().join("root");
+        let o = ftpadm_at(&root, &["user", "add", "alice", "--password-stdin"], &format!("{PW}\n"));
+        assert!(o.status.success(), "{}", err(&o));
+        let port = free_port();
+        let log = dir.path().join("stderr.log");
+        let child = Command::new(env!("CARGO_BIN_EXE_multiftpd"))
+            .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--passive-ports", &passive_range()])
+            .arg("--root")
+            .arg(&root)
+            .args(extra)
+            .env_remove("RUST_LOG")
+            .env_remove("MULTIFTP_CONFIG")
+            .stderr(std::fs::File::create(&log).unwrap())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "multiftpd did not start: {}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        DaemonProcess { child, port, _dir: dir }
+    }
+
+    /// Its process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// `127.0.0.1:port`.
+    pub fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for DaemonProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A TCP port that was free on 127.0.0.1 a moment ago (for settings that take a second port).
+// Used by settings.rs, which joins main.rs with the engine's new settings.
+#[allow(dead_code)]
+pub fn unused_port() -> u16 {
+    free_port()
 }

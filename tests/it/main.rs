@@ -19,3 +19,13 @@ mod site;
 mod tls;
 // the real multiftpd binary: logs, fail2ban filter, transfer log, SIGTERM, session limits
 mod daemon;
+// RFC behaviour of the control channel: pathnames, FEAT/OPTS/MLST, TYPE A, ABOR, STAT, REST
+mod protocol;
+// hostile input: over-long lines, parse errors, Telnet sequences, a seeded fuzz run
+mod robustness;
+// lftp, Python ftplib and FTP_TLS, curl under each tls_required policy
+mod clients;
+// data connections: passive listeners, peer check, active mode, EPSV/EPRT, EPSV ALL
+mod channels;
+// tests/it/settings.rs needs RawConfig keys the engine adds (active_mode, line_limit, ...):
+// add `mod settings;` here together with them.
