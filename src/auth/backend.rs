@@ -207,6 +207,10 @@ impl Backend for Daemon {
         self.site.dispatch(user, &request).await
     }
 
+    async fn events_recorded(&self) {
+        self.flush().await;
+    }
+
     fn event(&self, event: Event<'_>) {
         match event {
             Event::LoggedIn { client, user } => {

@@ -346,4 +346,9 @@ pub trait Backend: Send + Sync + 'static {
 
     /// Observes an event. Must not block: called on the session's task.
     fn event(&self, _event: Event<'_>) {}
+
+    /// Completes when the events sent so far are recorded. The engine awaits it after
+    /// `LoggedIn`, before the 230 reply, so whoever asks who is online right after a login
+    /// sees that session.
+    async fn events_recorded(&self) {}
 }

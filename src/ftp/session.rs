@@ -64,10 +64,33 @@ impl AsyncRead for Control {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<std::io::Result<()>> {
         match self.get_mut() {
-            Control::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Control::Plain(s) => {
+                let before = buf.filled().len();
+                std::task::ready!(Pin::new(&mut *s).poll_read(cx, buf))?;
+                if buf.filled().len() > before && buf.remaining() > 0 {
+                    read_past_urgent_mark(s, buf);
+                }
+                Poll::Ready(Ok(()))
+            }
             Control::Tls(s) => Pin::new(s).poll_read(cx, buf),
             Control::Switching => Poll::Ready(Err(switching())),
         }
+    }
+}
+
+/// Linux ends a read at TCP's urgent mark (the Telnet Synch a client sends before ABOR, RFC
+/// 959 section 4.1.3 and RFC 854), and tokio takes a short read to mean the socket is drained,
+/// so it would wait for new data that may never come while `ABOR` sits in the buffer. One
+/// direct non-blocking read past the mark fixes that; it finds nothing in the usual case.
+fn read_past_urgent_mark(s: &TcpStream, buf: &mut ReadBuf<'_>) {
+    use std::io::Read as _;
+    let mut more = [0u8; 512];
+    let room = buf.remaining().min(more.len());
+    let socket = socket2::SockRef::from(s);
+    if let Ok(n) = (&*socket).read(&mut more[..room])
+        && n > 0
+    {
+        buf.put_slice(&more[..n]);
     }
 }
 

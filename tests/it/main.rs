@@ -27,5 +27,5 @@ mod robustness;
 mod clients;
 // data connections: passive listeners, peer check, active mode, EPSV/EPRT, EPSV ALL
 mod channels;
-// tests/it/settings.rs needs RawConfig keys the engine adds (active_mode, line_limit, ...):
-// add `mod settings;` here together with them.
+// the engine's settings: active mode, TLS session reuse, data peer check, line limit, implicit TLS
+mod settings;

@@ -92,6 +92,7 @@ impl<B: Backend> Session<B> {
         let username = B::name(&user).to_string();
         self.shared.stats.sessions.fetch_add(1, Ordering::Relaxed);
         backend.event(Event::LoggedIn { client: &self.client, user: &username });
+        backend.events_recorded().await;
         let presence = Presence {
             backend: Arc::clone(&backend),
             stats: Arc::clone(&self.shared.stats),
