@@ -351,3 +351,64 @@ async fn unknown_commands_are_500_and_commands_before_login_are_530() {
     assert_eq!(code, 500, "{text}");
     assert_eq!(c.exchange("NOOP").await.0, 200);
 }
+
+#[tokio::test]
+async fn site_commands_resolve_relative_paths_against_the_real_working_directory() {
+    let s = TestServer::start().await;
+    let mut c = RawControl::connect(&s.addr()).await;
+    c.login_checked("alice").await;
+    assert_eq!(c.exchange("MKD pub").await.0, 257);
+    assert_eq!(c.exchange("CWD pub").await.0, 250);
+    assert_eq!(stor_raw(&mut c, "notes.txt", b"n").await, 226);
+    let (code, text) = c.exchange("SITE SHARE bob notes.txt").await;
+    assert_eq!(code, 200, "{text}");
+    assert!(text.contains("/pub/notes.txt"), "relative to /pub: {text}");
+    // After CDUP the working directory is / again: `pub` is the folder, not /pub/pub.
+    assert_eq!(c.exchange("CDUP").await.0, 250);
+    let (code, text) = c.exchange("SITE SHARE bob pub").await;
+    assert_eq!(code, 200, "{text}");
+    assert!(text.contains("Shared /pub with bob"), "{text}");
+}
+
+#[tokio::test]
+async fn names_with_a_carriage_return_cannot_inject_reply_or_listing_lines() {
+    let s = TestServer::start().await;
+    let mut c = RawControl::connect(&s.addr()).await;
+    c.login_checked("alice").await;
+    // A bare CR inside a path is refused (no file name can then carry one into a reply).
+    c.send_bytes(b"MKD evil\r226 fake\r\n").await.unwrap();
+    let (code, text) = c.next_reply(10).await.expect("a reply to MKD");
+    assert_eq!(code, 501, "{text}");
+    assert!(!text.contains("\r226") && !text.contains("\n226"), "{text:?}");
+    assert!(!s.home("alice").join("evil\r226 fake").exists());
+    // The next command gets its own reply, not a forged one.
+    assert_eq!(c.exchange("NOOP").await.0, 200);
+    // Listings show the name on one line.
+    std::fs::write(s.home("alice").join("two\nlines"), b"x").unwrap();
+    let mut ftp = s.login("alice").await;
+    let names = ftp.nlst(None).await.unwrap();
+    assert!(names.iter().all(|n| !n.starts_with("226") && !n.starts_with("lines")), "{names:?}");
+    assert!(names.iter().any(|n| n == "two?lines"), "{names:?}");
+}
+
+#[tokio::test]
+async fn stou_stores_under_a_new_name_each_time() {
+    let s = TestServer::start().await;
+    let mut c = RawControl::connect(&s.addr()).await;
+    c.login_checked("alice").await;
+    let mut names = Vec::new();
+    for body in [&b"first"[..], b"second"] {
+        let mut d = c.data_connection().await;
+        let (code, text) = c.exchange("STOU report.txt").await;
+        assert_eq!(code, 150, "{text}");
+        // RFC 1123 4.1.2.9: the reply names the file.
+        let name = text.split("FILE: ").nth(1).expect("150 FILE: <name>").trim().to_string();
+        d.write_all(body).await.unwrap();
+        d.shutdown().await.unwrap();
+        drop(d);
+        assert_eq!(c.next_reply(10).await.unwrap().0, 226);
+        assert_eq!(std::fs::read(s.home("alice").join(&name)).unwrap(), body);
+        names.push(name);
+    }
+    assert_ne!(names[0], names[1]);
+}

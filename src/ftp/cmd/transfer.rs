@@ -231,32 +231,11 @@ impl<B: Backend> Session<B> {
         let running = Running::start(&self.shared.stats);
         let ascii = self.ascii;
         let target = path.clone();
+        let op = Op::Retrieve { offset };
         let outcome = self
             .watch(async move {
                 let _running = running;
-                match conn {
-                    DataConn::Plain(tcp) if !ascii => {
-                        storage.retrieve(&target, offset, Data::Socket(tcp)).await
-                    }
-                    DataConn::Plain(tcp) => {
-                        let mut s = Ascii::new(tcp);
-                        let n = storage.retrieve(&target, offset, Data::Stream(&mut s)).await?;
-                        s.shutdown().await?;
-                        Ok(n)
-                    }
-                    DataConn::Tls(mut s) => {
-                        let n = if ascii {
-                            let mut a = Ascii::new(&mut *s);
-                            let n = storage.retrieve(&target, offset, Data::Stream(&mut a)).await?;
-                            a.flush().await?;
-                            n
-                        } else {
-                            storage.retrieve(&target, offset, Data::Stream(&mut *s)).await?
-                        };
-                        close_download(&mut s).await?;
-                        Ok(n)
-                    }
-                }
+                move_data(&*storage, &target, op, conn, ascii).await
             })
             .await?;
         self.finish("RETR", &path, Some(Direction::Download), started, outcome).await
@@ -323,31 +302,13 @@ impl<B: Backend> Session<B> {
         };
         let started = Instant::now();
         let running = Running::start(&self.shared.stats);
-        let (ascii, timeout) = (self.ascii, self.data_timeout());
+        let ascii = self.ascii;
         let target = path.clone();
+        let op = Op::Store { mode };
         let outcome = self
             .watch(async move {
                 let _running = running;
-                match conn {
-                    DataConn::Plain(tcp) if !ascii => {
-                        storage.store(&target, mode, Data::Socket(tcp)).await
-                    }
-                    DataConn::Plain(tcp) => {
-                        let mut s = Ascii::new(tcp);
-                        storage.store(&target, mode, Data::Stream(&mut s)).await
-                    }
-                    DataConn::Tls(mut s) => {
-                        let n = if ascii {
-                            let mut a = Ascii::new(&mut *s);
-                            storage.store(&target, mode, Data::Stream(&mut a)).await?
-                        } else {
-                            storage.store(&target, mode, Data::Stream(&mut *s)).await?
-                        };
-                        // Python's storbinary waits for our close_notify (RFC 4217 12.6).
-                        tls::close_data(&mut s, timeout).await?;
-                        Ok(n)
-                    }
-                }
+                move_data(&*storage, &target, op, conn, ascii).await
             })
             .await?;
         self.finish(verb, &path, Some(Direction::Upload), started, outcome).await
@@ -427,7 +388,7 @@ impl<B: Backend> Session<B> {
                         }
                         DataConn::Tls(mut s) => {
                             s.write_all(&text).await?;
-                            close_download(&mut s).await?;
+                            close_tls(&mut s, true).await?;
                         }
                     }
                     Ok::<u64, std::io::Error>(text.len() as u64)
@@ -497,6 +458,60 @@ impl<B: Backend> Session<B> {
     }
 }
 
+/// Which way a file transfer goes.
+#[derive(Debug, Clone, Copy)]
+enum Op {
+    /// RETR from `offset`.
+    Retrieve { offset: u64 },
+    /// STOR, APPE, STOU.
+    Store { mode: WriteMode },
+}
+
+/// Moves one file over `conn`: a plain binary connection goes to storage as a socket (its
+/// fast paths), anything else as a stream, through [`Ascii`] under `TYPE A`; a TLS connection
+/// is closed with close_notify both ways (RFC 4217 section 12.6: Python's storbinary waits for
+/// ours after an upload).
+async fn move_data<S: Storage>(
+    storage: &S,
+    path: &str,
+    op: Op,
+    conn: DataConn,
+    ascii: bool,
+) -> StorageResult<u64> {
+    async fn run<S: Storage>(
+        storage: &S,
+        path: &str,
+        op: Op,
+        data: Data<'_>,
+    ) -> StorageResult<u64> {
+        match op {
+            Op::Retrieve { offset } => storage.retrieve(path, offset, data).await,
+            Op::Store { mode } => storage.store(path, mode, data).await,
+        }
+    }
+    match conn {
+        DataConn::Plain(tcp) if !ascii => run(storage, path, op, Data::Socket(tcp)).await,
+        DataConn::Plain(tcp) => {
+            let mut s = Ascii::new(tcp);
+            let n = run(storage, path, op, Data::Stream(&mut s)).await?;
+            s.shutdown().await?;
+            Ok(n)
+        }
+        DataConn::Tls(mut s) => {
+            let n = if ascii {
+                let mut a = Ascii::new(&mut *s);
+                let n = run(storage, path, op, Data::Stream(&mut a)).await?;
+                a.flush().await?;
+                n
+            } else {
+                run(storage, path, op, Data::Stream(&mut *s)).await?
+            };
+            close_tls(&mut s, matches!(op, Op::Retrieve { .. })).await?;
+            Ok(n)
+        }
+    }
+}
+
 /// Formats a listing for the data connection.
 fn format_listing(entries: &[Entry], kind: ListKind, facts: listing::Facts) -> Vec<u8> {
     let mut out = Vec::with_capacity(entries.len() * if kind == ListKind::Nlst { 24 } else { 80 });
@@ -511,15 +526,15 @@ fn format_listing(entries: &[Entry], kind: ListKind, facts: listing::Facts) -> V
     out
 }
 
-/// How long a download waits for the client's close_notify: everything is sent by then, and a
-/// client that waits for the 226 before closing must not stall the reply.
+/// How long the end of a TLS data connection waits for the client's close_notify.
 const CLOSE_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// Ends a TLS data connection after a download: our close_notify, then a short wait for the
-/// client's. A client that does not answer in time has its data all the same.
-async fn close_download(s: &mut TlsStream<TcpStream>) -> std::io::Result<()> {
+/// Ends a TLS data connection: our close_notify, then (at most [`CLOSE_WAIT`]) the client's.
+/// After a download (or listing) everything is sent, so a client that waits for the 226
+/// before closing has its data all the same; after an upload a missing close_notify fails.
+async fn close_tls(s: &mut TlsStream<TcpStream>, download: bool) -> std::io::Result<()> {
     match tls::close_data(s, CLOSE_WAIT).await {
-        Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
+        Err(e) if download && e.kind() == std::io::ErrorKind::TimedOut => {
             tracing::debug!("client did not close the TLS data connection in time");
             Ok(())
         }
