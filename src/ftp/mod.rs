@@ -1,7 +1,7 @@
 //! multiftp's FTP engine: the protocol tier. It serves RFC 959 FTP with the extensions of RFC
 //! 2228 (security: AUTH, PBSZ, PROT), 2389 (FEAT, OPTS), 2428 (EPRT, EPSV, IPv6), 2640 (UTF-8
-//! paths), 3659 (SIZE, MDTM, REST STREAM, MLST, MLSD), 4217 (FTP over TLS) and 7151 (HOST is
-//! not offered), on tokio with tokio-rustls, one task per session.
+//! paths), 3659 (SIZE, MDTM, REST STREAM, MLST, MLSD), 4217 (FTP over TLS) and 7151 (HOST: one host,
+//! any name accepted), on tokio with tokio-rustls, one task per session.
 //!
 //! It knows nothing of accounts, shares or SQL: everything outside the protocol reaches it
 //! through the traits in [`backend`], so this module uses nothing else of the crate.

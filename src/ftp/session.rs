@@ -26,6 +26,10 @@ use super::listing::Facts;
 use super::server::Stats;
 use super::{Backend, Client, Event, LOGIN_LINE_LIMIT, Options, Reply};
 
+/// Most command lines kept while a transfer runs; past that the control connection is not
+/// read until the transfer ends (an ABOR behind them then waits for it).
+pub(crate) const QUEUE: usize = 16;
+
 /// What every session shares: set up once by the server.
 pub(crate) struct Shared<B: Backend> {
     pub backend: Arc<B>,
@@ -202,8 +206,8 @@ pub(crate) struct Session<B: Backend> {
     pub hash_algo: Algo,
     /// RANG for the next HASH.
     pub range: Option<(u64, u64)>,
-    /// A line that arrived during a transfer, to run after it.
-    pub queued: Option<Line>,
+    /// Lines that arrived during a transfer, to run after it (at most [`QUEUE`]).
+    pub queued: std::collections::VecDeque<Line>,
 }
 
 impl<B: Backend> Session<B> {
@@ -279,7 +283,7 @@ pub(crate) async fn run<B: Backend>(
         facts: Facts::default(),
         hash_algo: Algo::Sha256,
         range: None,
-        queued: None,
+        queued: std::collections::VecDeque::new(),
     };
     let greeting = Reply::new(220, shared.options.greeting.clone());
     if session.send(&greeting).await.is_err() {
@@ -301,7 +305,7 @@ impl<B: Backend> Session<B> {
                     .await?;
                 return Ok(());
             }
-            let line = match self.queued.take() {
+            let line = match self.queued.pop_front() {
                 Some(l) => l,
                 None => {
                     let read = tokio::time::timeout(idle, self.reader.read_line(&mut self.control));

@@ -270,6 +270,25 @@ async fn abor_during_a_download_answers_426_then_226() {
     assert_eq!(retr_raw(&mut c, "small.bin").await, (b"after".to_vec(), 226));
 }
 
+#[tokio::test]
+async fn abor_behind_other_commands_still_ends_the_transfer_at_once() {
+    let s = TestServer::start().await;
+    std::fs::write(s.home("alice").join("big.bin"), data(64 << 20)).unwrap();
+    let mut c = RawControl::connect(&s.addr()).await;
+    c.login_checked("alice").await;
+    let unread = c.data_connection().await;
+    assert_eq!(c.exchange("RETR big.bin").await.0, 150);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Commands sent during the transfer wait for its end; ABOR behind them ends it now.
+    c.send("NOOP\r\nPWD\r\nABOR\r\n").await;
+    let mut codes = Vec::new();
+    for _ in 0..4 {
+        codes.push(c.next_reply(10).await.expect("a reply").0);
+    }
+    assert_eq!(codes, [426, 226, 200, 257], "abort first, then the waiting commands in order");
+    drop(unread);
+}
+
 /// Waits until `user` has no session in the `sessions` table (what WHO shows), at most 5 s.
 async fn wait_offline(s: &TestServer, user: &str, what: &str) {
     let deadline = Instant::now() + Duration::from_secs(5);

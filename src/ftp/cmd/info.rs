@@ -1,5 +1,6 @@
 //! Commands that only answer: FEAT and OPTS (RFC 2389), HELP, STAT (RFC 959 4.1.3), TYPE
-//! (RFC 959 3.1.1), RANG (draft-bryan-ftp-range), and SITE, which the backend answers.
+//! (RFC 959 3.1.1), RANG (draft-bryan-ftp-range; here it sets the range of the next HASH only, so FEAT does not
+//! offer `RANG STREAM`), and SITE, which the backend answers.
 
 use super::super::command::{Opts, TransferType};
 use super::super::hash::Algo;
@@ -38,7 +39,6 @@ impl<B: Backend> Session<B> {
             "SIZE",
             "TVFS",
             "UTF8",
-            "RANG STREAM",
         ] {
             lines.push(format!(" {f}"));
         }

@@ -135,7 +135,7 @@ impl<B: Backend> Session<B> {
     {
         tokio::pin!(transfer);
         loop {
-            let reading = self.queued.is_none();
+            let reading = self.queued.len() < super::super::session::QUEUE;
             tokio::select! {
                 biased;
                 done = &mut transfer => return Ok(Some(done)),
@@ -144,7 +144,7 @@ impl<B: Backend> Session<B> {
                     Some(Line::Command(bytes)) if matches!(command::parse(&bytes), Ok(Command::Abor)) => {
                         return Ok(None);
                     }
-                    Some(other) => self.queued = Some(other),
+                    Some(other) => self.queued.push_back(other),
                 },
             }
         }
@@ -469,7 +469,7 @@ enum Op {
 
 /// Moves one file over `conn`: a plain binary connection goes to storage as a socket (its
 /// fast paths), anything else as a stream, through [`Ascii`] under `TYPE A`; a TLS connection
-/// is closed with close_notify both ways (RFC 4217 section 12.6: Python's storbinary waits for
+/// is closed with close_notify both ways (RFC 4217: Python's storbinary waits for
 /// ours after an upload).
 async fn move_data<S: Storage>(
     storage: &S,
