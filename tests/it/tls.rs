@@ -4,22 +4,9 @@ use multiftp::config::RawConfig;
 
 use crate::harness::*;
 
-/// Makes a self-signed pair with the real `ftpadm cert self-signed` and starts a server that
-/// requires TLS as `policy` says.
+/// A server for alice with a fresh self-signed certificate and `tls_required = policy`.
 async fn tls_server(dir: &Path, policy: &str) -> TestServer {
-    let o = std::process::Command::new(env!("CARGO_BIN_EXE_ftpadm"))
-        .args(["cert", "self-signed", "--host", "localhost", "--out-dir"])
-        .arg(dir)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", err(&o));
-    let raw = RawConfig {
-        tls_cert: Some(dir.join("cert.pem")),
-        tls_key: Some(dir.join("key.pem")),
-        tls_required: Some(policy.into()),
-        ..RawConfig::default()
-    };
-    TestServer::start_custom(&["alice"], raw).await
+    start_tls(dir, policy, &["alice"], RawConfig::default()).await
 }
 
 async fn curl(args: &[&str]) -> std::process::Output {
