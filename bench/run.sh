@@ -4,6 +4,9 @@
 #   bench/run.sh            full run (1 GiB files, 10 s loops, 10,000-file folder,
 #                           1,000 and 10,000 idle sessions); ~10-20 min on 2 cores
 #   bench/run.sh --quick    smoke test with small sizes (~1 min after the builds)
+#   bench/run.sh --baseline REV
+#                           also an earlier multiftpd (git commit REV) as a third server, with a
+#                           "now / baseline" ratio column; ~1.5x the time, plus its build once
 #
 # Needs root (apt-get, useradd, vsftpd), loopback only. Leaves the servers stopped and the
 # scratch folder removed on exit (--keep keeps the scratch folder).
@@ -27,17 +30,27 @@ usage: bench/run.sh [options]
   --keep              keep the scratch folder (server logs, raw results) after the run
   --wait-quiet SECS   before the workloads, wait up to SECS for the CPUs to be under 20% busy
                       (other work on the machine skews the figures); default 0 = don't wait
+  --baseline REV      also run multiftpd as built from git commit REV (e.g. d5e683c, main~5)
+                      as a third server "baseline": own port, passive range and data root with
+                      the same user and files (made with REV's own ftpadm), same flags and
+                      MFTPD_ENV. Every workload runs against all three servers, and the table
+                      gains a baseline column and a "now / baseline" ratio. REV's tree is taken
+                      with `git archive` and built once (cargo build --release --locked -j1) in
+                      a persistent cache, DIR/<full commit id>/{src,target}: reruns with the
+                      same REV reuse that build (delete the folder to rebuild).
+  --baseline-cache DIR  the cache for --baseline builds (default /tmp/multiftp-baseline)
   -h, --help          this text
 Environment:
-  MFTP_PORT (21210), VSFTPD_PORT (21211)  control ports; the passive ranges are 20000-24999
-                      (multiftpd) and 25000-29999 (vsftpd), below the kernel's ephemeral range
-  MFTPD_ENV           extra VAR=value words for multiftpd's environment, e.g.
-                      MFTPD_ENV=MALLOC_MMAP_THRESHOLD_=1048576 (recorded in the results)
+  MFTP_PORT (21210), VSFTPD_PORT (21211), BASELINE_PORT (21212)  control ports; the passive
+                      ranges are 20000-24999 (multiftpd), 25000-29999 (vsftpd) and 15000-19999
+                      (baseline), below the kernel's ephemeral range
+  MFTPD_ENV           extra VAR=value words for multiftpd's (and the baseline's) environment,
+                      e.g. MFTPD_ENV=MALLOC_MMAP_THRESHOLD_=1048576 (recorded in the results)
   MEM_FLOOR_MIB       W7 stops opening sessions when MemAvailable drops below this (2048)
 EOF
 }
 
-WAIT_QUIET=0 QUICK=0 BUILD=1 KEEP=0 ONLY="1 2 3 4 5 6 7" SESSIONS="" ROUNDS="" OUT="$HERE/results.md" TMPPARENT=/tmp
+BASELINE="" BASELINE_CACHE=/tmp/multiftp-baseline WAIT_QUIET=0 QUICK=0 BUILD=1 KEEP=0 ONLY="1 2 3 4 5 6 7" SESSIONS="" ROUNDS="" OUT="$HERE/results.md" TMPPARENT=/tmp
 while [ $# -gt 0 ]; do
     case "$1" in
         --quick) QUICK=1 ;;
@@ -49,6 +62,8 @@ while [ $# -gt 0 ]; do
         --tmp) TMPPARENT=$2; shift ;;
         --keep) KEEP=1 ;;
         --wait-quiet) WAIT_QUIET=$2; shift ;;
+        --baseline) BASELINE=$2; shift ;;
+        --baseline-cache) BASELINE_CACHE=$2; shift ;;
         -h|--help) usage; exit 0 ;;
         *) echo "unknown option: $1" >&2; usage >&2; exit 2 ;;
     esac
@@ -68,8 +83,13 @@ else
 fi
 M_PORT=${MFTP_PORT:-21210}
 V_PORT=${VSFTPD_PORT:-21211}
+B_PORT=${BASELINE_PORT:-21212}
 M_PASV=20000-24999
 V_PASV_MIN=25000 V_PASV_MAX=29999
+B_PASV=15000-19999
+# The servers, in the order of the first round (later rounds rotate it).
+SERVERS=(multiftpd vsftpd)
+[ -z "$BASELINE" ] || SERVERS+=(baseline)
 USER_M=bench PASS=benchpass1 USER_V=benchftp
 MFTPD_ENV=${MFTPD_ENV:-}
 MEM_FLOOR_MIB=${MEM_FLOOR_MIB:-2048}
@@ -87,6 +107,18 @@ log() { printf '\n== %s\n' "$*" >&2; }
 runs() { [[ " $ONLY " == *" $1 "* ]]; }
 
 [ "$(id -u)" = 0 ] || { echo "run.sh needs root (apt-get, useradd, vsftpd)" >&2; exit 1; }
+
+# git on the work tree, also when it belongs to another user than root (sudo).
+repo_git() { git -c safe.directory="$REPO" -C "$REPO" "$@"; }
+if [ -n "$BASELINE" ]; then
+    B_SHA=$(repo_git rev-parse --verify --quiet "$BASELINE^{commit}") ||
+        { echo "--baseline $BASELINE: not a commit of $REPO" >&2; exit 2; }
+    B_SHORT=$(repo_git rev-parse --short "$B_SHA")
+    B_SUBJECT=$(repo_git log -1 --format='%cs %s' "$B_SHA" | cut -c1-100)
+    B_DIR=$BASELINE_CACHE/$B_SHA
+    B_MFTPD=$B_DIR/target/release/multiftpd
+    B_FTPADM=$B_DIR/target/release/ftpadm
+fi
 
 # ---------------------------------------------------------------------------------- set-up
 VSFTPD=$(command -v vsftpd || true)
@@ -107,7 +139,21 @@ fi
 MFTPD=$REPO/target/release/multiftpd
 FTPADM=$REPO/target/release/ftpadm
 LG=$HERE/loadgen/target/release/loadgen
-for b in "$MFTPD" "$FTPADM" "$LG"; do
+if [ -n "$BASELINE" ]; then
+    if [ -x "$B_MFTPD" ] && [ -x "$B_FTPADM" ]; then
+        log "baseline $B_SHORT: using the build in $B_DIR (delete that folder to rebuild)"
+    elif [ "$BUILD" = 1 ]; then
+        if [ ! -d "$B_DIR/src" ]; then # unpacked whole or not at all
+            rm -rf "$B_DIR/src.tmp"
+            mkdir -p "$B_DIR/src.tmp"
+            repo_git archive "$B_SHA" | tar -x -C "$B_DIR/src.tmp"
+            mv "$B_DIR/src.tmp" "$B_DIR/src"
+        fi
+        log "building the baseline $B_SHORT in $B_DIR (cargo build --release --locked -j1; once)"
+        (cd "$B_DIR/src" && cargo build --release --locked -j1 --bins --target-dir "$B_DIR/target")
+    fi
+fi
+for b in "$MFTPD" "$FTPADM" "$LG" ${BASELINE:+"$B_MFTPD" "$B_FTPADM"}; do
     [ -x "$b" ] || { echo "missing $b (build it, or drop --no-build)" >&2; exit 1; }
 done
 
@@ -124,7 +170,7 @@ TMP=$(mktemp -d "$TMPPARENT/multiftp-bench.XXXXXX")
 chmod 755 "$TMP"
 RESULTS=$TMP/results.jsonl
 : >"$RESULTS"
-M_PID="" V_PID="" IDLE_PID=""
+M_PID="" V_PID="" B_PID="" IDLE_PID=""
 
 # All descendants of $1 (children first listed after their parent).
 descendants() {
@@ -153,6 +199,7 @@ cleanup() {
     [ -n "$IDLE_PID" ] && kill "$IDLE_PID" 2>/dev/null
     stop_tree "$M_PID"
     stop_tree "$V_PID"
+    stop_tree "$B_PID"
     if [ "$KEEP" = 1 ]; then
         echo "scratch folder kept: $TMP" >&2
     else
@@ -172,9 +219,9 @@ wait_port() { # wait_port PORT PID NAME
     exit 1
 }
 
-for p in "$M_PORT" "$V_PORT"; do
+for p in "$M_PORT" "$V_PORT" ${BASELINE:+"$B_PORT"}; do
     if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-        echo "port $p is already in use; set MFTP_PORT / VSFTPD_PORT" >&2
+        echo "port $p is already in use; set MFTP_PORT / VSFTPD_PORT / BASELINE_PORT" >&2
         exit 1
     fi
 done
@@ -193,6 +240,15 @@ mkdir -p "$M_ROOT"
 printf '%s\n' "$PASS" | "$FTPADM" --root "$M_ROOT" user add "$USER_M" --password-stdin >/dev/null
 M_HOME=$M_ROOT/home/$USER_M
 [ -d "$M_HOME" ] || { echo "ftpadm did not create $M_HOME" >&2; exit 1; }
+# The baseline: its own data root, the same user made by its own ftpadm.
+B_HOME=""
+if [ -n "$BASELINE" ]; then
+    B_ROOT=$TMP/baseline
+    mkdir -p "$B_ROOT"
+    printf '%s\n' "$PASS" | "$B_FTPADM" --root "$B_ROOT" user add "$USER_M" --password-stdin >/dev/null
+    B_HOME=$B_ROOT/home/$USER_M
+    [ -d "$B_HOME" ] || { echo "the baseline's ftpadm did not create $B_HOME" >&2; exit 1; }
+fi
 # vsftpd: a local unix user whose home (the chroot) holds the same files.
 V_HOME=$TMP/vsftpd/home
 mkdir -p "$V_HOME" /var/run/vsftpd/empty
@@ -203,7 +259,7 @@ else
 fi
 printf '%s:%s\n' "$USER_V" "$PASS" | chpasswd
 # Same bytes for both: hard links for the big files, a copy of the listing folder.
-for home in "$M_HOME" "$V_HOME"; do
+for home in "$M_HOME" "$V_HOME" ${B_HOME:+"$B_HOME"}; do
     ln "$DATA/big.bin" "$home/big.bin"
     ln "$DATA/mid.bin" "$home/mid.bin"
     cp -a "$DATA/list" "$home/list"
@@ -246,9 +302,17 @@ EOF
 mkdir -p "$TMP/bin"
 cp "$MFTPD" "$TMP/bin/mftpd-bench"
 # The work tree the binary comes from, read now: edits made while the run goes on are not in it.
-GITREV=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)
-[ -z "$(git -C "$REPO" status --porcelain --untracked-files=no -- src vendor Cargo.toml Cargo.lock 2>/dev/null)" ] || GITREV="$GITREV + uncommitted changes"
+GITREV=$(repo_git rev-parse --short HEAD 2>/dev/null || echo unknown)
+[ -z "$(repo_git status --porcelain --untracked-files=no -- src vendor Cargo.toml Cargo.lock 2>/dev/null)" ] || GITREV="$GITREV + uncommitted changes"
 MFTPD_RUN=$TMP/bin/mftpd-bench
+BASE_RUN=$TMP/bin/mftpd-baseline
+[ -z "$BASELINE" ] || cp "$B_MFTPD" "$BASE_RUN"
+start_baseline() { # the same flags and environment as multiftpd, its own port and root
+    env $MFTPD_ENV "$BASE_RUN" --root "$B_ROOT" --bind 127.0.0.1 --port "$B_PORT" \
+        --passive-ports "$B_PASV" --idle-timeout 3600 >>"$TMP/baseline.log" 2>&1 &
+    B_PID=$!
+    wait_port "$B_PORT" "$B_PID" baseline
+}
 start_mftpd() {
     env $MFTPD_ENV "$MFTPD_RUN" --root "$M_ROOT" --bind 127.0.0.1 --port "$M_PORT" \
         --passive-ports "$M_PASV" --idle-timeout 3600 >>"$TMP/multiftpd.log" 2>&1 &
@@ -265,24 +329,24 @@ alive() { # alive PID: the process exists and is not a zombie
     st=$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null) || return 1
     [ -n "$st" ] && [ "$st" != Z ]
 }
+# Per server LABEL: its pid, control address and FTP user.
+pid_of() { case $1 in multiftpd) echo "$M_PID" ;; vsftpd) echo "$V_PID" ;; baseline) echo "$B_PID" ;; esac; }
+addr_of() { case $1 in multiftpd) echo "127.0.0.1:$M_PORT" ;; vsftpd) echo "127.0.0.1:$V_PORT" ;; baseline) echo "127.0.0.1:$B_PORT" ;; esac; }
+user_of() { if [ "$1" = vsftpd ]; then echo "$USER_V"; else echo "$USER_M"; fi; }
+start_server() { case $1 in multiftpd) start_mftpd ;; vsftpd) start_vsftpd ;; baseline) start_baseline ;; esac; }
 RESTARTS=""
 ensure_up() { # ensure_up LABEL WHAT: restart the server if it died (noted in the results)
-    if [ "$1" = multiftpd ] && ! alive "$M_PID"; then
-        echo "WARNING: multiftpd (pid $M_PID) is gone before $2; restarting it" >&2
-        wait "$M_PID" 2>/dev/null || true
-        RESTARTS="$RESTARTS multiftpd-before-$2"
-        start_mftpd
-    elif [ "$1" = vsftpd ] && ! alive "$V_PID"; then
-        echo "WARNING: vsftpd (pid $V_PID) is gone before $2; restarting it" >&2
-        wait "$V_PID" 2>/dev/null || true
-        RESTARTS="$RESTARTS vsftpd-before-$2"
-        start_vsftpd
-    fi
+    local pid
+    pid=$(pid_of "$1")
+    alive "$pid" && return 0
+    echo "WARNING: $1 (pid $pid) is gone before $2; restarting it" >&2
+    wait "$pid" 2>/dev/null || true
+    RESTARTS="$RESTARTS $1-before-$2"
+    start_server "$1"
 }
 
-log "starting multiftpd on 127.0.0.1:$M_PORT and vsftpd on 127.0.0.1:$V_PORT"
-start_mftpd
-start_vsftpd
+log "starting multiftpd on 127.0.0.1:$M_PORT and vsftpd on 127.0.0.1:$V_PORT${BASELINE:+ and the baseline $B_SHORT on 127.0.0.1:$B_PORT}"
+for s in "${SERVERS[@]}"; do start_server "$s"; done
 
 # ---------------------------------------------------------------------------- workloads
 # lg LABEL SUBCOMMAND ARGS...: one loadgen run against server LABEL; its JSON line is kept.
@@ -290,7 +354,7 @@ lg() {
     local label=$1 sub=$2 addr user out
     shift 2
     ensure_up "$label" "$sub"
-    if [ "$label" = multiftpd ]; then addr=127.0.0.1:$M_PORT user=$USER_M; else addr=127.0.0.1:$V_PORT user=$USER_V; fi
+    addr=$(addr_of "$label") user=$(user_of "$label")
     out=$("$LG" "$sub" --label "$label" --addr "$addr" --user "$user" --pass "$PASS" "$@" \
         2>>"$TMP/loadgen.stderr") || true
     [ -n "$out" ] || out="{\"workload\":\"$sub\",\"label\":\"$label\",\"error\":\"loadgen printed nothing (crashed?)\"}"
@@ -322,11 +386,7 @@ mem_of() {
 idle() {
     local label=$1 n=$2 pid addr user src_ips=1 fifo=$TMP/idle.fifo out=$TMP/idle.$1.$2.out
     ensure_up "$label" "idle-$n"
-    if [ "$label" = multiftpd ]; then
-        pid=$M_PID addr=127.0.0.1:$M_PORT user=$USER_M
-    else
-        pid=$V_PID addr=127.0.0.1:$V_PORT user=$USER_V
-    fi
+    pid=$(pid_of "$label") addr=$(addr_of "$label") user=$(user_of "$label")
     # ~28k ephemeral ports per (source, destination) pair: add 127.0.0.x sources above 20k.
     [ "$n" -gt 20000 ] && src_ips=$(((n + 19999) / 20000))
     if [ $((n + 1024)) -gt "$FD_LIMIT" ]; then
@@ -407,25 +467,25 @@ idle() {
     sleep 2 # let the server reap the closed sessions
 }
 
-both() { # both SUBCOMMAND ARGS...: run against multiftpd, then vsftpd
-    lg multiftpd "$@"
-    lg vsftpd "$@"
+both() { # both SUBCOMMAND ARGS...: run against every server (multiftpd, vsftpd, baseline)
+    local s
+    for s in "${SERVERS[@]}"; do lg "$s" "$@"; done
 }
 
-# rounds SUBCOMMAND ARGS...: $ROUNDS rounds of both servers, alternating which goes first (so
-# neither always meets the other's leftovers, such as dirty pages still being written back);
-# the report takes the median per server. Files written are synced between runs.
+# rounds SUBCOMMAND ARGS...: $ROUNDS rounds of all servers, rotating which goes first (so none
+# always meets another's leftovers, such as dirty pages still being written back); the report
+# takes the median per server. Files written are synced between runs. Two servers: round 1
+# multiftpd then vsftpd, round 2 the other way; with the baseline: m v b, v b m, b m v, ...
 rounds() {
-    local r first second n=$ROUNDS
+    local r k n=$ROUNDS count=${#SERVERS[@]}
     # W2 writes 1 GiB a run to a disk whose writeback stalls now and then (either server can be
     # hit: 0.3 instead of 1.2 GB/s), so it gets at least 5 rounds in a full run.
     if [ "$1" = stor-big ] && [ "$QUICK" = 0 ] && [ "$n" -lt 5 ]; then n=5; fi
     for r in $(seq 1 "$n"); do
-        if [ $((r % 2)) = 1 ]; then first=multiftpd second=vsftpd; else first=vsftpd second=multiftpd; fi
-        lg "$first" "$@"
-        sync
-        lg "$second" "$@"
-        sync
+        for k in $(seq 0 $((count - 1))); do
+            lg "${SERVERS[$(((r - 1 + k) % count))]}" "$@"
+            sync
+        done
     done
 }
 
@@ -466,8 +526,7 @@ fi
 if runs 7; then
     for n in $SESSIONS; do
         log "W7 idle: $n logged-in idle sessions (fd limit $FD_LIMIT)"
-        idle multiftpd "$n"
-        idle vsftpd "$n"
+        for s in "${SERVERS[@]}"; do idle "$s" "$n"; done
     done
 fi
 ELAPSED=$(($(date +%s) - START))
@@ -475,6 +534,7 @@ ELAPSED=$(($(date +%s) - START))
 # ------------------------------------------------------------------------------- report
 alive "$M_PID" || RESTARTS="$RESTARTS multiftpd-gone-at-end"
 alive "$V_PID" || RESTARTS="$RESTARTS vsftpd-gone-at-end"
+[ -z "$BASELINE" ] || alive "$B_PID" || RESTARTS="$RESTARTS baseline-gone-at-end"
 [ -z "$RESTARTS" ] || echo "WARNING: server restarts/exits during the run:$RESTARTS" >&2
 
 CPU=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
@@ -484,12 +544,14 @@ case "$(awk -F: -v u="$USER_V" '$1 == u { print $2 }' /etc/shadow)" in
 esac
 VSV=$(dpkg-query -W -f '${Version}' vsftpd 2>/dev/null || echo unknown)
 MODE=$([ "$QUICK" = 1 ] && echo "--quick (smoke-test sizes)" || echo "full")
-TABLE=$("$LG" report --results "$RESULTS")
+REPORT_ARGS=()
+[ -z "$BASELINE" ] || REPORT_ARGS=(--c baseline --c-title "baseline $B_SHORT")
+TABLE=$("$LG" report --results "$RESULTS" ${REPORT_ARGS[@]+"${REPORT_ARGS[@]}"})
 
 {
-    echo "# multiftpd vs vsftpd: benchmark results"
+    echo "# multiftpd vs vsftpd${BASELINE:+ vs multiftpd at $B_SHORT}: benchmark results"
     echo
-    echo "Produced by \`bench/run.sh$([ "$QUICK" = 1 ] && echo ' --quick')\` ($MODE) in ${ELAPSED} s. See bench/README.md for what each row measures."
+    echo "Produced by \`bench/run.sh$([ "$QUICK" = 1 ] && echo ' --quick')${BASELINE:+ --baseline $BASELINE}\` ($MODE) in ${ELAPSED} s. See bench/README.md for what each row measures."
     echo
     echo "$TABLE"
     echo
@@ -497,6 +559,18 @@ TABLE=$("$LG" report --results "$RESULTS")
     echo "better\" (latency, time, memory) favour multiftpd when the ratio is below 1. \"loadgen CPU\" is"
     echo "the load generator's own CPU (user+sys) over the measured window, 100% = one core: near 100%"
     echo "per busy task, or near 200% in total on this 2-core machine, means the client was a bottleneck."
+    if [ -n "$BASELINE" ]; then
+        echo
+        echo "\"now / baseline\" is multiftpd (this work tree) / multiftpd built from $B_SHORT, on the same"
+        echo "machine in the same run: for throughput rows (MB/s, transfers/s, files/s, logins/s) above 1"
+        echo "means today's build is faster; for rows marked \"lower is better\" (W3 p99, W5 latencies, W6"
+        echo "listing times, W7 time to open and memory/open files per session) below 1 means today's build"
+        echo "is better. \"no slower than the baseline\" reads: throughput ratios >= 1, lower-is-better ratios <= 1."
+    fi
+    echo
+    echo "\"Failed operations\" counts every failed FTP operation per server and workload over all rounds"
+    echo "(a workload that stopped on an error counts 1; a command the server does not implement, reply"
+    echo "500/502/504, is noted but not counted). The raw JSON below has the first error of each run."
     echo
     echo "## Machine and versions"
     echo
@@ -504,9 +578,10 @@ TABLE=$("$LG" report --results "$RESULTS")
     echo "- CPU: $CPU; nproc: $(nproc); memory: $(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)"
     echo "- kernel: $(uname -sr)"
     echo "- multiftpd: $("$MFTPD_RUN" --version 2>/dev/null | head -1), release build of $BUILT (work tree at run time: $GITREV), default logging (info, to a file)${MFTPD_ENV:+, environment: $MFTPD_ENV}"
+    [ -z "$BASELINE" ] || echo "- baseline: multiftpd at $B_SHA ($B_SUBJECT), release build of $(date -u -r "$B_MFTPD" '+%Y-%m-%d %H:%M UTC') in $B_DIR/target; the same flags${MFTPD_ENV:+, environment} and logging as multiftpd, port $B_PORT, passive ports $B_PASV, its own data root with the same user (made by its own ftpadm) and files"
     echo "- vsftpd: $VSV (Debian), PAM login ($HASH hash, set by chpasswd), seccomp_sandbox=NO, one process pair per session; multiftpd: argon2id m=19456 KiB, t=2, p=1"
     echo "- loadgen: suppaftp 12 (tokio), passive mode, TYPE I; client and servers share the same $(nproc) cores over loopback"
-    echo "- sizes: W1 ${BIG_MIB} MiB x $RUNS runs; W2 ${STOR_MIB} MiB; W3 $MANY_CLIENTS clients x ${MANY_SECS} s on a 1 MiB file; W4 $SMALL_COUNT x $SMALL_SIZE B; W5 $LOGIN_CLIENTS clients x ${LOGIN_SECS} s; W6 $LIST_FILES files x $LIST_RUNS runs; W3, W4, W6: median of $ROUNDS rounds and W2 of $([ "$QUICK" = 0 ] && [ "$ROUNDS" -lt 5 ] && echo 5 || echo "$ROUNDS"), alternating which server goes first; W7 $(echo $SESSIONS | tr ' ' ',') sessions"
+    echo "- sizes: W1 ${BIG_MIB} MiB x $RUNS runs; W2 ${STOR_MIB} MiB; W3 $MANY_CLIENTS clients x ${MANY_SECS} s on a 1 MiB file; W4 $SMALL_COUNT x $SMALL_SIZE B; W5 $LOGIN_CLIENTS clients x ${LOGIN_SECS} s; W6 $LIST_FILES files x $LIST_RUNS runs; W3, W4, W6: median of $ROUNDS rounds and W2 of $([ "$QUICK" = 0 ] && [ "$ROUNDS" -lt 5 ] && echo 5 || echo "$ROUNDS"), $([ -n "$BASELINE" ] && echo "rotating which of the three servers goes first" || echo "alternating which server goes first"); W7 $(echo $SESSIONS | tr ' ' ',') sessions"
     echo "- CPU busy on the machine just before the workloads (5 s sample, servers idle): ${BUSY_BEFORE}% of $(nproc) cores; anything well above 0 means other work (e.g. a build) shared the cores and the figures are noisy"
     echo "- server restarts during the run: ${RESTARTS:-none}"
     echo "- open-file limit for servers and loadgen: $FD_LIMIT; kernel.pid_max: $(cat /proc/sys/kernel/pid_max)"

@@ -149,6 +149,13 @@ enum Cmd {
         /// Label of the second server column.
         #[arg(long, default_value = "vsftpd")]
         b: String,
+        /// Label of an optional third server column, an earlier build of the first server
+        /// (run.sh --baseline); adds a ratio column "now / baseline" (first / third).
+        #[arg(long)]
+        c: Option<String>,
+        /// Title of the third column (default: its label), e.g. "baseline d5e683c".
+        #[arg(long, value_name = "TEXT")]
+        c_title: Option<String>,
     },
 }
 
@@ -724,7 +731,59 @@ async fn idle(
 // ---------------------------------------------------------------------------------------------
 // report
 
-fn report(results: &PathBuf, a: &str, b: &str) -> Result<()> {
+/// One server column of the report: its label in the JSON lines and the column title.
+struct Column {
+    label: String,
+    title: String,
+}
+
+/// Whether a failed command's error is the server saying it does not implement the command
+/// (RFC 959 replies 500, 502, 504), which is a missing feature, not a failed operation.
+fn unimplemented(error: &str) -> bool {
+    ["[500]", "[502]", "[504]"].iter().any(|c| error.contains(c))
+}
+
+/// Failed operations recorded in one JSON line, and notes saying what they were. A workload
+/// that stopped on an error (`"error"`) counts one: it failed at least once and ran no further.
+fn failed_ops(r: &Value) -> (u64, Vec<String>) {
+    let mut n = 0;
+    let mut notes = Vec::new();
+    if let Some(e) = r["error"].as_str() {
+        n += 1;
+        notes.push(format!("stopped: {}", shorten(e)));
+    }
+    n += r["errors"].as_u64().unwrap_or(0);
+    n += r["failed"].as_u64().unwrap_or(0);
+    n += r["retr_wrong_size"].as_u64().unwrap_or(0);
+    if r["workload"] == "idle" {
+        // Sessions that opened but no longer answered NOOP after the hold.
+        let open = r["sessions_open"].as_u64().unwrap_or(0);
+        let alive = r["alive_after_hold"].as_u64().unwrap_or(open);
+        if alive < open {
+            n += open - alive;
+            notes.push(format!("{} sessions dropped during the hold", open - alive));
+        }
+    }
+    if r["retr_wrong_size"].as_u64().unwrap_or(0) > 0 {
+        notes.push("RETR of the wrong size".into());
+    }
+    if let Some(e) = r["first_error"].as_str() {
+        notes.push(shorten(e));
+    }
+    for (key, cmd) in [("list_error", "LIST"), ("mlsd_error", "MLSD")] {
+        if let Some(e) = r[key].as_str() {
+            if unimplemented(e) {
+                notes.push(format!("{cmd} not implemented"));
+            } else {
+                n += 1;
+                notes.push(format!("{cmd}: {}", shorten(e)));
+            }
+        }
+    }
+    (n, notes)
+}
+
+fn report(results: &PathBuf, cols: &[Column]) -> Result<()> {
     let text = std::fs::read_to_string(results)
         .with_context(|| format!("reading {}", results.display()))?;
     let rows: Vec<Value> = text
@@ -768,15 +827,28 @@ fn report(results: &PathBuf, a: &str, b: &str) -> Result<()> {
         }
         Some(merged)
     };
+    // `find` for every column, in column order.
+    let find_all = |workload: &str, pred: &dyn Fn(&Value) -> bool| -> Vec<Option<Value>> {
+        cols.iter().map(|c| find(&c.label, workload, pred)).collect()
+    };
     let any = |_: &Value| true;
+    let (a, b) = (&cols[0].title, &cols[1].title);
+    let titles: Vec<&str> = cols.iter().map(|c| c.title.as_str()).collect();
 
-    println!("| workload | {a} | {b} | ratio {a}/{b} | loadgen CPU ({a} / {b}) |");
-    println!("|---|---:|---:|---:|---|");
+    let mut head = format!("| workload | {} | ratio {a}/{b} |", titles.join(" | "));
+    let mut rule = format!("|---|{}---:|", "---:|".repeat(cols.len()));
+    if cols.len() > 2 {
+        head.push_str(" ratio now / baseline |");
+        rule.push_str("---:|");
+    }
+    head.push_str(&format!(" loadgen CPU ({}) |", titles.join(" / ")));
+    rule.push_str("---|");
+    println!("{head}\n{rule}");
 
-    // (row title, workload, metric, lower_is_better, predicate)
+    // One table row: the figure `key` of each column's result, the ratios of the first column
+    // to the second and (with a baseline) to the third, and the client CPU of each.
     let line = |title: &str,
-                ra: Option<&Value>,
-                rb: Option<&Value>,
+                rs: &[Option<Value>],
                 key: &str,
                 lower: bool,
                 unit_fmt: &dyn Fn(f64) -> String| {
@@ -814,101 +886,77 @@ fn report(results: &PathBuf, a: &str, b: &str) -> Result<()> {
                 },
             }
         };
-        let (xa, sa) = val(ra);
-        let (xb, sb) = val(rb);
+        let vals: Vec<(Option<f64>, String)> = rs.iter().map(|r| val(r.as_ref())).collect();
         // No ratio when either side had failures: the figures would not be like for like.
-        let failed = |r: Option<&Value>| {
-            r.is_some_and(|r| r["errors"].as_u64().or(r["failed"].as_u64()).unwrap_or(0) > 0)
+        let failed = |r: &Option<Value>| {
+            r.as_ref()
+                .is_some_and(|r| r["errors"].as_u64().or(r["failed"].as_u64()).unwrap_or(0) > 0)
         };
-        let ratio = match (xa, xb) {
-            _ if failed(ra) || failed(rb) => "— (failures)".into(),
+        let ratio = |i: usize, j: usize| match (vals[i].0, vals[j].0) {
+            _ if failed(&rs[i]) || failed(&rs[j]) => "— (failures)".to_string(),
             (Some(x), Some(y)) if y != 0.0 => format!("{:.2}", x / y),
             _ => "—".into(),
         };
-        let cpu = |r: Option<&Value>| {
-            r.and_then(|r| r["client_cpu_pct"].as_f64())
-                .map(|p| format!("{p:.0}%"))
-                .unwrap_or_else(|| "—".into())
-        };
+        let cpu: Vec<String> = rs
+            .iter()
+            .map(|r| {
+                r.as_ref()
+                    .and_then(|r| r["client_cpu_pct"].as_f64())
+                    .map(|p| format!("{p:.0}%"))
+                    .unwrap_or_else(|| "—".into())
+            })
+            .collect();
         let title = if lower { format!("{title} — lower is better") } else { title.to_string() };
-        println!("| {title} | {sa} | {sb} | {ratio} | {} / {} |", cpu(ra), cpu(rb));
+        let cells: Vec<&str> = vals.iter().map(|v| v.1.as_str()).collect();
+        let mut out = format!("| {title} | {} | {} |", cells.join(" | "), ratio(0, 1));
+        if rs.len() > 2 {
+            out.push_str(&format!(" {} |", ratio(0, 2)));
+        }
+        out.push_str(&format!(" {} |", cpu.join(" / ")));
+        println!("{out}");
     };
     let f1 = |x: f64| format!("{x:.1}");
     let f0 = |x: f64| format!("{x:.0}");
-    let desc = |r: &Option<Value>, k: &str| r.as_ref().and_then(|r| r[k].as_u64());
+    let desc = |rs: &[Option<Value>], k: &str| {
+        rs.iter().find_map(|r| r.as_ref().and_then(|r| r[k].as_u64()))
+    };
 
-    let (ra, rb) = (find(a, "retr-big", &any), find(b, "retr-big", &any));
-    let mib = desc(&ra, "bytes").or(desc(&rb, "bytes")).map(|x| x >> 20).unwrap_or(0);
-    line(
-        &format!("W1 RETR {mib} MiB, 1 session (MB/s)"),
-        ra.as_ref(),
-        rb.as_ref(),
-        "mbps",
-        false,
-        &f1,
-    );
+    let rs = find_all("retr-big", &any);
+    let mib = desc(&rs, "bytes").map(|x| x >> 20).unwrap_or(0);
+    line(&format!("W1 RETR {mib} MiB, 1 session (MB/s)"), &rs, "mbps", false, &f1);
 
-    let (ra, rb) = (find(a, "stor-big", &any), find(b, "stor-big", &any));
-    let mib = desc(&ra, "bytes").or(desc(&rb, "bytes")).map(|x| x >> 20).unwrap_or(0);
-    line(
-        &format!("W2 STOR {mib} MiB, 1 session (MB/s)"),
-        ra.as_ref(),
-        rb.as_ref(),
-        "mbps",
-        false,
-        &f1,
-    );
+    let rs = find_all("stor-big", &any);
+    let mib = desc(&rs, "bytes").map(|x| x >> 20).unwrap_or(0);
+    line(&format!("W2 STOR {mib} MiB, 1 session (MB/s)"), &rs, "mbps", false, &f1);
 
-    let (ra, rb) = (find(a, "retr-many", &any), find(b, "retr-many", &any));
-    let n = desc(&ra, "clients").or(desc(&rb, "clients")).unwrap_or(0);
-    line(
-        &format!("W3 RETR 1 MiB loop, {n} sessions: total MB/s"),
-        ra.as_ref(),
-        rb.as_ref(),
-        "mbps",
-        false,
-        &f1,
-    );
-    line("W3 … transfers/s", ra.as_ref(), rb.as_ref(), "transfers_per_s", false, &f1);
-    line("W3 … p99 latency (ms)", ra.as_ref(), rb.as_ref(), "p99_ms", true, &f1);
+    let rs = find_all("retr-many", &any);
+    let n = desc(&rs, "clients").unwrap_or(0);
+    line(&format!("W3 RETR 1 MiB loop, {n} sessions: total MB/s"), &rs, "mbps", false, &f1);
+    line("W3 … transfers/s", &rs, "transfers_per_s", false, &f1);
+    line("W3 … p99 latency (ms)", &rs, "p99_ms", true, &f1);
 
-    let (ra, rb) = (find(a, "small-files", &any), find(b, "small-files", &any));
-    let n = desc(&ra, "count").or(desc(&rb, "count")).unwrap_or(0);
-    let sz = desc(&ra, "size").or(desc(&rb, "size")).unwrap_or(0);
+    let rs = find_all("small-files", &any);
+    let n = desc(&rs, "count").unwrap_or(0);
+    let sz = desc(&rs, "size").unwrap_or(0);
     line(
         &format!("W4 {n} × {sz} B files, 1 session: STOR files/s"),
-        ra.as_ref(),
-        rb.as_ref(),
+        &rs,
         "stor_files_per_s",
         false,
         &f1,
     );
-    line("W4 … RETR files/s", ra.as_ref(), rb.as_ref(), "retr_files_per_s", false, &f1);
+    line("W4 … RETR files/s", &rs, "retr_files_per_s", false, &f1);
 
-    let (ra, rb) = (find(a, "logins", &any), find(b, "logins", &any));
-    let n = desc(&ra, "clients").or(desc(&rb, "clients")).unwrap_or(0);
-    line(
-        &format!("W5 connect+login+QUIT, {n} clients: logins/s"),
-        ra.as_ref(),
-        rb.as_ref(),
-        "logins_per_s",
-        false,
-        &f1,
-    );
-    line("W5 … p50 (ms)", ra.as_ref(), rb.as_ref(), "p50_ms", true, &f1);
-    line("W5 … p99 (ms)", ra.as_ref(), rb.as_ref(), "p99_ms", true, &f1);
+    let rs = find_all("logins", &any);
+    let n = desc(&rs, "clients").unwrap_or(0);
+    line(&format!("W5 connect+login+QUIT, {n} clients: logins/s"), &rs, "logins_per_s", false, &f1);
+    line("W5 … p50 (ms)", &rs, "p50_ms", true, &f1);
+    line("W5 … p99 (ms)", &rs, "p99_ms", true, &f1);
 
-    let (ra, rb) = (find(a, "listing", &any), find(b, "listing", &any));
-    let n = desc(&ra, "list_lines").or(desc(&rb, "list_lines")).unwrap_or(0);
-    line(
-        &format!("W6 LIST of a {n}-entry folder (ms)"),
-        ra.as_ref(),
-        rb.as_ref(),
-        "list_ms",
-        true,
-        &f1,
-    );
-    line("W6 MLSD of the same folder (ms)", ra.as_ref(), rb.as_ref(), "mlsd_ms", true, &f1);
+    let rs = find_all("listing", &any);
+    let n = desc(&rs, "list_lines").unwrap_or(0);
+    line(&format!("W6 LIST of a {n}-entry folder (ms)"), &rs, "list_ms", true, &f1);
+    line("W6 MLSD of the same folder (ms)", &rs, "mlsd_ms", true, &f1);
 
     // W7: one block per session count; the memory lines come from run.sh ("idle-mem").
     let mut counts: Vec<u64> = rows
@@ -920,47 +968,85 @@ fn report(results: &PathBuf, a: &str, b: &str) -> Result<()> {
         .collect();
     counts.sort();
     counts.dedup();
-    for n in counts {
+    for &n in &counts {
         let is_n = move |r: &Value| r["sessions"].as_u64() == Some(n);
-        let (ma, mb) = (find(a, "idle-mem", &is_n), find(b, "idle-mem", &is_n));
-        let (ia, ib) = (
-            find(a, "idle", &|r: &Value| is_n(r) && r["event"] == "done"),
-            find(b, "idle", &|r: &Value| is_n(r) && r["event"] == "done"),
-        );
-        line(
-            &format!("W7 {n} idle sessions: sessions opened"),
-            ia.as_ref(),
-            ib.as_ref(),
-            "sessions_open",
-            false,
-            &f0,
-        );
-        line("W7 … time to open them (s)", ia.as_ref(), ib.as_ref(), "open_s", true, &f1);
-        line(
-            "W7 … server memory per session, VmRSS (KiB)",
-            ma.as_ref(),
-            mb.as_ref(),
-            "rss_kib_per_session",
-            true,
-            &f1,
-        );
-        line(
-            "W7 … server memory per session, PSS (KiB)",
-            ma.as_ref(),
-            mb.as_ref(),
-            "pss_kib_per_session",
-            true,
-            &f1,
-        );
-        line(
-            "W7 … server open files per session",
-            ma.as_ref(),
-            mb.as_ref(),
-            "fds_per_session",
-            true,
-            &|x: f64| format!("{x:.2}"),
-        );
+        let ms = find_all("idle-mem", &is_n);
+        let is = find_all("idle", &|r: &Value| is_n(r) && r["event"] == "done");
+        line(&format!("W7 {n} idle sessions: sessions opened"), &is, "sessions_open", false, &f0);
+        line("W7 … time to open them (s)", &is, "open_s", true, &f1);
+        line("W7 … server memory per session, VmRSS (KiB)", &ms, "rss_kib_per_session", true, &f1);
+        line("W7 … server memory per session, PSS (KiB)", &ms, "pss_kib_per_session", true, &f1);
+        line("W7 … server open files per session", &ms, "fds_per_session", true, &|x: f64| {
+            format!("{x:.2}")
+        });
     }
+
+    // Failed operations per workload and server, summed over every round and run (not the
+    // medians above), so "no failed operation anywhere" can be read off one table.
+    println!();
+    println!("Failed operations per workload (all rounds; 0 = none failed):");
+    println!();
+    println!("| workload | {} |", titles.join(" | "));
+    println!("|---|{}", "---:|".repeat(cols.len()));
+    type Pick = Box<dyn Fn(&Value) -> bool>;
+    let mut workloads: Vec<(String, Pick)> = vec![
+        ("W1 retr-big".into(), Box::new(|r: &Value| r["workload"] == "retr-big")),
+        ("W2 stor-big".into(), Box::new(|r: &Value| r["workload"] == "stor-big")),
+        ("W3 retr-many".into(), Box::new(|r: &Value| r["workload"] == "retr-many")),
+        ("W4 small-files".into(), Box::new(|r: &Value| r["workload"] == "small-files")),
+        ("W5 logins".into(), Box::new(|r: &Value| r["workload"] == "logins")),
+        ("W6 listing".into(), Box::new(|r: &Value| r["workload"] == "listing")),
+    ];
+    for &n in &counts {
+        workloads.push((
+            format!("W7 idle, {n} sessions"),
+            Box::new(move |r: &Value| {
+                r["workload"] == "idle" && r["event"] == "done" && r["sessions"].as_u64() == Some(n)
+                    || r["workload"] == "idle-mem"
+                        && r["sessions"].as_u64() == Some(n)
+                        && !r["error"].is_null()
+            }),
+        ));
+    }
+    let mut totals = vec![0u64; cols.len()];
+    for (title, pred) in &workloads {
+        if !rows.iter().any(pred) {
+            continue;
+        }
+        let cells: Vec<String> = cols
+            .iter()
+            .zip(totals.iter_mut())
+            .map(|(c, total)| {
+                let mine: Vec<&Value> =
+                    rows.iter().filter(|r| r["label"] == c.label.as_str() && pred(r)).collect();
+                if mine.is_empty() {
+                    return "not run".to_string();
+                }
+                let (mut n, mut notes) = (0, Vec::new());
+                for r in mine {
+                    // run.sh's own W7 lines: an error there means the measurement stopped.
+                    if r["workload"] == "idle-mem" {
+                        n += 1;
+                        notes.push(shorten(r["error"].as_str().unwrap_or("")));
+                        continue;
+                    }
+                    let (k, why) = failed_ops(r);
+                    n += k;
+                    notes.extend(why);
+                }
+                *total += n;
+                notes.dedup();
+                match notes.first() {
+                    Some(why) if n > 0 => format!("**{n}** ({why})"),
+                    Some(why) => format!("0 ({why})"),
+                    None => n.to_string(),
+                }
+            })
+            .collect();
+        println!("| {title} | {} |", cells.join(" | "));
+    }
+    let totals: Vec<String> = totals.iter().map(|t| format!("**{t}**")).collect();
+    println!("| all workloads | {} |", totals.join(" | "));
     Ok(())
 }
 
@@ -977,8 +1063,16 @@ fn shorten(s: &str) -> String {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    if let Cmd::Report { results, a, b } = &cli.cmd {
-        return match report(results, a, b) {
+    if let Cmd::Report { results, a, b, c, c_title } = &cli.cmd {
+        let column = |label: &str, title: Option<&String>| Column {
+            label: label.to_string(),
+            title: title.cloned().unwrap_or_else(|| label.to_string()),
+        };
+        let mut cols = vec![column(a, None), column(b, None)];
+        if let Some(c) = c {
+            cols.push(column(c, c_title.as_ref()));
+        }
+        return match report(results, &cols) {
             Ok(()) => std::process::ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("loadgen report: {e:#}");
