@@ -140,7 +140,6 @@ impl PassiveListener {
                         drop(stream);
                     }
                     _ => {
-                        tune(&stream);
                         return Ok(stream);
                     }
                 }
@@ -182,10 +181,7 @@ pub async fn connect_active(
         socket.bind(SocketAddr::new(local_ip, 0))?;
     }
     match tokio::time::timeout(timeout, socket.connect(target)).await {
-        Ok(Ok(stream)) => {
-            tune(&stream);
-            Ok(stream)
-        }
+        Ok(Ok(stream)) => Ok(stream),
         Ok(Err(e)) => Err(e),
         Err(_) => Err(io::Error::new(
             io::ErrorKind::TimedOut,
@@ -194,10 +190,10 @@ pub async fn connect_active(
     }
 }
 
-/// Sets TCP_NODELAY and whatever else a data socket needs.
-///
-/// NODELAY: the last, short segment of a transfer and the TLS close_notify go out at once
-/// instead of waiting for an ACK (Nagle), which matters for many small files.
+/// Sets TCP_NODELAY on a TLS data connection, so its close_notify goes out at once instead of
+/// waiting for an ACK (Nagle). Plain data connections keep Nagle: their last segment is pushed
+/// by the close anyway, and without NODELAY small-file downloads ran 12-16% faster (bench/ W4
+/// RETR, 2,500 -> 2,800 files/s).
 pub fn tune(stream: &TcpStream) {
     if let Err(e) = stream.set_nodelay(true) {
         tracing::debug!(error = %e, "TCP_NODELAY on a data connection failed");
@@ -353,7 +349,6 @@ mod tests {
             tokio::join!(l.accept(Some(expected), Duration::from_secs(5)), clients);
         let accepted = accepted.unwrap();
         assert_eq!(accepted.peer_addr().unwrap(), real.local_addr().unwrap());
-        assert!(accepted.nodelay().unwrap());
     }
 
     #[tokio::test]
@@ -413,8 +408,8 @@ mod tests {
         let (stream, accepted) =
             tokio::join!(connect_active(local, target, Duration::from_secs(5)), listener.accept());
         let stream = stream.unwrap();
-        assert!(stream.nodelay().unwrap());
         assert_eq!(accepted.unwrap().1.ip(), IpAddr::V4(Ipv4Addr::LOCALHOST));
+        assert_eq!(stream.local_addr().unwrap().ip(), IpAddr::V4(Ipv4Addr::LOCALHOST));
 
         // Nobody listening: an error, not a hang.
         drop(listener);

@@ -95,7 +95,6 @@ impl<B: Backend> Session<B> {
                 }
             }
         };
-        super::super::data::tune(&tcp);
         Ok(tcp)
     }
 
@@ -112,6 +111,7 @@ impl<B: Backend> Session<B> {
         let Some(tls) = self.shared.options.tls.clone() else {
             return Ok(Err(Reply::new(425, "TLS is not configured")));
         };
+        super::super::data::tune(&tcp);
         let reuse = self.shared.options.require_tls_session_reuse;
         match tls.accept_data(tcp, self.data_timeout(), reuse).await {
             Ok(s) => Ok(Ok(DataConn::Tls(Box::new(s)))),
