@@ -77,6 +77,10 @@ pub struct Account {
     pub last_login_at: Option<String>,
     /// RFC 3339 time of the last password change.
     pub password_changed_at: String,
+    /// The kick counter when this was read: a session keeps the value it logged in with and
+    /// ends once the account's counter moves on ([`Accounts::kick`]).
+    #[serde(skip)]
+    pub session_generation: i64,
 }
 
 impl From<UserRow> for Account {
@@ -92,6 +96,7 @@ impl From<UserRow> for Account {
             created_at: row.created_at,
             last_login_at: row.last_login_at,
             password_changed_at: row.password_changed_at,
+            session_generation: row.session_generation,
         }
     }
 }
@@ -415,7 +420,12 @@ impl Accounts {
         }
         let Some(row) = row else { return Ok(None) };
         self.cache.remember(username, password, &row.password_hash);
-        self.store.touch_login(row.id).await?;
+        // The credentials are right whatever happens to this bookkeeping write: on a full disk
+        // the user still gets in, and the engine does not count a failed login (issue 11,
+        // item 5).
+        if let Err(e) = self.store.touch_login(row.id).await {
+            tracing::warn!(user = %username, cause = %e, "could not record the login time");
+        }
         Ok(Some(row.into()))
     }
 
@@ -471,6 +481,21 @@ impl Accounts {
             ));
         }
         self.set_password(username, new.to_string()).await
+    }
+
+    /// Ends every open session of `username`, in every daemon on this database, without
+    /// disabling the account (they may log in again). Each daemon notices within
+    /// [`crate::auth::access::RECHECK`] and answers the session's next command with `530`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotFound`] when there is no such user, [`Error::Query`] on database failure.
+    pub async fn kick(&self, username: &str) -> Result<()> {
+        if !self.store.bump_session_generation(username).await? {
+            return Err(Error::NotFound { what: "user", name: username.to_string() });
+        }
+        tracing::info!(user = %username, "sessions ended (kick)");
+        Ok(())
     }
 
     /// Whether `username` is an enabled admin right now (checked at each admin command, so a

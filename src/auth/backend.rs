@@ -1,7 +1,8 @@
 //! [`Daemon`]: the engine's [`Backend`] over multiftp's services. It logs users in against
 //! the account service (with the session limits), opens their [`UserStorage`], runs the SITE
 //! commands of [`crate::site`], and turns the engine's events into the sessions table (for
-//! `SITE WHO`), the transfer log, the fail2ban-readable log lines and metrics.
+//! `SITE WHO`), the transfer log, the fail2ban-readable log lines and metrics. Before each
+//! command of a session it checks the account may still act ([`AccessWatch`]).
 //!
 //! [`Backend::event`] runs on the session's task and must not wait, so the database and
 //! transfer-log writes go through one channel to one writer task: they happen in the order the
@@ -17,6 +18,8 @@ use async_trait::async_trait;
 use tokio::sync::{mpsc, oneshot};
 
 use super::FtpUser;
+use super::access::AccessWatch;
+use super::store::UserStore;
 use crate::account::Accounts;
 use crate::ftp::{
     AuthError, Backend, Client, Direction, Event, Reply, SiteRequest, StorageError, StorageResult,
@@ -51,6 +54,8 @@ pub struct Daemon {
     homes_dir: Arc<cap_std::fs::Dir>,
     data_timeout: Duration,
     site: Registry,
+    /// Whether open sessions may go on (disabled, deleted, kicked accounts).
+    access: AccessWatch,
     /// Whether a transfer log is kept (else transfer events are not queued).
     logs_transfers: bool,
     /// Set when shutdown begins: logins are refused from then on.
@@ -78,7 +83,13 @@ impl Daemon {
             homes: app.settings.homes(),
             homes_dir,
             data_timeout: app.settings.data_timeout,
-            site: Registry::new(&app.accounts, &app.shares, &app.messages, &app.sessions),
+            site: Registry::new(&app.accounts, &app.shares, &app.messages, &app.sessions)
+                .with_passwd_limit(
+                    &app.accounts,
+                    app.settings.failed_logins_max,
+                    app.settings.failed_logins_block,
+                ),
+            access: AccessWatch::new(UserStore::new(app.pool.clone())),
             logs_transfers,
             draining: AtomicBool::new(false),
             jobs,
@@ -170,7 +181,13 @@ impl Backend for Daemon {
                 };
                 tracing::info!(user = %account.username, %ip, "login succeeded");
                 crate::metrics::login("ok");
-                Ok(FtpUser { id: account.id, username: account.username, role: account.role, home })
+                Ok(FtpUser {
+                    id: account.id,
+                    username: account.username,
+                    role: account.role,
+                    home,
+                    session_generation: account.session_generation,
+                })
             }
             // Unknown user, disabled account and wrong password look the same to the client;
             // the engine reports it as `LoginFailed`, which logs and counts it.
@@ -198,6 +215,10 @@ impl Backend for Daemon {
             tracing::error!(user = %user.username, cause = %e, "cannot open the home folder");
             StorageError::from(e)
         })
+    }
+
+    async fn still_allowed(&self, user: &FtpUser) -> bool {
+        self.access.allows(user).await
     }
 
     async fn site(&self, user: &FtpUser, request: SiteRequest<'_>) -> Reply {

@@ -6,7 +6,11 @@
 //! users). An unknown user, a wrong password and a disabled account all give the same bad
 //! credentials answer, so the client sees the same `530` and the engine's failed-logins
 //! policy counts all three.
+//!
+//! Open sessions lose their right at the next command once the account is disabled, deleted or
+//! kicked ([`access`]), whichever process made the change.
 
+pub mod access;
 pub mod backend;
 pub mod cache;
 pub mod password;

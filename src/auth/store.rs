@@ -34,6 +34,19 @@ pub struct UserRow {
     pub last_login_at: Option<String>,
     /// RFC 3339 time of the last password change.
     pub password_changed_at: String,
+    /// Raised by every kick: sessions that logged in with another value must end.
+    pub session_generation: i64,
+}
+
+/// What decides whether a user's open sessions may go on (see [`crate::auth::access`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::FromRow)]
+pub struct Standing {
+    /// The row's id: a user deleted and added again under the same name gets a new one.
+    pub id: i64,
+    /// Whether the account may log in.
+    pub enabled: bool,
+    /// The kick counter.
+    pub session_generation: i64,
 }
 
 /// The columns a profile or admin update may change; `None` leaves a column alone.
@@ -217,6 +230,47 @@ impl UserStore {
             .bind(username)
             .execute(&self.pool)
             .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// The counter the migration's triggers raise whenever an account is disabled, deleted or
+    /// kicked: while it stays the same, no open session has to end.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Query`] on database failure.
+    pub async fn access_version(&self) -> Result<i64> {
+        Ok(sqlx::query_scalar("SELECT version FROM user_access_version WHERE id = 1")
+            .fetch_one(&self.pool)
+            .await?)
+    }
+
+    /// The id, enabled flag and kick counter of a user, or `None` if there is no such user.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Query`] on database failure.
+    pub async fn standing(&self, username: &str) -> Result<Option<Standing>> {
+        Ok(sqlx::query_as("SELECT id, enabled, session_generation FROM users WHERE username = ?1")
+            .bind(username)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    /// Raises a user's kick counter, which ends their open sessions; false if there is no
+    /// such user.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Query`] on database failure.
+    #[instrument(skip_all, fields(user = %username))]
+    pub async fn bump_session_generation(&self, username: &str) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE users SET session_generation = session_generation + 1 WHERE username = ?1",
+        )
+        .bind(username)
+        .execute(&self.pool)
+        .await?;
         Ok(done.rows_affected() == 1)
     }
 }

@@ -5,7 +5,8 @@ use std::path::PathBuf;
 
 use crate::account::Role;
 
-/// A logged-in user: identity, role and the absolute path of their home folder.
+/// A logged-in user: identity, role, the absolute path of their home folder, and what the
+/// session's [`still_allowed`](crate::ftp::Backend::still_allowed) check compares.
 #[derive(Debug, Clone)]
 pub struct FtpUser {
     /// Database id.
@@ -16,6 +17,8 @@ pub struct FtpUser {
     pub role: Role,
     /// Absolute home folder, `<root>/home/<username>`.
     pub home: PathBuf,
+    /// The account's kick counter at login: the session ends once it moves on.
+    pub session_generation: i64,
 }
 
 impl fmt::Display for FtpUser {

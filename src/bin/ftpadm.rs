@@ -52,6 +52,13 @@ enum Command {
     Msg(MsgCommand),
     /// Show who is logged in now, in every running multiftpd on this database.
     Who,
+    /// End a user's open sessions in every running multiftpd on this database (within a
+    /// second, at each session's next command). The account stays enabled: they may log in
+    /// again; disable it to keep them out.
+    Kick {
+        /// The user.
+        name: String,
+    },
     /// Make TLS certificates for FTPS.
     #[command(subcommand)]
     Cert(CertCommand),
@@ -163,11 +170,12 @@ enum UserCommand {
         /// Allow the user to log in.
         #[arg(long, conflicts_with = "disable")]
         enable: bool,
-        /// Stop the user from logging in (running sessions keep going until they end).
+        /// Stop the user from logging in; their open sessions end at their next command.
         #[arg(long)]
         disable: bool,
     },
-    /// Delete a user, their shares and messages. Their files stay unless --purge-files.
+    /// Delete a user, their shares and messages, and end their open sessions. Their files
+    /// stay unless --purge-files.
     Delete {
         /// The user.
         name: String,
@@ -260,6 +268,15 @@ async fn dispatch(app: &App, command: Command, json: bool) -> anyhow::Result<()>
                 app.messages.send_as_admin(&to, &text).await?;
                 println!("message sent to {to}");
             }
+            Ok(())
+        }
+        Command::Kick { name } => {
+            app.accounts.kick(&name).await?;
+            let online = app.sessions.online().await?.iter().filter(|s| s.username == name).count();
+            println!(
+                "sessions of '{name}' end at their next command, within {} s ({online} online now)",
+                multiftp::auth::access::RECHECK.as_secs()
+            );
             Ok(())
         }
         Command::Cert(_) => unreachable!("handled before the database is opened"),

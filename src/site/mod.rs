@@ -7,6 +7,7 @@
 //! syntax, 550 when the action is refused, 451 when the database fails, 530 without a user.
 
 mod help;
+mod kick;
 mod msg;
 mod passwd;
 mod profile;
@@ -16,6 +17,7 @@ mod user;
 mod who;
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use async_trait::async_trait;
 
@@ -77,6 +79,11 @@ pub const COMMANDS: &[HelpEntry] = &[
         summary: "set full_name, email, bio, role, enabled or password",
         admin: true,
     },
+    HelpEntry {
+        syntax: "KICK <user>",
+        summary: "end <user>'s sessions on every server (they may log in again)",
+        admin: true,
+    },
 ];
 
 /// Every custom SITE command by name (upper case), built from the services they use.
@@ -107,7 +114,13 @@ impl Registry {
         handlers.insert("SHARES", Box::new(shares::List { shares: shares.clone() }));
         handlers.insert("PROFILE", Box::new(profile::Show { accounts: accounts.clone() }));
         handlers.insert("SETPROFILE", Box::new(profile::Set { accounts: accounts.clone() }));
-        handlers.insert("PASSWD", Box::new(passwd::Passwd { accounts: accounts.clone() }));
+        handlers.insert(
+            "PASSWD",
+            Box::new(passwd::Passwd {
+                accounts: accounts.clone(),
+                limit: passwd::GuessLimit::new(passwd::DEFAULT_MAX, passwd::DEFAULT_BLOCK),
+            }),
+        );
         handlers.insert(
             "WHO",
             Box::new(who::Who { sessions: sessions.clone(), accounts: accounts.clone() }),
@@ -115,7 +128,22 @@ impl Registry {
         handlers.insert("MSG", Box::new(msg::Send { messages: messages.clone() }));
         handlers.insert("INBOX", Box::new(msg::Inbox { messages: messages.clone() }));
         handlers.insert("USER", Box::new(user::User { accounts: accounts.clone() }));
+        handlers.insert("KICK", Box::new(kick::Kick { accounts: accounts.clone() }));
         Self { handlers }
+    }
+
+    /// Sets how many wrong current passwords `SITE PASSWD` takes (0: no limit) before it is
+    /// blocked for `block` (the default is that of the login policy): the daemon passes its
+    /// `failed_logins_max` / `failed_logins_block`.
+    pub fn with_passwd_limit(mut self, accounts: &Accounts, max: u32, block: Duration) -> Self {
+        self.handlers.insert(
+            "PASSWD",
+            Box::new(passwd::Passwd {
+                accounts: accounts.clone(),
+                limit: passwd::GuessLimit::new(max, block),
+            }),
+        );
+        self
     }
 
     /// Runs `req` for `user`: its handler's reply, or 502 for a name we do not know.

@@ -29,3 +29,5 @@ mod clients;
 mod channels;
 // the engine's settings: active mode, TLS session reuse, data peer check, line limit, implicit TLS
 mod settings;
+// disabled, deleted and kicked accounts lose open sessions, SITE PASSWD throttle, full-disk login
+mod sessions_security;
