@@ -87,6 +87,21 @@ pub async fn run<F>(app: &App, shutdown: F) -> Result<()>
 where
     F: Future<Output = ()> + Send + Sync + 'static,
 {
+    run_and_announce(app, shutdown, || {}).await
+}
+
+/// [`run`], calling `serving` once the listeners are bound and everything else that can stop
+/// a start has succeeded, just before the first connection is accepted (`multiftpd` shows the
+/// first admin's password only then).
+///
+/// # Errors
+///
+/// As [`run`].
+pub async fn run_and_announce<F, A>(app: &App, shutdown: F, serving: A) -> Result<()>
+where
+    F: Future<Output = ()> + Send + Sync + 'static,
+    A: FnOnce() + Send,
+{
     let s = &app.settings;
     let control = bind(SocketAddr::new(s.bind, s.port), "--port / MULTIFTP_PORT").await?;
     let implicit_tls = match s.implicit_tls_port {
@@ -125,6 +140,7 @@ where
         }
         None => None,
     };
+    serving();
     let draining = Arc::clone(&daemon);
     let result = server
         .serve(Listeners { control, implicit_tls }, async move {
