@@ -29,3 +29,5 @@ mod clients;
 mod channels;
 // the engine's settings: active mode, TLS session reuse, data peer check, line limit, implicit TLS
 mod settings;
+// admin safety: the last admin under races, ftpadm init, the first admin's password, old homes
+mod admin_safety;
