@@ -51,7 +51,8 @@ impl App {
             path: homes.clone(),
             source,
         })?;
-        let probe = settings.root.join(".multiftp-write-test");
+        // One name per process: two `ftpadm` runs at once must not remove each other's probe.
+        let probe = settings.root.join(format!(".multiftp-write-test.{}", std::process::id()));
         std::fs::write(&probe, b"").and_then(|()| std::fs::remove_file(&probe)).map_err(
             |source| Error::Io {
                 what: "the data root is not writable (fix its permissions or choose another \
