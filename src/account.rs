@@ -18,6 +18,18 @@ pub const MAX_FIELD_LEN: usize = 128;
 /// Longest bio.
 pub const MAX_BIO_LEN: usize = 1000;
 
+/// The account a first start creates.
+pub const FIRST_ADMIN: &str = "admin";
+
+/// The file in the data root that keeps the first admin's generated password until that
+/// password is changed, so a first start that fails (port in use) does not lose it.
+pub const INITIAL_PASSWORD_FILE: &str = "initial-admin-password";
+
+/// `<root>/initial-admin-password`.
+pub fn initial_password_path(root: &Path) -> PathBuf {
+    root.join(INITIAL_PASSWORD_FILE)
+}
+
 /// A user's role.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -244,19 +256,42 @@ impl Accounts {
         self.store.count().await
     }
 
-    /// Creates an account and its home folder.
+    /// Creates an account and its home folder. Refuses when a folder of that name is already
+    /// in the homes folder (left by a deleted account, whose files would silently go to the
+    /// new one); see [`Accounts::add_with`].
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidInput`] for a bad name, password or email; [`Error::AlreadyExists`] for a
-    /// taken name; [`Error::Io`] when the home cannot be created.
+    /// [`Error::InvalidInput`] for a bad name, password or email or an existing home;
+    /// [`Error::AlreadyExists`] for a taken name; [`Error::Io`] when the home cannot be created.
     pub async fn add(&self, new: NewAccount) -> Result<Account> {
+        self.add_with(new, false).await
+    }
+
+    /// [`Accounts::add`], and with `reuse_home` an existing home folder of that name becomes
+    /// the new account's home, files and all (`ftpadm user add --reuse-home`).
+    ///
+    /// # Errors
+    ///
+    /// As [`Accounts::add`].
+    pub async fn add_with(&self, new: NewAccount, reuse_home: bool) -> Result<Account> {
         validate_username(&new.username)?;
         password::check_policy(&new.password)?;
         validate_email(&new.email)?;
         validate_text("full name", &new.full_name, MAX_FIELD_LEN)?;
         if self.store.find(&new.username).await?.is_some() {
             return Err(Error::AlreadyExists { what: "user", name: new.username });
+        }
+        let home = self.home_of(&new.username);
+        // symlink_metadata: a dangling symlink in its place counts as taken too.
+        if !reuse_home && std::fs::symlink_metadata(&home).is_ok() {
+            return Err(Error::InvalidInput(format!(
+                "the home folder {} of an earlier account '{}' still exists: move it away, or \
+                 give its files to the new user with 'ftpadm user add {} --reuse-home'",
+                home.display(),
+                new.username,
+                new.username
+            )));
         }
         let hash = password::hash(new.password).await?;
         let row = self
@@ -358,6 +393,16 @@ impl Accounts {
             return Err(Error::NotFound { what: "user", name: username.to_string() });
         }
         tracing::info!(user = %username, "password changed");
+        if username == FIRST_ADMIN {
+            // The generated first password is no longer valid: its copy on disk goes.
+            let file = initial_password_path(self.root());
+            match std::fs::remove_file(&file) {
+                Ok(()) => tracing::info!(file = %file.display(), "initial admin password removed"),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => tracing::warn!(file = %file.display(), cause = %e,
+                    "cannot remove the initial admin password file; delete it by hand"),
+            }
+        }
         Ok(())
     }
 
@@ -508,28 +553,82 @@ impl Accounts {
         Ok(self.store.find(username).await?.is_some_and(|r| r.enabled && r.role == "admin"))
     }
 
-    /// On a first start with no users, creates `admin` with a random password and returns the
-    /// password so the caller can show it once.
+    /// On a first start with no users, creates `admin` with a random password, writes the
+    /// password to `<root>/initial-admin-password` (mode 0600; removed when the password of
+    /// `admin` changes) and returns it so the caller can show it once it is serving.
+    ///
+    /// The file is written next to its place first and renamed into place only once the
+    /// account exists: a start that fails afterwards (port in use) leaves the password on
+    /// disk, and of two first starts at once only the one whose account was created writes it.
     ///
     /// # Errors
     ///
-    /// As [`Accounts::add`].
+    /// As [`Accounts::add`], and [`Error::Io`] when the file cannot be written.
     pub async fn bootstrap_admin(&self) -> Result<Option<String>> {
         if self.store.count().await? > 0 {
             return Ok(None);
         }
         let password = password::generate();
-        self.add(NewAccount {
-            username: "admin".into(),
-            password: password.clone(),
-            role: Role::Admin,
-            enabled: true,
-            full_name: "Administrator".into(),
-            email: String::new(),
-        })
-        .await?;
+        let path = initial_password_path(self.root());
+        let draft = path.with_file_name(format!(".{INITIAL_PASSWORD_FILE}.{}", std::process::id()));
+        // A draft left by a crashed start with the same process id would block create_new.
+        let _ = std::fs::remove_file(&draft);
+        write_private(&draft, &password).map_err(|source| Error::Io {
+            what: "cannot write the first admin's password to",
+            path: draft.clone(),
+            source,
+        })?;
+        let added = self
+            .add_with(
+                NewAccount {
+                    username: FIRST_ADMIN.into(),
+                    password: password.clone(),
+                    role: Role::Admin,
+                    enabled: true,
+                    full_name: "Administrator".into(),
+                    email: String::new(),
+                },
+                // The whole data root is the operator's: an `admin` folder from an earlier
+                // installation stays theirs.
+                true,
+            )
+            .await;
+        if let Err(e) = added {
+            let _ = std::fs::remove_file(&draft);
+            return Err(e);
+        }
+        std::fs::rename(&draft, &path).map_err(|source| Error::Io {
+            what: "cannot write the first admin's password to",
+            path: path.clone(),
+            source,
+        })?;
         Ok(Some(password))
     }
+
+    /// The data root (the folder holding `home/`).
+    fn root(&self) -> &Path {
+        self.homes.parent().unwrap_or(&self.homes)
+    }
+
+    /// The number of enabled admins (a start with users but none says how to make one).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Query`] on database failure.
+    pub async fn enabled_admins(&self) -> Result<i64> {
+        self.store.count_enabled_admins().await
+    }
+}
+
+/// Writes `text` to a new file at `path` readable and writable by its owner only (0600 from the
+/// start, so no other user can read it in between).
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
+    f.write_all(text.as_bytes())?;
+    f.write_all(b"\n")?;
+    f.sync_all()
 }
 
 #[cfg(test)]

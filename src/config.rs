@@ -251,8 +251,9 @@ impl Settings {
                     Error::Config(format!("cannot read config file {}: {e}", path.display()))
                 })?;
                 toml::from_str::<RawConfig>(&text).map_err(|e| {
+                    let place = e.span().map(|span| key_at(&text, span.start)).unwrap_or_default();
                     Error::Config(format!(
-                        "invalid config file {}: {}",
+                        "invalid config file {}: {place}{}",
                         path.display(),
                         e.message().trim()
                     ))
@@ -495,6 +496,23 @@ pub fn unknown_env_vars() -> Vec<String> {
         .collect()
 }
 
+/// Where a TOML error at byte `at` of `text` is, as `key 'port' (line 3): `: the key of that
+/// line, because toml's own message for a wrong type (`invalid type: string "2121", expected
+/// u16`) does not say which key it is about.
+fn key_at(text: &str, at: usize) -> String {
+    let at = at.min(text.len());
+    let Some(before) = text.get(..at) else { return String::new() };
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let line_no = before.matches('\n').count() + 1;
+    let line = text[line_start..].lines().next().unwrap_or("");
+    match line.split_once('=') {
+        Some((key, _)) if !key.trim().is_empty() && !key.trim_start().starts_with('#') => {
+            format!("key '{}' (line {line_no}): ", key.trim().trim_matches(['"', '\'']))
+        }
+        _ => format!("line {line_no}: "),
+    }
+}
+
 fn is_dns_name(text: &str) -> bool {
     text.len() <= 253
         && text.split('.').all(|label| {
@@ -617,6 +635,17 @@ mod tests {
         assert!(Settings::validate(raw).unwrap_err().to_string().contains("--data-timeout"));
         let raw = RawConfig { data_timeout: Some(30), ..Default::default() };
         assert_eq!(Settings::validate(raw).unwrap().data_timeout, Duration::from_secs(30));
+    }
+
+    #[test]
+    fn a_wrong_type_in_the_file_names_the_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("multiftpd.toml");
+        std::fs::write(&file, "# ports\ngreeting = \"hi\"\nport = \"2121\"\n").unwrap();
+        let e = Settings::load(Some(&file), RawConfig::default()).unwrap_err().to_string();
+        assert!(e.contains("key 'port' (line 3)"), "{e}");
+        assert_eq!(key_at("a = 1\n\"b\" = x", 13), "key 'b' (line 2): ");
+        assert_eq!(key_at("[oops", 5), "line 1: ");
     }
 
     #[test]

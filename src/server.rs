@@ -51,7 +51,8 @@ impl App {
             path: homes.clone(),
             source,
         })?;
-        let probe = settings.root.join(".multiftp-write-test");
+        // One name per process: two `ftpadm` runs at once must not remove each other's probe.
+        let probe = settings.root.join(format!(".multiftp-write-test.{}", std::process::id()));
         std::fs::write(&probe, b"").and_then(|()| std::fs::remove_file(&probe)).map_err(
             |source| Error::Io {
                 what: "the data root is not writable (fix its permissions or choose another \
@@ -86,6 +87,21 @@ impl App {
 pub async fn run<F>(app: &App, shutdown: F) -> Result<()>
 where
     F: Future<Output = ()> + Send + Sync + 'static,
+{
+    run_and_announce(app, shutdown, || {}).await
+}
+
+/// [`run`], calling `serving` once the listeners are bound and everything else that can stop
+/// a start has succeeded, just before the first connection is accepted (`multiftpd` shows the
+/// first admin's password only then).
+///
+/// # Errors
+///
+/// As [`run`].
+pub async fn run_and_announce<F, A>(app: &App, shutdown: F, serving: A) -> Result<()>
+where
+    F: Future<Output = ()> + Send + Sync + 'static,
+    A: FnOnce() + Send,
 {
     let s = &app.settings;
     let control = bind(SocketAddr::new(s.bind, s.port), "--port / MULTIFTP_PORT").await?;
@@ -125,6 +141,7 @@ where
         }
         None => None,
     };
+    serving();
     let draining = Arc::clone(&daemon);
     let result = server
         .serve(Listeners { control, implicit_tls }, async move {

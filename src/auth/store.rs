@@ -64,6 +64,21 @@ pub struct UserChanges {
     pub enabled: Option<bool>,
 }
 
+/// The text the triggers of migration `20261201000300_keep_an_enabled_admin` abort with when a
+/// change would leave no enabled admin.
+const LAST_ADMIN_ABORT: &str = "multiftp: last enabled admin";
+
+/// Maps the last-admin trigger's abort to [`Error::Forbidden`] (the same refusal the service
+/// layer gives when it sees the case first), anything else to [`Error::Query`].
+fn last_admin_guard(username: &str) -> impl FnOnce(sqlx::Error) -> Error + '_ {
+    move |e| match e {
+        sqlx::Error::Database(d) if d.message().contains(LAST_ADMIN_ABORT) => Error::Forbidden(
+            format!("'{username}' is the last enabled admin; make another user admin first"),
+        ),
+        e => Error::Query(e),
+    }
+}
+
 /// SQL access to `users`. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct UserStore {
@@ -165,10 +180,11 @@ impl UserStore {
     ///
     /// # Errors
     ///
-    /// [`Error::Query`] on database failure.
+    /// [`Error::Forbidden`] when it would leave no enabled admin (checked by the database, so
+    /// two changes at once cannot both pass), [`Error::Query`] on database failure.
     #[instrument(skip_all, fields(user = %username))]
     pub async fn update(&self, username: &str, changes: &UserChanges) -> Result<Option<UserRow>> {
-        Ok(sqlx::query_as(
+        sqlx::query_as(
             "UPDATE users SET full_name = COALESCE(?2, full_name), email = COALESCE(?3, email), \
              bio = COALESCE(?4, bio), role = COALESCE(?5, role), \
              enabled = COALESCE(?6, enabled), updated_at = ?7 \
@@ -182,7 +198,8 @@ impl UserStore {
         .bind(changes.enabled)
         .bind(now())
         .fetch_optional(&self.pool)
-        .await?)
+        .await
+        .map_err(last_admin_guard(username))
     }
 
     /// Stores a new password hash; returns false if there is no such user.
@@ -223,13 +240,15 @@ impl UserStore {
     ///
     /// # Errors
     ///
-    /// [`Error::Query`] on database failure.
+    /// [`Error::Forbidden`] when it would leave no enabled admin (checked by the database, so
+    /// two changes at once cannot both pass), [`Error::Query`] on database failure.
     #[instrument(skip_all, fields(user = %username))]
     pub async fn delete(&self, username: &str) -> Result<bool> {
         let done = sqlx::query("DELETE FROM users WHERE username = ?1")
             .bind(username)
             .execute(&self.pool)
-            .await?;
+            .await
+            .map_err(last_admin_guard(username))?;
         Ok(done.rows_affected() == 1)
     }
 

@@ -1,6 +1,9 @@
 //! `ftpadm`: the multiftp admin CLI. Works on the same database as `multiftpd`, also while the
 //! daemon runs. Every command calls the library's service functions, the same ones the SITE
 //! commands use. Exit codes: 0 success, 1 failure (one line on stderr), 2 usage.
+//!
+//! Only `ftpadm init` creates a database: every other command needs an existing one, so a
+//! mistyped `--root` is reported instead of answered with an empty, new installation.
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
@@ -31,6 +34,10 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Create the data root, its homes folder and the database with the first admin account,
+    /// as multiftpd's first start does; prints the admin's password (also kept in
+    /// <root>/initial-admin-password until it is changed).
+    Init,
     /// Add, list, show, update and delete users.
     #[command(subcommand)]
     User(UserCommand),
@@ -141,6 +148,10 @@ enum UserCommand {
         /// Create the account disabled (cannot log in until enabled).
         #[arg(long)]
         disabled: bool,
+        /// Give the user the existing home folder of that name (left by a deleted account),
+        /// files and all; without it such a folder stops the command.
+        #[arg(long)]
+        reuse_home: bool,
         #[command(flatten)]
         password: PasswordArgs,
     },
@@ -231,6 +242,19 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         return self_signed(host, out_dir);
     }
     let settings = Settings::load(cli.data.config.as_deref(), cli.data.raw())?;
+    if let Command::Init = &cli.command {
+        return init(settings, cli.json).await;
+    }
+    if !settings.db.exists() {
+        bail!(
+            "no multiftp database at {} (data root {}): check --root, --db or --config (or \
+             MULTIFTP_ROOT, MULTIFTP_DB, MULTIFTP_CONFIG); to set up a new installation there, \
+             run 'ftpadm --root {} init' or start multiftpd once",
+            settings.db.display(),
+            settings.root.display(),
+            settings.root.display()
+        );
+    }
     let app = App::open(settings).await?;
     let result = dispatch(&app, cli.command, cli.json).await;
     app.pool.close().await;
@@ -243,8 +267,13 @@ async fn dispatch(app: &App, command: Command, json: bool) -> anyhow::Result<()>
         Command::Passwd { name, password } => {
             app.accounts.get(&name).await?;
             let pw = read_password(&password, &format!("New password for {name}: "))?;
+            let file = multiftp::account::initial_password_path(&app.settings.root);
+            let had_file = file.exists();
             app.accounts.set_password(&name, pw).await?;
             println!("password of '{name}' changed");
+            if had_file && !file.exists() {
+                println!("removed {}: the generated first password is gone", file.display());
+            }
             Ok(())
         }
         Command::Share(cmd) => share(app, cmd, json).await,
@@ -280,6 +309,7 @@ async fn dispatch(app: &App, command: Command, json: bool) -> anyhow::Result<()>
             Ok(())
         }
         Command::Cert(_) => unreachable!("handled before the database is opened"),
+        Command::Init => unreachable!("handled before the database is opened"),
         Command::Who => {
             let online = app.sessions.online().await?;
             if json {
@@ -297,7 +327,7 @@ async fn dispatch(app: &App, command: Command, json: bool) -> anyhow::Result<()>
 
 async fn user(app: &App, cmd: UserCommand, json: bool) -> anyhow::Result<()> {
     match cmd {
-        UserCommand::Add { name, admin, full_name, email, disabled, password } => {
+        UserCommand::Add { name, admin, full_name, email, disabled, reuse_home, password } => {
             multiftp::account::validate_username(&name)?;
             if app.accounts.get(&name).await.is_ok() {
                 bail!("user '{name}' already exists; use 'ftpadm user update' to change it");
@@ -305,14 +335,17 @@ async fn user(app: &App, cmd: UserCommand, json: bool) -> anyhow::Result<()> {
             let pw = read_password(&password, &format!("Password for {name}: "))?;
             let account = app
                 .accounts
-                .add(NewAccount {
-                    username: name,
-                    password: pw,
-                    role: if admin { Role::Admin } else { Role::User },
-                    enabled: !disabled,
-                    full_name: full_name.unwrap_or_default(),
-                    email: email.unwrap_or_default(),
-                })
+                .add_with(
+                    NewAccount {
+                        username: name,
+                        password: pw,
+                        role: if admin { Role::Admin } else { Role::User },
+                        enabled: !disabled,
+                        full_name: full_name.unwrap_or_default(),
+                        email: email.unwrap_or_default(),
+                    },
+                    reuse_home,
+                )
                 .await?;
             let home = app.accounts.home_of(&account.username);
             print_one(
@@ -407,6 +440,52 @@ async fn share(app: &App, cmd: ShareCommand, json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `ftpadm init`: creates the root, homes and database (refusing an existing database) and
+/// the first admin, whose password it prints and leaves in `<root>/initial-admin-password`.
+async fn init(settings: Settings, json: bool) -> anyhow::Result<()> {
+    if settings.db.exists() {
+        bail!(
+            "a database already exists at {}; nothing changed ('ftpadm user list' shows its \
+             users)",
+            settings.db.display()
+        );
+    }
+    let app = App::open(settings).await?;
+    let password = app.accounts.bootstrap_admin().await;
+    app.pool.close().await;
+    let s = &app.settings;
+    let file = multiftp::account::initial_password_path(&s.root);
+    let Some(password) = password? else {
+        // Another process created the database and its users in the meantime.
+        bail!("{} already has users; nothing changed", s.db.display());
+    };
+    if json {
+        let v = serde_json::json!({
+            "root": s.root,
+            "database": s.db,
+            "username": multiftp::account::FIRST_ADMIN,
+            "password": password,
+            "password_file": file,
+        });
+        println!("{}", serde_json::to_string_pretty(&v)?);
+    } else {
+        println!(
+            "created the database {} and the homes folder {}",
+            s.db.display(),
+            s.homes().display()
+        );
+        println!("created the admin account:");
+        println!("  username: {}", multiftp::account::FIRST_ADMIN);
+        println!("  password: {password}");
+        println!(
+            "the password is also in {} until you change it with: ftpadm passwd {}",
+            file.display(),
+            multiftp::account::FIRST_ADMIN
+        );
+    }
+    Ok(())
+}
+
 /// Writes `cert.pem` and `key.pem` (mode 0600) for `host` into `dir`, refusing to overwrite.
 fn self_signed(host: &str, dir: &std::path::Path) -> anyhow::Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
@@ -460,7 +539,16 @@ fn read_password(args: &PasswordArgs, prompt: &str) -> anyhow::Result<String> {
     let password = if args.password_stdin {
         let mut line = String::new();
         std::io::stdin().lock().read_line(&mut line).context("reading password from stdin")?;
-        line.trim_end_matches(['\n', '\r']).to_string()
+        let line = line.trim_end_matches(['\n', '\r']).to_string();
+        if line.is_empty() {
+            // Not "too short": an empty stdin (`</dev/null`, a variable that was not set) is a
+            // scripting mistake, and the policy message would hide it.
+            bail!(
+                "standard input had no password: with --password-stdin, write the password as \
+                 the first line of standard input"
+            );
+        }
+        line
     } else if std::io::stdin().is_terminal() {
         let first = rpassword::prompt_password(prompt).context("reading password")?;
         let second = rpassword::prompt_password("Repeat: ").context("reading password")?;

@@ -126,8 +126,10 @@ struct Cli {
     #[arg(long, env = "MULTIFTP_LINE_LIMIT", value_name = "BYTES")]
     line_limit: Option<usize>,
 
-    /// Log at debug level (RUST_LOG overrides).
-    #[arg(short, long, env = "MULTIFTP_VERBOSE")]
+    /// Log at debug level (RUST_LOG overrides). MULTIFTP_VERBOSE takes 1/0, true/false,
+    /// yes/no, on/off.
+    #[arg(short, long, env = "MULTIFTP_VERBOSE", value_name = "BOOL",
+          value_parser = clap::builder::BoolishValueParser::new())]
     verbose: bool,
 
     #[command(subcommand)]
@@ -138,7 +140,8 @@ struct Cli {
 enum Command {
     /// Serve FTP (the default).
     Run,
-    /// Validate the configuration and print the effective settings, then exit.
+    /// Validate the configuration (loading the TLS certificate and key, if set, and checking
+    /// that they belong together) and print the effective settings, then exit.
     CheckConfig,
 }
 
@@ -215,6 +218,9 @@ fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
 
 async fn serve(cli: Cli, settings: Settings) -> anyhow::Result<()> {
     if matches!(cli.command, Some(Command::CheckConfig)) {
+        // The start loads the certificate only after opening the database; load it here too,
+        // so a key that does not belong to the certificate is found before a restart.
+        multiftp::server::engine_options(&settings)?;
         print!("{}", toml::to_string(&settings).context("printing settings")?);
         return Ok(());
     }
@@ -222,11 +228,25 @@ async fn serve(cli: Cli, settings: Settings) -> anyhow::Result<()> {
     // the soft open-files limit to the hard one so thousands of sessions fit.
     let open_files = rlimit::increase_nofile_limit(u64::MAX).unwrap_or(0);
     let app = App::open(settings).await?;
-    if let Some(password) = app.accounts.bootstrap_admin().await? {
-        eprintln!(
-            "\nFirst start: created the admin account.\n  username: admin\n  password: \
-             {password}\nThis password is shown only once; change it with: ftpadm passwd admin\n"
-        );
+    // The password goes to <root>/initial-admin-password at once but is shown only once the
+    // server is serving: shown before a start that then fails (port in use), it would scroll
+    // away with the error while the account stays.
+    let first_password = app.accounts.bootstrap_admin().await?;
+    let password_file = multiftp::account::initial_password_path(&app.settings.root);
+    if first_password.is_none() {
+        if app.accounts.enabled_admins().await? == 0 {
+            tracing::warn!(
+                "no enabled admin account: nobody can manage users over FTP; make one with \
+                 'ftpadm user update NAME --admin' (or 'ftpadm user add NAME --admin')"
+            );
+        }
+        if password_file.exists() {
+            tracing::warn!(
+                file = %password_file.display(),
+                "the generated password of the admin account is still in this file; change it \
+                 with 'ftpadm passwd admin', which removes the file"
+            );
+        }
     }
     let s = &app.settings;
     tracing::info!(
@@ -242,9 +262,39 @@ async fn serve(cli: Cli, settings: Settings) -> anyhow::Result<()> {
         tls_required = ?s.tls_required,
         "multiftpd starting"
     );
-    let result = multiftp::run(&app, multiftp::signal::shutdown_signal()).await;
+    let json = s.log_format == multiftp::config::LogFormat::Json;
+    let announce = move || {
+        if let Some(password) = first_password {
+            show_first_password(&password, &password_file, json);
+        }
+    };
+    let result =
+        multiftp::server::run_and_announce(&app, multiftp::signal::shutdown_signal(), announce)
+            .await;
     app.pool.close().await;
     result?;
     tracing::info!("multiftpd stopped");
     Ok(())
+}
+
+/// Shows the first admin's password, once the server is serving: a plain block on stderr, or
+/// in JSON log mode one JSON event (log collectors take the stream line by line).
+fn show_first_password(password: &str, file: &std::path::Path, json: bool) {
+    let admin = multiftp::account::FIRST_ADMIN;
+    if json {
+        tracing::warn!(
+            username = admin,
+            password,
+            password_file = %file.display(),
+            "first start: created the admin account; change its password with 'ftpadm passwd \
+             admin', which removes the password file"
+        );
+    } else {
+        eprintln!(
+            "\nFirst start: created the admin account.\n  username: {admin}\n  password: \
+             {password}\n  saved in: {} (mode 0600)\nChange it with: ftpadm passwd {admin} (this \
+             deletes the file)\n",
+            file.display()
+        );
+    }
 }

@@ -3,7 +3,8 @@
 //!
 //! - `SITE USER LIST`
 //! - `SITE USER ADD <name> <password> [admin]`
-//! - `SITE USER DEL <name>` (keeps the user's files, like `ftpadm user delete`)
+//! - `SITE USER DEL <name>` (keeps the user's files, like `ftpadm user delete`; never the
+//!   caller's own account, so an admin cannot lock themselves out by a typo)
 //! - `SITE USER SET <name> <field> <value>`, field one of full_name, email, bio, role
 //!   (admin|user), enabled (yes|no), password
 //!
@@ -90,7 +91,7 @@ fn parse_bool(value: &str) -> Result<bool> {
 }
 
 impl User {
-    async fn run(&self, cmd: UserCmd<'_>) -> Result<Reply> {
+    async fn run(&self, me: &FtpUser, cmd: UserCmd<'_>) -> Result<Reply> {
         match cmd {
             UserCmd::List => {
                 let users = self.accounts.list().await?;
@@ -123,6 +124,12 @@ impl User {
                 Ok(ok(format!("User {} added ({})", account.username, account.role.as_str())))
             }
             UserCmd::Del { name } => {
+                if name == me.username {
+                    return Err(Error::Forbidden(
+                        "you cannot delete your own account: ask another admin, or use ftpadm"
+                            .into(),
+                    ));
+                }
                 self.accounts.delete(name, false).await?;
                 Ok(ok(format!("User {name} deleted; their files are kept")))
             }
@@ -175,7 +182,7 @@ impl SiteHandler for User {
         let Some(cmd) = parse(req.args) else {
             return usage(SYNTAX);
         };
-        match self.run(cmd).await {
+        match self.run(me, cmd).await {
             Ok(reply) => reply,
             Err(e) => error_reply(&e),
         }

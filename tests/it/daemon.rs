@@ -72,6 +72,9 @@ fn curl(args: &[&str]) -> std::process::Output {
 }
 
 fn add(root: &Path, user: &str) {
+    if !root.join("multiftp.db").exists() {
+        create_database(root);
+    }
     let o = ftpadm_at(root, &["user", "add", user, "--password-stdin"], &format!("{PW}\n"));
     assert!(o.status.success(), "{}", err(&o));
 }

@@ -2,8 +2,11 @@ use std::process::Command;
 
 use crate::harness::*;
 
+/// A temp data root with an empty database (ftpadm never creates one).
 fn root() -> tempfile::TempDir {
-    tempfile::tempdir().unwrap()
+    let dir = tempfile::tempdir().unwrap();
+    create_database(dir.path());
+    dir
 }
 
 #[test]
@@ -114,7 +117,7 @@ fn usage_errors_exit_2() {
 
 #[test]
 fn a_corrupt_database_is_reported_and_left_untouched() {
-    let dir = root();
+    let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("multiftp.db");
     let junk =
         b"this is not a sqlite database, just some bytes that must stay as they are".repeat(100);
@@ -127,17 +130,17 @@ fn a_corrupt_database_is_reported_and_left_untouched() {
 
 #[test]
 fn an_unwritable_root_is_reported() {
-    let dir = root();
+    let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("file");
     std::fs::write(&file, b"x").unwrap();
-    let o = ftpadm_at(&file.join("sub"), &["user", "list"], "");
+    let o = ftpadm_at(&file.join("sub"), &["init"], "");
     assert_eq!(o.status.code(), Some(1));
     assert!(err(&o).contains("cannot create the data root"), "{}", err(&o));
 }
 
 #[test]
 fn multiftpd_reports_a_busy_port_and_a_bad_passive_range() {
-    let dir = root();
+    let dir = tempfile::tempdir().unwrap();
     let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = busy.local_addr().unwrap().port().to_string();
     let run = |extra: &[&str]| {
@@ -160,10 +163,10 @@ fn multiftpd_reports_a_busy_port_and_a_bad_passive_range() {
 
 #[test]
 fn environment_twins_configure_ftpadm_and_the_daemon_alike() {
-    let dir = root();
+    let dir = tempfile::tempdir().unwrap();
     let o = Command::new(env!("CARGO_BIN_EXE_ftpadm"))
         .env("MULTIFTP_ROOT", dir.path())
-        .args(["user", "list"])
+        .args(["init"])
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", err(&o));

@@ -195,6 +195,23 @@ pub async fn disable(app: &App, name: &str) {
     app.accounts.update(name, changes).await.unwrap();
 }
 
+/// Creates the data root and an empty database (no users) through the library, for tests that
+/// then add users with `ftpadm`, which never creates a database itself (`ftpadm init` does, with
+/// an admin account). Runs on a thread of its own, so it works inside and outside a runtime.
+pub fn create_database(root: &Path) {
+    let root = root.to_path_buf();
+    std::thread::spawn(move || {
+        let raw = RawConfig { root: Some(root), ..Default::default() };
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async {
+            let app = App::open(Settings::load(None, raw).unwrap()).await.unwrap();
+            app.pool.close().await;
+        });
+    })
+    .join()
+    .unwrap();
+}
+
 /// Runs the real `ftpadm` binary against `root`.
 pub fn ftpadm_at(root: &Path, args: &[&str], stdin: &str) -> Output {
     use std::io::Write;
@@ -591,6 +608,7 @@ impl DaemonProcess {
     pub fn start(extra: &[&str]) -> DaemonProcess {
         let dir = TempDir::new().unwrap();
         let root = dir.path().join("root");
+        create_database(&root);
         let o = ftpadm_at(&root, &["user", "add", "alice", "--password-stdin"], &format!("{PW}\n"));
         assert!(o.status.success(), "{}", err(&o));
         let port = free_port();

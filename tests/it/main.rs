@@ -31,3 +31,5 @@ mod channels;
 mod settings;
 // disabled, deleted and kicked accounts lose open sessions, SITE PASSWD throttle, full-disk login
 mod sessions_security;
+// admin safety: the last admin under races, ftpadm init, the first admin's password, old homes
+mod admin_safety;
