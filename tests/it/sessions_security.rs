@@ -295,6 +295,7 @@ async fn site_passwd_blocks_last_failed_logins_block_seconds() {
 async fn a_login_succeeds_when_its_time_cannot_be_written() {
     let dir = tempfile::TempDir::new().unwrap();
     let root = dir.path().join("root");
+    create_database(&root);
     let o = ftpadm_at(&root, &["user", "add", "alice", "--password-stdin"], &format!("{PW}\n"));
     assert!(o.status.success(), "{}", err(&o));
     let daemon = Multiftpd::start(&root);
