@@ -34,6 +34,8 @@ pub struct UserRow {
     pub last_login_at: Option<String>,
     /// RFC 3339 time of the last password change.
     pub password_changed_at: String,
+    /// Whether other users may see `email` (otherwise only the user and admins).
+    pub email_public: bool,
 }
 
 /// The columns a profile or admin update may change; `None` leaves a column alone.
@@ -49,6 +51,8 @@ pub struct UserChanges {
     pub role: Option<String>,
     /// New enabled flag.
     pub enabled: Option<bool>,
+    /// New e-mail visibility.
+    pub email_public: Option<bool>,
 }
 
 /// SQL access to `users`. Cheap to clone.
@@ -158,7 +162,8 @@ impl UserStore {
         Ok(sqlx::query_as(
             "UPDATE users SET full_name = COALESCE(?2, full_name), email = COALESCE(?3, email), \
              bio = COALESCE(?4, bio), role = COALESCE(?5, role), \
-             enabled = COALESCE(?6, enabled), updated_at = ?7 \
+             enabled = COALESCE(?6, enabled), updated_at = ?7, \
+             email_public = COALESCE(?8, email_public) \
              WHERE username = ?1 RETURNING *",
         )
         .bind(username)
@@ -168,6 +173,7 @@ impl UserStore {
         .bind(&changes.role)
         .bind(changes.enabled)
         .bind(now())
+        .bind(changes.email_public)
         .fetch_optional(&self.pool)
         .await?)
     }
