@@ -29,3 +29,5 @@ mod clients;
 mod channels;
 // the engine's settings: active mode, TLS session reuse, data peer check, line limit, implicit TLS
 mod settings;
+// files and sharing under attack: links in shared folders, interrupted overwrites, notices, e-mail
+mod files_security;
