@@ -159,10 +159,11 @@ impl Upload {
     ///
     /// Before the rename the task yields twice: the first time until the runtime has polled
     /// its I/O driver, the second so that the session, which polls the transfer before its
-    /// control connection, sees a control connection that closed meanwhile and drops this
-    /// future (and with it the temporary file). That is what a client killed mid-upload looks
-    /// like: its kernel closes the control connection before the data connection (descriptors
-    /// close in order), and the data connection's end looks like a complete file.
+    /// control connection, sees a control connection that closed just before the data
+    /// connection ended and drops this future (and with it the temporary file). Best effort
+    /// only: in stream mode the end of the data connection marks the end of the file (RFC 959
+    /// 3.4.1), so a client that dies with its data connection closed first (not reset) cannot
+    /// be told from a complete upload (a `curl` killed with SIGKILL mostly looks like that).
     ///
     /// # Errors
     ///

@@ -267,45 +267,6 @@ async fn a_stalled_overwrite_in_ascii_mode_keeps_the_old_file() {
 }
 
 #[tokio::test]
-async fn a_real_client_killed_mid_overwrite_leaves_the_old_file() {
-    let s = TestServer::start().await;
-    let home = s.home("alice");
-    let old = data(BIG);
-    std::fs::write(home.join("big.bin"), &old).unwrap();
-    let local = tempfile::TempDir::new().unwrap();
-    let file = local.path().join("new.bin");
-    std::fs::write(&file, new_body()).unwrap();
-    let url = format!("ftp://alice:{PW}@{}/big.bin", s.addr());
-    let mut curl = tokio::process::Command::new("curl")
-        .args(["-sS", "--limit-rate", "4M", "-T"])
-        .arg(&file)
-        .arg(&url)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("curl is required for this test (.ci/run installs it)");
-    // Until the upload is under way (its temporary file grows), then kill -9.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        let size: u64 = part_files(&home)
-            .iter()
-            .filter_map(|n| std::fs::metadata(home.join(n)).ok())
-            .map(|m| m.len())
-            .sum();
-        if size >= 2 << 20 {
-            break;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "the upload did not start");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    curl.start_kill().unwrap();
-    curl.wait().await.unwrap();
-    wait_no_parts(&home).await;
-    same(&std::fs::read(home.join("big.bin")).unwrap(), &old, "after kill -9 of curl");
-}
-
-#[tokio::test]
 async fn killing_the_daemon_during_an_overwrite_keeps_the_old_file() {
     let dir = tempfile::TempDir::new().unwrap();
     let root = dir.path().join("root");
