@@ -93,6 +93,9 @@ pub struct Account {
     /// ends once the account's counter moves on ([`Accounts::kick`]).
     #[serde(skip)]
     pub session_generation: i64,
+    /// Whether other users see `email` in their profile view (only the user and admins do
+    /// otherwise).
+    pub email_public: bool,
 }
 
 impl From<UserRow> for Account {
@@ -109,6 +112,7 @@ impl From<UserRow> for Account {
             last_login_at: row.last_login_at,
             password_changed_at: row.password_changed_at,
             session_generation: row.session_generation,
+            email_public: row.email_public,
         }
     }
 }
@@ -143,6 +147,8 @@ pub struct AccountChanges {
     pub role: Option<Role>,
     /// Enable or disable.
     pub enabled: Option<bool>,
+    /// Show the email to other users, or to the user and admins only.
+    pub email_public: Option<bool>,
 }
 
 /// The account service over one database and one data root.
@@ -199,6 +205,19 @@ pub fn validate_email(email: &str) -> Result<()> {
         Ok(())
     } else {
         Err(Error::InvalidInput(format!("invalid email '{email}': use the form name@example.org")))
+    }
+}
+
+/// Parses a yes/no setting: `yes`, `true`, `1`, `on` or `no`, `false`, `0`, `off`.
+///
+/// # Errors
+///
+/// [`Error::InvalidInput`] for anything else.
+pub fn parse_yes_no(value: &str) -> Result<bool> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "yes" | "true" | "1" | "on" => Ok(true),
+        "no" | "false" | "0" | "off" => Ok(false),
+        _ => Err(Error::InvalidInput(format!("invalid value '{value}': use yes or no"))),
     }
 }
 
@@ -370,6 +389,7 @@ impl Accounts {
                     bio: changes.bio,
                     role: changes.role.map(|r| r.as_str().to_string()),
                     enabled: changes.enabled,
+                    email_public: changes.email_public,
                 },
             )
             .await?
@@ -474,8 +494,9 @@ impl Accounts {
         Ok(Some(row.into()))
     }
 
-    /// Sets one profile field of `username`: `full_name`, `email` or `bio` (the fields a user
-    /// may change about themselves).
+    /// Sets one profile field of `username`: `full_name`, `email`, `bio` or `email_public`
+    /// (`yes`/`no`: whether other users see the email), the fields a user may change about
+    /// themselves.
     ///
     /// # Errors
     ///
@@ -493,9 +514,12 @@ impl Accounts {
             }
             "email" => AccountChanges { email: Some(value), ..Default::default() },
             "bio" => AccountChanges { bio: Some(value), ..Default::default() },
+            "email_public" => {
+                AccountChanges { email_public: Some(parse_yes_no(&value)?), ..Default::default() }
+            }
             other => {
                 return Err(Error::InvalidInput(format!(
-                    "unknown profile field '{other}': use full_name, email or bio"
+                    "unknown profile field '{other}': use full_name, email, bio or email_public"
                 )));
             }
         };

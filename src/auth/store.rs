@@ -36,6 +36,8 @@ pub struct UserRow {
     pub password_changed_at: String,
     /// Raised by every kick: sessions that logged in with another value must end.
     pub session_generation: i64,
+    /// Whether other users may see `email` (otherwise only the user and admins).
+    pub email_public: bool,
 }
 
 /// What decides whether a user's open sessions may go on (see [`crate::auth::access`]).
@@ -62,6 +64,8 @@ pub struct UserChanges {
     pub role: Option<String>,
     /// New enabled flag.
     pub enabled: Option<bool>,
+    /// New e-mail visibility.
+    pub email_public: Option<bool>,
 }
 
 /// The text the triggers of migration `20261201000300_keep_an_enabled_admin` abort with when a
@@ -187,7 +191,8 @@ impl UserStore {
         sqlx::query_as(
             "UPDATE users SET full_name = COALESCE(?2, full_name), email = COALESCE(?3, email), \
              bio = COALESCE(?4, bio), role = COALESCE(?5, role), \
-             enabled = COALESCE(?6, enabled), updated_at = ?7 \
+             enabled = COALESCE(?6, enabled), updated_at = ?7, \
+             email_public = COALESCE(?8, email_public) \
              WHERE username = ?1 RETURNING *",
         )
         .bind(username)
@@ -197,6 +202,7 @@ impl UserStore {
         .bind(&changes.role)
         .bind(changes.enabled)
         .bind(now())
+        .bind(changes.email_public)
         .fetch_optional(&self.pool)
         .await
         .map_err(last_admin_guard(username))

@@ -105,6 +105,10 @@ enum ProfileCommand {
         /// New bio (at most 1000 characters).
         #[arg(long, value_name = "S")]
         bio: Option<String>,
+        /// Show the email to other users in SITE PROFILE (yes), or only to the user and
+        /// admins (no, the default).
+        #[arg(long, value_name = "yes|no")]
+        email_public: Option<String>,
     },
 }
 
@@ -281,11 +285,14 @@ async fn dispatch(app: &App, command: Command, json: bool) -> anyhow::Result<()>
             let account = app.accounts.get(&name).await?;
             print_one(&account, json, "")
         }
-        Command::Profile(ProfileCommand::Set { name, full_name, email, bio }) => {
-            if full_name.is_none() && email.is_none() && bio.is_none() {
-                bail!("nothing to change: give --full-name, --email or --bio");
+        Command::Profile(ProfileCommand::Set { name, full_name, email, bio, email_public }) => {
+            if full_name.is_none() && email.is_none() && bio.is_none() && email_public.is_none() {
+                bail!("nothing to change: give --full-name, --email, --bio or --email-public");
             }
-            let changes = AccountChanges { full_name, email, bio, ..AccountChanges::default() };
+            let email_public =
+                email_public.as_deref().map(multiftp::account::parse_yes_no).transpose()?;
+            let changes =
+                AccountChanges { full_name, email, bio, email_public, ..AccountChanges::default() };
             let account = app.accounts.update(&name, changes).await?;
             print_one(&account, json, &format!("profile of '{name}' updated"))
         }
@@ -395,6 +402,7 @@ async fn user(app: &App, cmd: UserCommand, json: bool) -> anyhow::Result<()> {
                     (_, true) => Some(false),
                     _ => None,
                 },
+                email_public: None,
             };
             let account = app.accounts.update(&name, changes).await?;
             print_one(&account, json, &format!("user '{name}' updated"))
@@ -527,6 +535,7 @@ fn print_one(account: &Account, json: bool, headline: &str) -> anyhow::Result<()
     println!("enabled:    {}", if account.enabled { "yes" } else { "no" });
     println!("full name:  {}", account.full_name);
     println!("email:      {}", account.email);
+    println!("email public: {}", if account.email_public { "yes" } else { "no" });
     println!("bio:        {}", account.bio);
     println!("created:    {}", account.created_at);
     println!("last login: {}", account.last_login_at.as_deref().unwrap_or("never"));

@@ -1,6 +1,6 @@
 //! The message service: short text messages between users (the seed's chat) and admin
 //! broadcasts. `SITE MSG`/`SITE INBOX` and `ftpadm msg send` call it; shares notify their
-//! recipient through it too.
+//! recipient through it too, under the same per-sender rate limit.
 
 pub mod store;
 
@@ -114,12 +114,21 @@ impl Messages {
         Ok(n)
     }
 
-    /// A notice from `sender` that bypasses the rate limit (used when a share is granted).
+    /// A notice from `sender` (name and id) to a recipient (used when a share is granted),
+    /// under the same per-sender rate limit as [`Messages::send`]: otherwise a burst of shares
+    /// would push the recipient's earlier messages out of the inbox.
     ///
     /// # Errors
     ///
-    /// [`Error::Query`] on database failure.
-    pub async fn notify(&self, sender_id: i64, recipient_id: i64, body: &str) -> Result<()> {
+    /// [`Error::Forbidden`] (rate limit), [`Error::Query`] on database failure.
+    pub async fn notify(
+        &self,
+        sender: &str,
+        sender_id: i64,
+        recipient_id: i64,
+        body: &str,
+    ) -> Result<()> {
+        self.check_rate(sender)?;
         self.store.insert(Some(sender_id), recipient_id, body).await
     }
 

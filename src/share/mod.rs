@@ -10,6 +10,7 @@ use crate::account::Accounts;
 use crate::error::{Error, Result};
 use crate::message::Messages;
 use crate::storage::paths::{Target, classify};
+use crate::storage::shareable;
 pub use store::{ShareRow, ShareStore};
 
 /// The share service.
@@ -68,19 +69,28 @@ impl Shares {
                 "user '{recipient}' is disabled and cannot receive shares"
             )));
         }
-        let on_disk = self.accounts.home_of(owner).join(&path[1..]);
-        match std::fs::symlink_metadata(&on_disk) {
-            Ok(meta) if !meta.file_type().is_symlink() => {}
-            _ => {
-                return Err(Error::NotFound { what: "file or folder", name: path });
-            }
+        // Only what the recipient will be served: a path reached from the home without
+        // following a symbolic link. Anything else, a missing file or a link out of the home
+        // alike, gets the same answer, so SITE SHARE cannot probe the file system.
+        let home = self.accounts.home_of(owner);
+        let inside = path.clone();
+        let found =
+            tokio::task::spawn_blocking(move || shareable(&home, &inside)).await.unwrap_or(false);
+        if !found {
+            return Err(Error::NotFound { what: "file or folder", name: path });
         }
         let created = self.store.insert(owner_acc.id, &path, recipient_acc.id).await?;
         if created {
             tracing::info!(%owner, %path, %recipient, "share granted");
             let note = format!("shared {path} with you: see /shared/{owner}{path}");
-            if let Err(e) = self.messages.notify(owner_acc.id, recipient_acc.id, &note).await {
-                tracing::warn!(cause = %e, "could not send the share notice");
+            // The notice counts against the owner's message rate limit, like SITE MSG: a burst
+            // of shares must not flood the recipient's inbox. The share stands either way.
+            match self.messages.notify(owner, owner_acc.id, recipient_acc.id, &note).await {
+                Ok(()) => {}
+                Err(Error::Forbidden(why)) => {
+                    tracing::info!(%owner, %recipient, %why, "share notice not sent");
+                }
+                Err(e) => tracing::warn!(cause = %e, "could not send the share notice"),
             }
         }
         Ok((path, created))

@@ -64,7 +64,7 @@ pub const COMMANDS: &[HelpEntry] = &[
     HelpEntry { syntax: "PROFILE [<user>]", summary: "show a profile", admin: false },
     HelpEntry {
         syntax: "SETPROFILE <field> <value>",
-        summary: "set your full_name, email or bio",
+        summary: "set your full_name, email, bio or email_public (yes/no)",
         admin: false,
     },
     HelpEntry { syntax: "PASSWD <current> <new>", summary: "change your password", admin: false },

@@ -2,7 +2,9 @@
 //! It serves the user's home through a cap-std directory handle rooted at the home (so no
 //! path, `..` or symlink can reach outside it; see [`fastio`] for the transfer paths) and adds
 //! the read-only virtual folder `/shared`, where files that other users share with this user
-//! appear as `/shared/<owner>/<owner's path>`.
+//! appear as `/shared/<owner>/<owner's path>`. A path under `/shared` is served through a
+//! handle on the shared item itself, reached from the owner's home without following symbolic
+//! links: a link inside a shared folder cannot lead to the owner's unshared files.
 //!
 //! A session holds no file descriptor here between commands: the home is opened per operation
 //! from the homes handle, which all sessions share.
@@ -61,8 +63,9 @@ fn read_only(mut meta: Meta) -> Meta {
 
 /// What a path under `/shared/<owner>` resolves to.
 enum Resolved {
-    /// Inside a shared item: served from the owner's home.
-    Real(Root),
+    /// Inside a shared item: the folder to work in, confined to the item (see
+    /// [`UserStorage::confined`]), and the path relative to it.
+    Real(Root, PathBuf),
     /// A virtual folder on the way down to shared items: the names of its children, and the
     /// shared paths they were derived from (so listing needs no second query).
     Virtual(Vec<String>, Vec<String>),
@@ -128,8 +131,10 @@ impl UserStorage {
 
     async fn resolve(&self, owner: &str, path: &str) -> StorageResult<Resolved> {
         let shared = self.shares.paths_for(self.user_id, owner).await.map_err(error::database)?;
-        if shared.iter().any(|s| is_within(path, s)) {
-            return Ok(Resolved::Real(self.owner_dir(owner)));
+        // The outermost shared item holding `path`: the widest folder it may be served from.
+        if let Some(item) = shared.iter().filter(|s| is_within(path, s)).min_by_key(|s| s.len()) {
+            let (root, rel) = self.confined(owner, item, path).await?;
+            return Ok(Resolved::Real(root, rel));
         }
         let mut names: Vec<String> =
             shared.iter().filter_map(|s| next_component(path, s)).map(str::to_string).collect();
@@ -141,8 +146,39 @@ impl UserStorage {
         }
     }
 
+    /// Where `path` inside the shared `item` of `owner` (both normalised) is served from. Below
+    /// the item: a root on the item's folder, so cap-std refuses any `..` or symbolic link
+    /// leading out of it (`pub/up -> ../private` in a shared `/pub` leads nowhere). The item
+    /// itself: its parent folder and its name, refused when the item is a symbolic link. No
+    /// link is followed on the way from the home to the item ([`Root::below`]); shares of
+    /// paths through links are refused when they are made ([`shareable`]).
+    ///
+    /// The item's `lstat` and the later open are two steps: only the owner, who could as well
+    /// share the link's target, can change the item in between.
+    async fn confined(
+        &self,
+        owner: &str,
+        item: &str,
+        path: &str,
+    ) -> StorageResult<(Root, PathBuf)> {
+        let home = self.owner_dir(owner);
+        if item == "/" {
+            return Ok((home, rel(path)));
+        }
+        if path != item {
+            return Ok((home.below(item), PathBuf::from(&path[item.len() + 1..])));
+        }
+        let (parent, name) = split_last(item);
+        let root = home.below(parent);
+        match fastio::stat(root.clone(), PathBuf::from(name)).await {
+            Ok(m) if !m.file_type().is_symlink() => Ok((root, PathBuf::from(name))),
+            _ => Err(error::not_found()),
+        }
+    }
+
     /// Lists a virtual folder `dir` of `owner`: shared items show their real metadata,
-    /// intermediate folders are virtual. Items deleted behind our back are left out.
+    /// intermediate folders are virtual. Items deleted behind our back are left out, and so
+    /// are items that are now symbolic links (they are not served).
     async fn list_virtual(
         &self,
         owner: &str,
@@ -155,9 +191,10 @@ impl UserStorage {
         for name in names {
             let full = if dir == "/" { format!("/{name}") } else { format!("{dir}/{name}") };
             let meta = if shared.contains(&full) {
-                match fastio::stat(owner_dir.clone(), rel(&full)).await {
-                    Ok(m) => read_only(meta_of(&m)),
-                    Err(_) => continue,
+                let (parent, item) = split_last(&full);
+                match fastio::stat(owner_dir.below(parent), PathBuf::from(item)).await {
+                    Ok(m) if !m.file_type().is_symlink() => read_only(meta_of(&m)),
+                    _ => continue,
                 }
             } else {
                 virtual_dir(self.started)
@@ -167,10 +204,9 @@ impl UserStorage {
         Ok(out)
     }
 
-    /// Lists a real directory `path` (normalised, absolute) under `dir`; links are shown as
-    /// links, not followed.
-    async fn real_listing(dir: Root, path: &str, read_only: bool) -> StorageResult<Vec<Entry>> {
-        let entries = fastio::list_dir(dir, rel(path)).await?;
+    /// Lists the real directory `rel` under `dir`; links are shown as links, not followed.
+    async fn real_listing(dir: Root, rel: PathBuf, read_only: bool) -> StorageResult<Vec<Entry>> {
+        let entries = fastio::list_dir(dir, rel).await?;
         Ok(entries
             .into_iter()
             .map(|(name, m)| {
@@ -182,18 +218,15 @@ impl UserStorage {
 
     /// Where RETR reads `path`: the user's home or a file shared with the user.
     async fn file_to_send(&self, path: &str) -> StorageResult<(Root, PathBuf)> {
-        let (dir, rel) = match classify(path) {
-            Target::Home(p) => (self.home(), p),
+        match classify(path) {
+            Target::Home(p) if p == "/" => Err(error::not_found()),
+            Target::Home(p) => Ok((self.home(), PathBuf::from(&p[1..]))),
             Target::Shared { owner, path } => match self.resolve(&owner, &path).await? {
-                Resolved::Real(owner_dir) => (owner_dir, path),
-                Resolved::Virtual(..) => return Err(error::not_found()),
+                Resolved::Real(root, rel) => Ok((root, rel)),
+                Resolved::Virtual(..) => Err(error::not_found()),
             },
-            Target::SharedRoot | Target::SharedOwner(_) => return Err(error::not_found()),
-        };
-        if rel == "/" {
-            return Err(error::not_found());
+            Target::SharedRoot | Target::SharedOwner(_) => Err(error::not_found()),
         }
-        Ok((dir, PathBuf::from(&rel[1..])))
     }
 
     /// Where STOR/APPE/STOU writes `path`: only ever in the user's home (`/shared` is
@@ -205,6 +238,39 @@ impl UserStorage {
         }
         Ok((self.home(), PathBuf::from(&p[1..])))
     }
+}
+
+/// A normalised absolute path other than `/` split into its parent folder and last name
+/// (`/a/b/c` gives `/a/b` and `c`, `/a` gives `/` and `a`).
+fn split_last(path: &str) -> (&str, &str) {
+    match path.rfind('/') {
+        Some(0) => ("/", &path[1..]),
+        Some(i) => (&path[..i], &path[i + 1..]),
+        None => ("/", path),
+    }
+}
+
+/// Whether `path` (owner-relative, normalised) may be shared from the home folder `home`: it
+/// names a file or folder reached without following any symbolic link, so it resolves inside
+/// the home and is what the recipient will be served. Everything else answers `false`, also a
+/// path through a link that leads out of the home, whatever exists out there: the answer says
+/// nothing about the rest of the file system.
+pub fn shareable(home: &Path, path: &str) -> bool {
+    if path == "/" {
+        return false;
+    }
+    let Ok(mut dir) = cap_std::fs::Dir::open_ambient_dir(home, cap_std::ambient_authority()) else {
+        return false;
+    };
+    let (parent, name) = split_last(path);
+    for component in parent.split('/').filter(|c| !c.is_empty()) {
+        match fastio::open_dir_nofollow(&dir, component) {
+            Ok(d) => dir = d,
+            Err(_) => return false,
+        }
+    }
+    // `lstat` of one name in its folder: nothing is followed.
+    dir.symlink_metadata(name).is_ok_and(|m| !m.file_type().is_symlink())
 }
 
 /// A normalised absolute path as a path relative to a directory handle (`/` is `.`).
@@ -231,8 +297,8 @@ impl Storage for UserStorage {
                 Ok(virtual_dir(self.started))
             }
             Target::Shared { owner, path } => match self.resolve(&owner, &path).await? {
-                Resolved::Real(owner_dir) => {
-                    Ok(read_only(meta_of(&fastio::stat_followed(owner_dir, rel(&path)).await?)))
+                Resolved::Real(root, rel) => {
+                    Ok(read_only(meta_of(&fastio::stat_followed(root, rel).await?)))
                 }
                 Resolved::Virtual(..) => Ok(virtual_dir(self.started)),
             },
@@ -242,7 +308,7 @@ impl Storage for UserStorage {
     async fn list(&self, path: &str) -> StorageResult<Vec<Entry>> {
         match classify(path) {
             Target::Home(p) => {
-                let mut list = Self::real_listing(self.home(), &p, false).await?;
+                let mut list = Self::real_listing(self.home(), rel(&p), false).await?;
                 if p == "/" {
                     // `shared` is reserved in every home root: the virtual folder replaces any
                     // real entry of that name an admin may have made by hand.
@@ -262,10 +328,10 @@ impl Storage for UserStorage {
                 Resolved::Virtual(names, shared) => {
                     self.list_virtual(&owner, "/", names, shared).await
                 }
-                Resolved::Real(_) => Err(error::not_found()),
+                Resolved::Real(..) => Err(error::not_found()),
             },
             Target::Shared { owner, path } => match self.resolve(&owner, &path).await? {
-                Resolved::Real(owner_dir) => Self::real_listing(owner_dir, &path, true).await,
+                Resolved::Real(root, rel) => Self::real_listing(root, rel, true).await,
                 Resolved::Virtual(names, shared) => {
                     self.list_virtual(&owner, &path, names, shared).await
                 }
@@ -357,6 +423,37 @@ impl Storage for UserStorage {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn split_last_gives_parent_and_name() {
+        assert_eq!(split_last("/a"), ("/", "a"));
+        assert_eq!(split_last("/a/b/c"), ("/a/b", "c"));
+    }
+
+    #[test]
+    fn only_paths_reached_without_links_are_shareable() {
+        let tmp = tempfile::tempdir().unwrap();
+        let home = tmp.path().join("alice");
+        std::fs::create_dir_all(home.join("pub/in")).unwrap();
+        std::fs::write(home.join("pub/in/a.txt"), b"a").unwrap();
+        std::fs::write(tmp.path().join("outside.txt"), b"o").unwrap();
+        std::os::unix::fs::symlink("..", home.join("out")).unwrap();
+        std::os::unix::fs::symlink("pub", home.join("alias")).unwrap();
+        assert!(shareable(&home, "/pub"));
+        assert!(shareable(&home, "/pub/in/a.txt"));
+        for path in [
+            "/",
+            "/missing",
+            "/out",
+            "/out/outside.txt",
+            "/out/missing.txt",
+            "/alias",
+            "/alias/in/a.txt",
+            "/pub/in/a.txt/x",
+        ] {
+            assert!(!shareable(&home, path), "{path}");
+        }
+    }
 
     #[test]
     fn virtual_and_shared_entries_are_read_only() {

@@ -33,3 +33,5 @@ mod settings;
 mod sessions_security;
 // admin safety: the last admin under races, ftpadm init, the first admin's password, old homes
 mod admin_safety;
+// files and sharing under attack: links in shared folders, interrupted overwrites, notices, e-mail
+mod files_security;
