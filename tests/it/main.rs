@@ -29,3 +29,5 @@ mod clients;
 mod channels;
 // the engine's settings: active mode, TLS session reuse, data peer check, line limit, implicit TLS
 mod settings;
+// operations: fail2ban-regex on the real logs, SIGHUP reloads, file owners when ftpadm is root
+mod ops;
