@@ -218,7 +218,7 @@ pub fn give_to_root_owner(root: &Path, path: &Path) -> Result<()> {
         return Ok(());
     }
     std::os::unix::fs::lchown(path, Some(owner.uid()), Some(owner.gid()))
-        .map_err(io("cannot give the folder to the data root's owner", path))
+        .map_err(io("cannot give it to the data root's owner", path))
 }
 
 impl Accounts {

@@ -39,7 +39,8 @@ pub struct App {
 
 impl App {
     /// Creates the root and `<root>/home` if missing, checks the root is writable, opens (and
-    /// migrates) the database.
+    /// migrates) the database. Run as root on a data root owned by another user (the
+    /// daemon's), it gives that user the homes folder and database it made.
     ///
     /// # Errors
     ///
@@ -68,6 +69,18 @@ impl App {
             source,
         })?;
         let pool = crate::db::open(&settings.db).await?;
+        // Made by root (`sudo ftpadm ...` on a root owned by the service user), the homes
+        // folder, the database and its WAL files go to the root's owner, or the daemon could
+        // not write them.
+        let mut made = vec![homes];
+        for suffix in ["", "-wal", "-shm"] {
+            let mut file = settings.db.clone().into_os_string();
+            file.push(suffix);
+            made.push(file.into());
+        }
+        for path in made.iter().filter(|p| p.exists()) {
+            crate::account::give_to_root_owner(&settings.root, path)?;
+        }
         let accounts = Accounts::new(pool.clone(), &settings.root);
         let messages = Messages::new(pool.clone(), accounts.clone());
         let shares = Shares::new(pool.clone(), accounts.clone(), messages.clone());

@@ -117,7 +117,27 @@ fn curl(args: &[&str]) -> Output {
     tool("curl", &[&["-sS", "--max-time", "30"][..], args].concat())
 }
 
+/// Creates the data root and its database through the library when missing, as the daemon's
+/// first start does (`ftpadm` itself is not meant to create one).
+fn ensure_database(root: &Path) {
+    if root.join("multiftp.db").exists() {
+        return;
+    }
+    let raw = multiftp::config::RawConfig { root: Some(root.to_path_buf()), ..Default::default() };
+    // A thread of its own: a runtime cannot start inside another.
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async {
+            let app = multiftp::App::open(multiftp::Settings::load(None, raw).unwrap()).await;
+            app.unwrap().pool.close().await;
+        });
+    })
+    .join()
+    .unwrap();
+}
+
 fn add_user(root: &Path, user: &str) {
+    ensure_database(root);
     let o = ftpadm_at(root, &["user", "add", user, "--password-stdin"], &format!("{PW}\n"));
     assert!(o.status.success(), "{}", err(&o));
 }
@@ -492,6 +512,9 @@ fn homes_made_by_root_belong_to_the_service_user_who_can_write_them() {
     });
 
     // The admin's side: `sudo ftpadm user add`, as root.
+    if d.is_none() {
+        ensure_database(&root);
+    }
     let o = ftpadm_at(&root, &["user", "add", "alice", "--password-stdin"], &format!("{PW}\n"));
     assert!(o.status.success(), "{}", err(&o));
     let warning = err(&o);
@@ -517,10 +540,21 @@ fn homes_made_by_root_belong_to_the_service_user_who_can_write_them() {
 }
 
 #[test]
+fn a_database_made_by_root_belongs_to_the_service_user() {
+    let Some((_dir, root)) = nobody_root() else { return };
+    // What `sudo ftpadm` does on a new root (the library opens, and so creates, it).
+    ensure_database(&root);
+    for path in [root.join("multiftp.db"), root.join("home")] {
+        let m = std::fs::metadata(&path).unwrap();
+        assert_eq!((m.uid(), m.gid()), (NOBODY, NOBODY), "{}", path.display());
+    }
+}
+
+#[test]
 fn ftpadm_as_the_roots_owner_does_not_warn() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("root");
-    std::fs::create_dir(&root).unwrap();
+    ensure_database(&root);
     let o = ftpadm_at(&root, &["user", "add", "alice", "--password-stdin"], &format!("{PW}\n"));
     assert!(o.status.success(), "{}", err(&o));
     assert!(!err(&o).contains("warning"), "{}", err(&o));
