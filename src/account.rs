@@ -231,6 +231,32 @@ fn validate_text(field: &str, value: &str, max: usize) -> Result<()> {
     Ok(())
 }
 
+/// Gives `path` the owner and group of the data root `root` when this process runs as root,
+/// `path` belongs to root and the data root does not: what root creates under a root owned by
+/// the service user must stay writable for the daemon. A no-op for any other user (who cannot
+/// give files away, and whose files are the daemon's when it runs as the root's owner).
+///
+/// # Errors
+///
+/// [`Error::Io`] when the owners cannot be read or changed.
+pub fn give_to_root_owner(root: &Path, path: &Path) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    if !rustix::process::geteuid().is_root() {
+        return Ok(());
+    }
+    let io = |what: &'static str, path: &Path| {
+        let path = path.to_path_buf();
+        move |source| Error::Io { what, path, source }
+    };
+    let owner = std::fs::metadata(root).map_err(io("cannot read the data root's owner", root))?;
+    let have = std::fs::symlink_metadata(path).map_err(io("cannot read the owner", path))?;
+    if owner.uid() == 0 || have.uid() != 0 {
+        return Ok(());
+    }
+    std::os::unix::fs::lchown(path, Some(owner.uid()), Some(owner.gid()))
+        .map_err(io("cannot give it to the data root's owner", path))
+}
+
 impl Accounts {
     /// The service over `pool`, with homes under `root/home`.
     pub fn new(pool: SqlitePool, root: &Path) -> Self {
@@ -251,11 +277,13 @@ impl Accounts {
         self.homes.join(username)
     }
 
-    /// Creates the home folder of `username` if it is missing.
+    /// Creates the home folder of `username` if it is missing. Homes belong to the owner of
+    /// the data root: run as root (`sudo ftpadm user add`), this hands the home and the homes
+    /// folder to that owner, or the daemon's service user could not write them.
     ///
     /// # Errors
     ///
-    /// [`Error::Io`] when the folder cannot be created.
+    /// [`Error::Io`] when the folder cannot be created or handed over.
     pub fn ensure_home(&self, username: &str) -> Result<PathBuf> {
         let home = self.home_of(username);
         std::fs::create_dir_all(&home).map_err(|source| Error::Io {
@@ -263,6 +291,10 @@ impl Accounts {
             path: home.clone(),
             source,
         })?;
+        if let Some(root) = self.homes.parent() {
+            give_to_root_owner(root, &self.homes)?;
+            give_to_root_owner(root, &home)?;
+        }
         Ok(home)
     }
 

@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use sqlx::SqlitePool;
+use tokio::sync::mpsc;
 
 use crate::account::Accounts;
 use crate::auth::Daemon;
@@ -38,7 +39,8 @@ pub struct App {
 
 impl App {
     /// Creates the root and `<root>/home` if missing, checks the root is writable, opens (and
-    /// migrates) the database.
+    /// migrates) the database. Run as root on a data root owned by another user (the
+    /// daemon's), it gives that user the homes folder and database it made.
     ///
     /// # Errors
     ///
@@ -68,6 +70,18 @@ impl App {
             source,
         })?;
         let pool = crate::db::open(&settings.db).await?;
+        // Made by root (`sudo ftpadm ...` on a root owned by the service user), the homes
+        // folder, the database and its WAL files go to the root's owner, or the daemon could
+        // not write them.
+        let mut made = vec![homes];
+        for suffix in ["", "-wal", "-shm"] {
+            let mut file = settings.db.clone().into_os_string();
+            file.push(suffix);
+            made.push(file.into());
+        }
+        for path in made.iter().filter(|p| p.exists()) {
+            crate::account::give_to_root_owner(&settings.root, path)?;
+        }
         let accounts = Accounts::new(pool.clone(), &settings.root);
         let messages = Messages::new(pool.clone(), accounts.clone());
         let shares = Shares::new(pool.clone(), accounts.clone(), messages.clone());
@@ -88,17 +102,25 @@ pub async fn run<F>(app: &App, shutdown: F) -> Result<()>
 where
     F: Future<Output = ()> + Send + Sync + 'static,
 {
-    run_and_announce(app, shutdown, || {}).await
+    // Nothing announced, and no sender: nothing is ever reloaded.
+    run_with(app, shutdown, || {}, mpsc::unbounded_channel().1).await
 }
 
-/// [`run`], calling `serving` once the listeners are bound and everything else that can stop
-/// a start has succeeded, just before the first connection is accepted (`multiftpd` shows the
-/// first admin's password only then).
+/// Like [`run`], calling `serving` once the listeners are bound and everything else that can
+/// stop a start has succeeded, just before the first connection is accepted (`multiftpd` shows
+/// the first admin's password only then), and applying while serving each [`Settings`] that
+/// arrives on `reloads` (`multiftpd` sends the configuration read again on SIGHUP) with
+/// [`reload`].
 ///
 /// # Errors
 ///
 /// As [`run`].
-pub async fn run_and_announce<F, A>(app: &App, shutdown: F, serving: A) -> Result<()>
+pub async fn run_with<F, A>(
+    app: &App,
+    shutdown: F,
+    serving: A,
+    mut reloads: mpsc::UnboundedReceiver<Settings>,
+) -> Result<()>
 where
     F: Future<Output = ()> + Send + Sync + 'static,
     A: FnOnce() + Send,
@@ -113,6 +135,7 @@ where
         None => None,
     };
     let options = engine_options(s)?;
+    let tls = options.tls.clone();
     let homes = s.homes();
     let homes_dir = Arc::new(
         cap_std::fs::Dir::open_ambient_dir(&homes, cap_std::ambient_authority()).map_err(
@@ -127,6 +150,14 @@ where
     crate::auth::password::prewarm().await;
     let limits = Limits { per_user: s.max_sessions_per_user, total: s.max_sessions };
     let tracker = Tracker::start(&app.sessions, limits).await?;
+    let reloader = {
+        let (mut current, log) = (s.clone(), transfer_log.clone());
+        tokio::spawn(async move {
+            while let Some(new) = reloads.recv().await {
+                reload(&mut current, &new, tls.as_ref(), log.as_ref());
+            }
+        })
+    };
     let daemon = Arc::new(Daemon::new(app, tracker.clone(), homes_dir, transfer_log));
     let server = Server::new(Arc::clone(&daemon), options);
     let http = match s.http_bind {
@@ -134,6 +165,7 @@ where
             match crate::metrics::HttpServer::start(http_addr, app, server.stats()) {
                 Ok(http) => Some(http),
                 Err(e) => {
+                    reloader.abort();
                     let _ = tracker.stop().await;
                     return Err(e);
                 }
@@ -149,6 +181,7 @@ where
             draining.begin_drain();
         })
         .await;
+    reloader.abort();
     if let Some(http) = http {
         http.stop();
     }
@@ -162,6 +195,96 @@ where
             Error::Config("shutdown grace period expired with transfers still running".into())
         }
     })
+}
+
+/// Applies the reloaded settings `new` to a running daemon whose settings in force are
+/// `current` (SIGHUP in `multiftpd`). Only these change live: the FTPS certificate and key
+/// (`tls_cert`, `tls_key`) are read again into `tls`, even when their paths stay (certbot
+/// renews in place), and the transfer log (`transfer_log`) is reopened, even when its path
+/// stays (logrotate renamed it). `current` is updated with what took effect. Whatever fails
+/// is logged and the old state stays: a reload never stops the daemon. Every other changed
+/// setting (also turning FTPS or the transfer log on or off) needs a restart: their names
+/// are logged and returned.
+pub fn reload(
+    current: &mut Settings,
+    new: &Settings,
+    tls: Option<&ftp::tls::Tls>,
+    transfer_log: Option<&TransferLog>,
+) -> Vec<String> {
+    let pending: Vec<String> = changed_settings(current, new)
+        .into_iter()
+        .filter(|key| match key.as_str() {
+            "tls_cert" | "tls_key" => tls.is_none() || new.tls.is_none(),
+            "transfer_log" => transfer_log.is_none() || new.transfer_log.is_none(),
+            _ => true,
+        })
+        .collect();
+    let mut ok = true;
+    if let (Some(tls), Some(files)) = (tls, &new.tls) {
+        match tls.reload_pem_files(&files.cert, &files.key) {
+            Ok(()) => {
+                tracing::info!(cert = %files.cert.display(), "FTPS certificate reloaded");
+                current.tls = Some(files.clone());
+            }
+            Err(e) => {
+                ok = false;
+                tracing::error!(cause = %e, "FTPS certificate not reloaded: the one in use stays");
+            }
+        }
+    }
+    if let (Some(log), Some(path)) = (transfer_log, &new.transfer_log) {
+        match log.reopen(path) {
+            Ok(()) => {
+                tracing::info!(path = %path.display(), "transfer log reopened");
+                current.transfer_log = Some(path.clone());
+            }
+            Err(e) => {
+                ok = false;
+                tracing::error!(cause = %e, "transfer log not reopened: the file in use stays");
+            }
+        }
+    }
+    if !pending.is_empty() {
+        tracing::warn!(
+            settings = %pending.join(", "),
+            "changed settings take effect only after a restart"
+        );
+    }
+    if ok {
+        tracing::info!("reload done");
+    }
+    pending
+}
+
+/// The settings that differ between `current` and `new`, by their configuration key
+/// (`tls_cert` and `tls_key` for the certificate pair); the data root is compared resolved.
+fn changed_settings(current: &Settings, new: &Settings) -> Vec<String> {
+    let mut new = new.clone();
+    if let Ok(root) = std::fs::canonicalize(&new.root) {
+        new.root = root;
+    }
+    let (Ok(serde_json::Value::Object(old)), Ok(serde_json::Value::Object(new))) =
+        (serde_json::to_value(current), serde_json::to_value(&new))
+    else {
+        return Vec::new();
+    };
+    let mut changed = Vec::new();
+    for (key, value) in &new {
+        if old.get(key) == Some(value) {
+            continue;
+        }
+        if key == "tls" {
+            let file = |v: Option<&serde_json::Value>, f: &str| v.and_then(|t| t.get(f)).cloned();
+            for (f, name) in [("cert", "tls_cert"), ("key", "tls_key")] {
+                if file(old.get(key), f) != file(Some(value), f) {
+                    changed.push(name.to_string());
+                }
+            }
+        } else {
+            changed.push(key.clone());
+        }
+    }
+    changed
 }
 
 /// The engine's options from the settings; loads the certificate when FTPS is configured.
@@ -265,6 +388,61 @@ mod tests {
         let policy = o.failed_logins.unwrap();
         assert_eq!((policy.max, policy.by), (3, ftp::BlockBy::UserAndIp));
         assert!(!o.proxy_protocol && o.active_mode);
+    }
+
+    /// Writes a self-signed pair into `dir` as `<name>.crt` and `<name>.key`.
+    fn pair(dir: &std::path::Path, name: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+        let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+        let (cert, key) = (dir.join(format!("{name}.crt")), dir.join(format!("{name}.key")));
+        std::fs::write(&cert, ck.cert.pem()).unwrap();
+        std::fs::write(&key, ck.signing_key.serialize_pem()).unwrap();
+        (cert, key)
+    }
+
+    #[tokio::test]
+    async fn reload_takes_the_certificate_and_log_and_names_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        let (cert_a, key_a) = pair(dir.path(), "a");
+        let (cert_b, key_b) = pair(dir.path(), "b");
+        let raw = |cert: &std::path::Path, key: &std::path::Path, log: &str| RawConfig {
+            root: Some(dir.path().to_path_buf()),
+            tls_cert: Some(cert.to_path_buf()),
+            tls_key: Some(key.to_path_buf()),
+            transfer_log: Some(dir.path().join(log)),
+            ..Default::default()
+        };
+        let mut current = Settings::load(None, raw(&cert_a, &key_a, "x.log")).unwrap();
+        let tls = engine_options(&current).unwrap().tls.unwrap();
+        let log = TransferLog::open(&dir.path().join("x.log")).unwrap();
+
+        let new = Settings::load(
+            None,
+            RawConfig {
+                greeting: Some("hello".into()),
+                max_sessions: Some(7),
+                ..raw(&cert_b, &key_b, "y.log")
+            },
+        )
+        .unwrap();
+        let mut pending = reload(&mut current, &new, Some(&tls), Some(&log));
+        pending.sort();
+        assert_eq!(pending, ["greeting", "max_sessions"]);
+        assert_eq!(current.tls.as_ref().unwrap().cert, cert_b);
+        assert_eq!(log.path(), dir.path().join("y.log"));
+        assert_eq!(current.greeting, Settings::load(None, RawConfig::default()).unwrap().greeting);
+
+        // A certificate that does not load changes nothing, and is no restart matter either.
+        let mut broken = current.clone();
+        broken.tls =
+            Some(crate::config::TlsFiles { cert: dir.path().join("missing.crt"), key: key_b });
+        assert!(reload(&mut current, &broken, Some(&tls), Some(&log)).is_empty());
+        assert_eq!(current.tls.as_ref().unwrap().cert, cert_b);
+        // Without a transfer log at start, one in the file waits for a restart.
+        let mut no_log = current.clone();
+        no_log.transfer_log = None;
+        let mut pending = reload(&mut no_log, &new, Some(&tls), None);
+        pending.sort();
+        assert_eq!(pending, ["greeting", "max_sessions", "transfer_log"]);
     }
 
     #[tokio::test]

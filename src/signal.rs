@@ -1,4 +1,7 @@
-//! The shutdown signal for `multiftpd`: completes on SIGINT or SIGTERM.
+//! The signals of `multiftpd`: SIGINT and SIGTERM shut it down, SIGHUP reloads (see
+//! [`crate::server::reload`] for what changes).
+
+use tokio::signal::unix::{Signal, SignalKind, signal};
 
 /// Waits for SIGINT (Ctrl-C) or SIGTERM (systemd, `kill`).
 pub async fn shutdown_signal() {
@@ -8,7 +11,7 @@ pub async fn shutdown_signal() {
         }
     };
     let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        match signal(SignalKind::terminate()) {
             Ok(mut s) => {
                 s.recv().await;
             }
@@ -19,4 +22,17 @@ pub async fn shutdown_signal() {
         () = ctrl_c => tracing::info!("SIGINT received, shutting down"),
         () = term => tracing::info!("SIGTERM received, shutting down"),
     }
+}
+
+/// The SIGHUPs sent to this process (`systemctl reload`, logrotate's `postrotate`), one
+/// `recv()` per signal (several close together may count as one).
+///
+/// From this call on SIGHUP no longer terminates the process (its default action, exit 129):
+/// call it before serving, so a reload that comes early cannot stop the daemon.
+///
+/// # Errors
+///
+/// When the handler cannot be installed (outside a tokio runtime).
+pub fn hangups() -> std::io::Result<Signal> {
+    signal(SignalKind::hangup())
 }

@@ -16,16 +16,24 @@
 
 use std::io::Write;
 use std::net::IpAddr;
-use std::path::Path;
-use std::sync::Mutex;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use crate::error::{Error, Result};
 
-/// Appends xferlog lines to a file.
-#[derive(Debug)]
+/// Appends xferlog lines to a file. Clones share the file, so the daemon can keep one to
+/// [`TransferLog::reopen`] it on SIGHUP while the writer task holds another.
+#[derive(Debug, Clone)]
 pub struct TransferLog {
-    file: Mutex<std::fs::File>,
+    open: Arc<Mutex<Open>>,
+}
+
+/// The file being appended to, and the path it was opened at.
+#[derive(Debug)]
+struct Open {
+    path: PathBuf,
+    file: std::fs::File,
 }
 
 /// One finished transfer, as logged.
@@ -56,25 +64,50 @@ impl TransferLog {
     ///
     /// [`Error::Io`] when the file cannot be opened.
     pub fn open(path: &Path) -> Result<Self> {
-        let file = std::fs::OpenOptions::new().create(true).append(true).open(path).map_err(
-            |source| Error::Io {
-                what: "cannot open the transfer log (check transfer_log / MULTIFTP_TRANSFER_LOG)",
-                path: path.to_path_buf(),
-                source,
-            },
-        )?;
-        Ok(Self { file: Mutex::new(file) })
+        let file = open_append(path)?;
+        Ok(Self { open: Arc::new(Mutex::new(Open { path: path.to_path_buf(), file })) })
+    }
+
+    /// Opens the file at `path` again (or a new `path`) and appends there from now on: after
+    /// logrotate renamed the log, the next line goes to a new file under the configured name
+    /// instead of the renamed one. On error the file in use stays.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] when the file cannot be opened.
+    pub fn reopen(&self, path: &Path) -> Result<()> {
+        let file = open_append(path)?;
+        *self.lock() = Open { path: path.to_path_buf(), file };
+        Ok(())
+    }
+
+    /// The path the log was last opened at.
+    pub fn path(&self) -> PathBuf {
+        self.lock().path.clone()
     }
 
     /// Appends the line of `record`, stamped now; a failed write is logged, not returned
     /// (the transfer itself is done).
     pub fn write(&self, record: &Record) {
         let text = line(chrono::Local::now(), record);
-        let written = self.file.lock().map(|mut f| writeln!(f, "{text}"));
-        if !matches!(written, Ok(Ok(()))) {
+        if writeln!(self.lock().file, "{text}").is_err() {
             tracing::error!(line = %text, "could not write the transfer log");
         }
     }
+
+    /// The open file; a poisoned lock (a writer panicked) still holds a usable file.
+    fn lock(&self) -> std::sync::MutexGuard<'_, Open> {
+        self.open.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Opens `path` for appending, creating it if needed.
+fn open_append(path: &Path) -> Result<std::fs::File> {
+    std::fs::OpenOptions::new().create(true).append(true).open(path).map_err(|source| Error::Io {
+        what: "cannot open the transfer log (check transfer_log / MULTIFTP_TRANSFER_LOG)",
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 /// Formats one xferlog line (without the newline).
@@ -97,6 +130,36 @@ pub fn line(now: chrono::DateTime<chrono::Local>, r: &Record) -> String {
 mod tests {
     use super::*;
     use chrono::TimeZone;
+
+    #[test]
+    fn reopen_follows_a_rotated_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("xferlog");
+        let log = TransferLog::open(&path).unwrap();
+        let writer = log.clone();
+        let record = Record {
+            host: [10, 0, 0, 1].into(),
+            duration: Duration::ZERO,
+            bytes: 1,
+            path: "/f".into(),
+            ascii: false,
+            direction: 'i',
+            user: "alice".into(),
+            ok: true,
+        };
+        writer.write(&record);
+        let rotated = dir.path().join("xferlog.1");
+        std::fs::rename(&path, &rotated).unwrap();
+        log.reopen(&path).unwrap();
+        writer.write(&record);
+        let lines = |p: &Path| std::fs::read_to_string(p).unwrap().lines().count();
+        assert_eq!((lines(&rotated), lines(&path)), (1, 1));
+        // A path that cannot be opened leaves the file in use.
+        assert!(log.reopen(&dir.path().join("no/such/dir/xferlog")).is_err());
+        writer.write(&record);
+        assert_eq!(lines(&path), 2);
+        assert_eq!(log.path(), path);
+    }
 
     #[test]
     fn lines_follow_xferlog() {

@@ -82,6 +82,11 @@ enum CertCommand {
         /// Folder to write cert.pem and key.pem into.
         #[arg(long, value_name = "DIR", default_value = ".")]
         out_dir: std::path::PathBuf,
+        /// Give both files to this user and their group (a name from /etc/passwd, or
+        /// UID[:GID]), e.g. the daemon's service user, which must read the key (0600). Needs
+        /// root.
+        #[arg(long, value_name = "USER")]
+        owner: Option<String>,
     },
 }
 
@@ -242,8 +247,8 @@ fn main() -> ExitCode {
 
 #[tokio::main(flavor = "current_thread")]
 async fn run(cli: Cli) -> anyhow::Result<()> {
-    if let Command::Cert(CertCommand::SelfSigned { host, out_dir }) = &cli.command {
-        return self_signed(host, out_dir);
+    if let Command::Cert(CertCommand::SelfSigned { host, out_dir, owner }) = &cli.command {
+        return self_signed(host, out_dir, owner.as_deref());
     }
     let settings = Settings::load(cli.data.config.as_deref(), cli.data.raw())?;
     if let Command::Init = &cli.command {
@@ -258,6 +263,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             settings.root.display(),
             settings.root.display()
         );
+    }
+    if let Some(warning) = owner_warning(&settings.root) {
+        eprintln!("ftpadm: warning: {warning}");
     }
     let app = App::open(settings).await?;
     let result = dispatch(&app, cli.command, cli.json).await;
@@ -494,14 +502,18 @@ async fn init(settings: Settings, json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Writes `cert.pem` and `key.pem` (mode 0600) for `host` into `dir`, refusing to overwrite.
-fn self_signed(host: &str, dir: &std::path::Path) -> anyhow::Result<()> {
+/// Writes `cert.pem` and `key.pem` (mode 0600) for `host` into `dir`, refusing to overwrite;
+/// with `owner`, gives both to that user (and removes them again if that fails).
+fn self_signed(host: &str, dir: &std::path::Path, owner: Option<&str>) -> anyhow::Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
+    // The owner is looked up first: a wrong name writes nothing.
+    let owner = owner.map(lookup_owner).transpose()?;
     let pair = rcgen::generate_simple_self_signed(vec![host.to_string()])
         .with_context(|| format!("cannot make a certificate for '{host}'"))?;
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let cert_path = dir.join("cert.pem");
     let key_path = dir.join("key.pem");
+    let mut written = Vec::new();
     for (path, pem, mode) in
         [(&cert_path, pair.cert.pem(), 0o644), (&key_path, pair.signing_key.serialize_pem(), 0o600)]
     {
@@ -511,7 +523,19 @@ fn self_signed(host: &str, dir: &std::path::Path) -> anyhow::Result<()> {
             .mode(mode)
             .open(path)
             .with_context(|| format!("cannot write {} (it must not exist yet)", path.display()))?;
-        f.write_all(pem.as_bytes())?;
+        written.push(path.clone());
+        let done = f.write_all(pem.as_bytes()).context("writing").and_then(|()| match owner {
+            Some((uid, gid)) => std::os::unix::fs::fchown(&f, Some(uid), Some(gid))
+                .with_context(|| format!("cannot give it to uid {uid} (run ftpadm as root)")),
+            None => Ok(()),
+        });
+        if let Err(e) = done {
+            // Half a pair is worse than none: the next run would refuse to overwrite it.
+            for p in &written {
+                let _ = std::fs::remove_file(p);
+            }
+            return Err(e.context(format!("{} not written", path.display())));
+        }
     }
     println!("wrote {} and {}", cert_path.display(), key_path.display());
     println!(
@@ -520,6 +544,65 @@ fn self_signed(host: &str, dir: &std::path::Path) -> anyhow::Result<()> {
         key_path.display()
     );
     Ok(())
+}
+
+/// The uid and gid for `--owner`: `UID[:GID]`, or a user name from `/etc/passwd` with its
+/// primary group.
+fn lookup_owner(spec: &str) -> anyhow::Result<(u32, u32)> {
+    if let Some((uid, gid)) = spec.split_once(':') {
+        if let (Ok(uid), Ok(gid)) = (uid.parse(), gid.parse()) {
+            return Ok((uid, gid));
+        }
+    } else if let Ok(uid) = spec.parse::<u32>() {
+        let gid = passwd_entries().find(|e| e.1 == uid).map_or(uid, |e| e.2);
+        return Ok((uid, gid));
+    }
+    passwd_entries().find(|e| e.0 == spec).map(|e| (e.1, e.2)).with_context(|| {
+        format!("no user '{spec}' in /etc/passwd (--owner takes a user name or UID[:GID])")
+    })
+}
+
+/// `(name, uid, gid)` of every well-formed line of `/etc/passwd` (none if it is unreadable).
+/// Users known only to NSS services (LDAP) are not there: `--owner` then takes UID:GID.
+fn passwd_entries() -> std::vec::IntoIter<(String, u32, u32)> {
+    let text = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    let entries: Vec<(String, u32, u32)> = text
+        .lines()
+        .filter_map(|line| {
+            // name:password:uid:gid:gecos:home:shell
+            let mut fields = line.split(':');
+            let name = fields.next()?.to_string();
+            let uid = fields.nth(1)?.parse().ok()?;
+            let gid = fields.next()?.parse().ok()?;
+            Some((name, uid, gid))
+        })
+        .collect();
+    entries.into_iter()
+}
+
+/// A warning when `ftpadm` runs as another user than the owner of the data root `root`: the
+/// daemon runs as that owner and must be able to write what `ftpadm` creates there.
+fn owner_warning(root: &std::path::Path) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let owner = std::fs::metadata(root).ok()?.uid();
+    let me = rustix::process::geteuid().as_raw();
+    if owner == me {
+        return None;
+    }
+    let name = |uid: u32| {
+        passwd_entries()
+            .find(|e| e.1 == uid)
+            .map_or_else(|| format!("uid {uid}"), |e| format!("'{}' (uid {uid})", e.0))
+    };
+    let as_root = if me == 0 { " (as root, new homes are given to that user)" } else { "" };
+    Some(format!(
+        "ftpadm runs as {} but the data root {} belongs to {}, the user multiftpd should run \
+         as{as_root}; run ftpadm as that user, e.g. sudo -u {} ftpadm ...",
+        name(me),
+        root.display(),
+        name(owner),
+        passwd_entries().find(|e| e.1 == owner).map_or_else(|| format!("#{owner}"), |e| e.0),
+    ))
 }
 
 fn print_one(account: &Account, json: bool, headline: &str) -> anyhow::Result<()> {

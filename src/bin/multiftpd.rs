@@ -1,5 +1,6 @@
 //! `multiftpd`: the multiftp FTP daemon. Parses flags, sets up logging, opens the data root
-//! and database, and serves until SIGINT or SIGTERM.
+//! and database, and serves until SIGINT or SIGTERM; SIGHUP reloads the configuration's live
+//! settings (certificate, transfer log).
 
 use std::process::ExitCode;
 
@@ -224,6 +225,8 @@ async fn serve(cli: Cli, settings: Settings) -> anyhow::Result<()> {
         print!("{}", toml::to_string(&settings).context("printing settings")?);
         return Ok(());
     }
+    // SIGHUP from the very start: its default action would kill the daemon.
+    let mut hangups = multiftp::signal::hangups().context("installing the SIGHUP handler")?;
     // Each session holds a socket and a home handle, each transfer a socket and a file: raise
     // the soft open-files limit to the hard one so thousands of sessions fit.
     let open_files = rlimit::increase_nofile_limit(u64::MAX).unwrap_or(0);
@@ -268,9 +271,30 @@ async fn serve(cli: Cli, settings: Settings) -> anyhow::Result<()> {
             show_first_password(&password, &password_file, json);
         }
     };
+    // On SIGHUP the settings are read again as at start (the configuration file may have
+    // changed; flags and environment cannot) and handed to the server, which applies what can
+    // change live and names the rest.
+    let (reload_tx, reload_rx) = tokio::sync::mpsc::unbounded_channel();
+    let reloader = tokio::spawn(async move {
+        while hangups.recv().await.is_some() {
+            tracing::info!("SIGHUP received, reloading");
+            match cli.settings() {
+                Ok(settings) => {
+                    if reload_tx.send(settings).is_err() {
+                        break;
+                    }
+                }
+                Err(e) => tracing::error!(
+                    cause = %format!("{e:#}"),
+                    "reload refused: the configuration has an error; nothing changed"
+                ),
+            }
+        }
+    });
     let result =
-        multiftp::server::run_and_announce(&app, multiftp::signal::shutdown_signal(), announce)
+        multiftp::server::run_with(&app, multiftp::signal::shutdown_signal(), announce, reload_rx)
             .await;
+    reloader.abort();
     app.pool.close().await;
     result?;
     tracing::info!("multiftpd stopped");

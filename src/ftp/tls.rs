@@ -21,7 +21,7 @@
 use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rustls::crypto::ring::default_provider;
@@ -84,9 +84,21 @@ pub enum TlsError {
     Config(#[source] rustls::Error),
 }
 
-/// The TLS configurations for control and data connections; cheap to clone (shared).
+/// The TLS configurations for control and data connections; cheap to clone (the clones share
+/// the configurations, so [`Tls::reload_pem_files`] on one changes them all).
 #[derive(Clone)]
 pub struct Tls {
+    /// The configurations in force. Each handshake takes the current pair when it starts, so
+    /// a reload (certbot renewed the certificate) applies to the next handshake while
+    /// connections already protected keep theirs.
+    configs: Arc<RwLock<Configs>>,
+    /// The session store of both configurations, kept across reloads so that data
+    /// connections of sessions opened before a reload still resume (RFC 4217 section 10.2).
+    cache: Arc<ServerSessionMemoryCache>,
+}
+
+/// One generation of the control and data configurations (same certificate, same store).
+struct Configs {
     control: Arc<ServerConfig>,
     data: Arc<ServerConfig>,
 }
@@ -100,53 +112,62 @@ impl fmt::Debug for Tls {
 impl Tls {
     /// Loads a PEM certificate chain and private key. TLS 1.2 and 1.3.
     pub fn from_pem_files(cert: &Path, key: &Path) -> Result<Tls, TlsError> {
-        let chain = CertificateDer::pem_file_iter(cert)
-            .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
-            .map_err(|source| TlsError::Cert { path: cert.to_path_buf(), source })?;
-        if chain.is_empty() {
-            return Err(TlsError::NoCertificate(cert.to_path_buf()));
-        }
-        let key_der = PrivateKeyDer::from_pem_file(key)
-            .map_err(|source| TlsError::Key { path: key.to_path_buf(), source })?;
+        let (chain, key_der) = read_pem_files(cert, key)?;
         Self::from_der(chain, key_der)
+    }
+
+    /// Reads the certificate chain and key again (a renewed certificate, e.g. by certbot) and
+    /// uses them for every handshake that starts from now on, in all clones of this `Tls`.
+    /// Connections already protected keep the certificate they were made with, and the
+    /// session store stays, so their data connections still resume. On error nothing
+    /// changes: the certificate in use stays.
+    pub fn reload_pem_files(&self, cert: &Path, key: &Path) -> Result<(), TlsError> {
+        let (chain, key_der) = read_pem_files(cert, key)?;
+        self.replace(chain, key_der)
+    }
+
+    /// Like [`Tls::reload_pem_files`], from PEM text in memory.
+    pub fn reload_pem(&self, cert: &[u8], key: &[u8]) -> Result<(), TlsError> {
+        let (chain, key_der) = read_pem(cert, key)?;
+        self.replace(chain, key_der)
+    }
+
+    /// Puts configurations for `chain` and `key` in force, over the same session store.
+    fn replace(
+        &self,
+        chain: Vec<CertificateDer<'static>>,
+        key: PrivateKeyDer<'static>,
+    ) -> Result<(), TlsError> {
+        let configs = build(chain, key, &self.cache)?;
+        // A poisoned lock only means a reader panicked; the pair inside is still whole.
+        *self.configs.write().unwrap_or_else(PoisonError::into_inner) = configs;
+        Ok(())
+    }
+
+    /// The control configuration in force.
+    fn control(&self) -> Arc<ServerConfig> {
+        Arc::clone(&self.configs.read().unwrap_or_else(PoisonError::into_inner).control)
+    }
+
+    /// The data configuration in force.
+    fn data(&self) -> Arc<ServerConfig> {
+        Arc::clone(&self.configs.read().unwrap_or_else(PoisonError::into_inner).data)
     }
 
     /// Like [`Tls::from_pem_files`], from PEM text in memory (tests, generated certificates).
     pub fn from_pem(cert: &[u8], key: &[u8]) -> Result<Tls, TlsError> {
-        let memory = Path::new("(memory)");
-        let chain = CertificateDer::pem_slice_iter(cert)
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|source| TlsError::Cert { path: memory.to_path_buf(), source })?;
-        if chain.is_empty() {
-            return Err(TlsError::NoCertificate(memory.to_path_buf()));
-        }
-        let key_der = PrivateKeyDer::from_pem_slice(key)
-            .map_err(|source| TlsError::Key { path: memory.to_path_buf(), source })?;
+        let (chain, key_der) = read_pem(cert, key)?;
         Self::from_der(chain, key_der)
     }
 
-    /// Builds both configurations from a DER chain and key.
+    /// Builds both configurations from a DER chain and key, over a new session store.
     fn from_der(
         chain: Vec<CertificateDer<'static>>,
         key: PrivateKeyDer<'static>,
     ) -> Result<Tls, TlsError> {
-        let base = ServerConfig::builder_with_provider(Arc::new(default_provider()))
-            .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
-            .map_err(TlsError::Config)?
-            .with_no_client_auth()
-            .with_single_cert(chain, key)
-            .map_err(TlsError::Config)?;
         let cache = ServerSessionMemoryCache::new(SESSION_CACHE_SIZE);
-
-        let mut control = base.clone();
-        control.session_storage = Arc::new(SharedSessions { cache: cache.clone(), reuse: false });
-        control.send_tls13_tickets = CONTROL_TICKETS;
-
-        let mut data = base;
-        data.session_storage = Arc::new(SharedSessions { cache, reuse: true });
-        data.send_tls13_tickets = 0;
-
-        Ok(Tls { control: Arc::new(control), data: Arc::new(data) })
+        let configs = build(chain, key, &cache)?;
+        Ok(Tls { configs: Arc::new(RwLock::new(configs)), cache })
     }
 
     /// Accepts a TLS handshake on the control connection.
@@ -155,7 +176,7 @@ impl Tls {
         stream: TcpStream,
         timeout: Duration,
     ) -> io::Result<TlsStream<TcpStream>> {
-        handshake(&self.control, stream, timeout).await
+        handshake(self.control(), stream, timeout).await
     }
 
     /// Accepts a TLS handshake on a data connection; `require_reuse` refuses one that did not
@@ -170,7 +191,7 @@ impl Tls {
         timeout: Duration,
         require_reuse: bool,
     ) -> io::Result<TlsStream<TcpStream>> {
-        let tls = handshake(&self.data, stream, timeout).await?;
+        let tls = handshake(self.data(), stream, timeout).await?;
         if require_reuse && !is_resumed(&tls) {
             return Err(io::Error::new(
                 io::ErrorKind::PermissionDenied,
@@ -187,13 +208,70 @@ pub fn is_resumed(stream: &TlsStream<TcpStream>) -> bool {
     stream.get_ref().1.handshake_kind() == Some(HandshakeKind::Resumed)
 }
 
+/// Reads a PEM certificate chain and private key from files.
+fn read_pem_files(
+    cert: &Path,
+    key: &Path,
+) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), TlsError> {
+    let chain = CertificateDer::pem_file_iter(cert)
+        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+        .map_err(|source| TlsError::Cert { path: cert.to_path_buf(), source })?;
+    if chain.is_empty() {
+        return Err(TlsError::NoCertificate(cert.to_path_buf()));
+    }
+    let key_der = PrivateKeyDer::from_pem_file(key)
+        .map_err(|source| TlsError::Key { path: key.to_path_buf(), source })?;
+    Ok((chain, key_der))
+}
+
+/// Reads a PEM certificate chain and private key from memory.
+fn read_pem(
+    cert: &[u8],
+    key: &[u8],
+) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), TlsError> {
+    let memory = Path::new("(memory)");
+    let chain = CertificateDer::pem_slice_iter(cert)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|source| TlsError::Cert { path: memory.to_path_buf(), source })?;
+    if chain.is_empty() {
+        return Err(TlsError::NoCertificate(memory.to_path_buf()));
+    }
+    let key_der = PrivateKeyDer::from_pem_slice(key)
+        .map_err(|source| TlsError::Key { path: memory.to_path_buf(), source })?;
+    Ok((chain, key_der))
+}
+
+/// Builds the control and data configurations for `chain` and `key` over the shared `cache`.
+fn build(
+    chain: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+    cache: &Arc<ServerSessionMemoryCache>,
+) -> Result<Configs, TlsError> {
+    let base = ServerConfig::builder_with_provider(Arc::new(default_provider()))
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+        .map_err(TlsError::Config)?
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .map_err(TlsError::Config)?;
+
+    let mut control = base.clone();
+    control.session_storage = Arc::new(SharedSessions { cache: Arc::clone(cache), reuse: false });
+    control.send_tls13_tickets = CONTROL_TICKETS;
+
+    let mut data = base;
+    data.session_storage = Arc::new(SharedSessions { cache: Arc::clone(cache), reuse: true });
+    data.send_tls13_tickets = 0;
+
+    Ok(Configs { control: Arc::new(control), data: Arc::new(data) })
+}
+
 /// Runs one server handshake within `timeout`; failures are io errors, never panics.
 async fn handshake(
-    config: &Arc<ServerConfig>,
+    config: Arc<ServerConfig>,
     stream: TcpStream,
     timeout: Duration,
 ) -> io::Result<TlsStream<TcpStream>> {
-    let acceptor = TlsAcceptor::from(config.clone());
+    let acceptor = TlsAcceptor::from(config);
     match tokio::time::timeout(timeout, acceptor.accept(stream)).await {
         Ok(result) => result,
         Err(_) => Err(io::Error::new(io::ErrorKind::TimedOut, "TLS handshake timed out")),
@@ -472,6 +550,43 @@ mod tests {
         let (s, _c) = pair().await;
         let err = tls.accept_control(s, Duration::from_millis(100)).await.unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::TimedOut);
+    }
+
+    /// A renewed certificate: new handshakes show it at once (in every clone), a session made
+    /// before the reload still resumes on its data connections, and a bad pair changes nothing.
+    #[tokio::test]
+    async fn reload_serves_the_new_certificate_and_keeps_sessions() {
+        let (tls, roots_a) = setup();
+        let renewed = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+        let mut roots_b = rustls::RootCertStore::empty();
+        roots_b.add(renewed.cert.der().clone()).unwrap();
+        let mut roots_both = roots_a.clone();
+        roots_both.add(renewed.cert.der().clone()).unwrap();
+        let v = &rustls::version::TLS13;
+        let old_client = client(&roots_both, v);
+        control(&tls, &old_client).await;
+
+        let handle = tls.clone();
+        handle
+            .reload_pem(
+                renewed.cert.pem().as_bytes(),
+                renewed.signing_key.serialize_pem().as_bytes(),
+            )
+            .unwrap();
+        // Only the new certificate is served now.
+        control(&tls, &client(&roots_b, v)).await;
+        let (s, c) = pair().await;
+        let (server, old_only) =
+            tokio::join!(tls.accept_control(s, T), client(&roots_a, v).connect(name(), c));
+        assert!(server.is_err() && old_only.is_err(), "the old certificate is still served");
+        // The session from before the reload goes on: its data connection resumes.
+        let s = data(&tls, &old_client, true).await.expect("old session resumes after reload");
+        assert!(is_resumed(&s));
+
+        // A pair that does not load leaves the renewed certificate in force.
+        let err = tls.reload_pem(b"not pem", b"not pem").unwrap_err();
+        assert!(matches!(err, TlsError::NoCertificate(_)), "{err}");
+        control(&tls, &client(&roots_b, v)).await;
     }
 
     #[test]

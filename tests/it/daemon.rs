@@ -87,6 +87,8 @@ fn fail2ban_regexes() -> Vec<regex::Regex> {
     ))
     .unwrap();
     let mut lines = Vec::new();
+    // The filter's own `name = value` definitions, which fail2ban puts in for `%(name)s`.
+    let mut defs = Vec::new();
     let mut in_fail = false;
     for line in filter.lines() {
         if let Some(rest) = line.strip_prefix("failregex =") {
@@ -96,12 +98,24 @@ fn fail2ban_regexes() -> Vec<regex::Regex> {
             lines.push(line.trim().to_string());
         } else {
             in_fail = false;
+            if let Some((name, value)) = line.split_once(" = ")
+                && !name.starts_with('#')
+            {
+                defs.push((format!("%({})s", name.trim()), value.trim().to_string()));
+            }
         }
     }
     assert_eq!(lines.len(), 2, "{filter}");
+    let expand = |mut l: String| {
+        while let Some((name, value)) = defs.iter().find(|(name, _)| l.contains(name.as_str())) {
+            l = l.replace(name.as_str(), value);
+        }
+        l
+    };
     lines
-        .iter()
-        .map(|l| regex::Regex::new(&l.replace("<HOST>", r"(?P<host>[0-9a-fA-F.:]+)")).unwrap())
+        .into_iter()
+        .map(|l| expand(l).replace("<HOST>", r"(?P<host>[0-9a-fA-F.:]+)"))
+        .map(|l| regex::Regex::new(&l).unwrap())
         .collect()
 }
 

@@ -35,3 +35,5 @@ mod sessions_security;
 mod admin_safety;
 // files and sharing under attack: links in shared folders, interrupted overwrites, notices, e-mail
 mod files_security;
+// operations: fail2ban-regex on the real logs, SIGHUP reloads, file owners when ftpadm is root
+mod ops;
