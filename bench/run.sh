@@ -237,6 +237,8 @@ chmod -R a+rX "$DATA"
 # multiftpd: data root, user, home.
 M_ROOT=$TMP/multiftp
 mkdir -p "$M_ROOT"
+# ftpadm creates no database by itself (it says where it looked): `init` makes one first.
+"$FTPADM" --root "$M_ROOT" init >/dev/null
 printf '%s\n' "$PASS" | "$FTPADM" --root "$M_ROOT" user add "$USER_M" --password-stdin >/dev/null
 M_HOME=$M_ROOT/home/$USER_M
 [ -d "$M_HOME" ] || { echo "ftpadm did not create $M_HOME" >&2; exit 1; }
@@ -245,6 +247,8 @@ B_HOME=""
 if [ -n "$BASELINE" ]; then
     B_ROOT=$TMP/baseline
     mkdir -p "$B_ROOT"
+    # Builds from before `ftpadm init` create their database themselves.
+    "$B_FTPADM" --root "$B_ROOT" init >/dev/null 2>&1 || true
     printf '%s\n' "$PASS" | "$B_FTPADM" --root "$B_ROOT" user add "$USER_M" --password-stdin >/dev/null
     B_HOME=$B_ROOT/home/$USER_M
     [ -d "$B_HOME" ] || { echo "the baseline's ftpadm did not create $B_HOME" >&2; exit 1; }

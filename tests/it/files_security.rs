@@ -270,6 +270,7 @@ async fn a_stalled_overwrite_in_ascii_mode_keeps_the_old_file() {
 async fn killing_the_daemon_during_an_overwrite_keeps_the_old_file() {
     let dir = tempfile::TempDir::new().unwrap();
     let root = dir.path().join("root");
+    create_database(&root);
     let o = ftpadm_at(&root, &["user", "add", "alice", "--password-stdin"], &format!("{PW}\n"));
     assert!(o.status.success(), "{}", err(&o));
     let home = root.join("home/alice");
