@@ -219,8 +219,17 @@ pub trait Storage: Send + Sync + 'static {
     async fn list(&self, path: &str) -> StorageResult<Vec<Entry>>;
     /// Sends file `path` from byte `offset` into `out`; returns the bytes sent.
     async fn retrieve(&self, path: &str, offset: u64, out: Data<'_>) -> StorageResult<u64>;
-    /// Receives `input` into file `path`; returns the bytes written.
-    async fn store(&self, path: &str, mode: WriteMode, input: Data<'_>) -> StorageResult<u64>;
+    /// Receives `input` into file `path`; returns the bytes written. In stream mode the end of
+    /// the data marks the end of the file, so before an upload replaces an existing file the
+    /// storage asks `client_alive`: a client killed mid-upload (its control connection closed)
+    /// must leave the old file as it was.
+    async fn store(
+        &self,
+        path: &str,
+        mode: WriteMode,
+        input: Data<'_>,
+        client_alive: &(dyn Fn() -> bool + Send + Sync),
+    ) -> StorageResult<u64>;
     /// Creates folder `path`.
     async fn make_dir(&self, path: &str) -> StorageResult<()>;
     /// Removes empty folder `path`.

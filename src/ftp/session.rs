@@ -206,6 +206,9 @@ pub(crate) struct Session<B: Backend> {
     pub hash_algo: Algo,
     /// RANG for the next HASH.
     pub range: Option<(u64, u64)>,
+    /// QUIT is among the lines queued during the running upload (its end then counts even
+    /// if the control connection closes right after).
+    pub quit_queued: Arc<std::sync::atomic::AtomicBool>,
     /// Lines that arrived during a transfer, to run after it (at most [`QUEUE`]).
     pub queued: std::collections::VecDeque<Line>,
 }
@@ -283,6 +286,7 @@ pub(crate) async fn run<B: Backend>(
         facts: Facts::default(),
         hash_algo: Algo::Sha256,
         range: None,
+        quit_queued: Arc::default(),
         queued: std::collections::VecDeque::new(),
     };
     let greeting = Reply::new(220, shared.options.greeting.clone());

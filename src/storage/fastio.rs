@@ -157,23 +157,26 @@ impl Upload {
     /// Puts a completed overwrite in place of the old file (one `rename(2)`); nothing to do
     /// for an upload written in place.
     ///
-    /// Before the rename the task yields twice: the first time until the runtime has polled
-    /// its I/O driver, the second so that the session, which polls the transfer before its
-    /// control connection, sees a control connection that closed just before the data
-    /// connection ended and drops this future (and with it the temporary file). Best effort
-    /// only: in stream mode the end of the data connection marks the end of the file (RFC 959
-    /// 3.4.1), so a client that dies with its data connection closed first (not reset) cannot
-    /// be told from a complete upload (a `curl` killed with SIGKILL mostly looks like that).
+    /// In stream mode the end of the data connection marks the end of the file (RFC 959
+    /// 3.4.1), so a client killed mid-upload (its sockets closed, not reset) looks like a
+    /// complete upload. `alive` tells whether the client is still there (the engine checks
+    /// that its control connection is not closed): if not, the old file stays.
     ///
     /// # Errors
     ///
-    /// The I/O error of the rename; the temporary file is removed then.
-    pub async fn commit(mut self) -> std::io::Result<()> {
+    /// `ConnectionAborted` when the client is gone, or the I/O error of the rename; the
+    /// temporary file is removed then.
+    pub async fn commit(mut self, alive: &(dyn Fn() -> bool + Send + Sync)) -> std::io::Result<()> {
         if self.pending.is_none() {
             return Ok(());
         }
-        tokio::task::yield_now().await;
-        tokio::task::yield_now().await;
+        if !alive() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::ConnectionAborted,
+                "the client closed its control connection before the upload ended: the old \
+                 file is kept",
+            ));
+        }
         if let Some((temp, target)) = &self.pending {
             // On the async worker: one metadata operation, cheaper than a hop to a thread.
             self.dir.rename(temp, &self.dir, target)?;
@@ -498,6 +501,24 @@ pub async fn receive_from_socket(
     socket: tokio::net::TcpStream,
     stall: Duration,
 ) -> std::io::Result<u64> {
+    receive_from_socket_while(root, rel, mode, socket, stall, &|| true).await
+}
+
+/// [`receive_from_socket`], replacing an old file only if `alive` still says yes at the end
+/// (see [`Upload::commit`]).
+///
+/// # Errors
+///
+/// As [`receive_from_socket`], and `ConnectionAborted` when `alive` says no.
+#[cfg(target_os = "linux")]
+pub async fn receive_from_socket_while(
+    root: Root,
+    rel: PathBuf,
+    mode: WriteMode,
+    socket: tokio::net::TcpStream,
+    stall: Duration,
+    alive: &(dyn Fn() -> bool + Send + Sync),
+) -> std::io::Result<u64> {
     let socket = blocking_socket(socket, stall)?;
     let (written, upload) = tokio::task::spawn_blocking(move || {
         let (mut file, upload) = start_write(root.open()?, &rel, mode)?;
@@ -507,7 +528,7 @@ pub async fn receive_from_socket(
     })
     .await
     .map_err(|_| broken())??;
-    upload.commit().await?;
+    upload.commit(alive).await?;
     Ok(written)
 }
 
@@ -586,8 +607,28 @@ pub async fn receive_file<R>(
     root: Root,
     rel: PathBuf,
     mode: WriteMode,
+    input: R,
+    stall: Duration,
+) -> std::io::Result<u64>
+where
+    R: AsyncRead + Unpin,
+{
+    receive_file_while(root, rel, mode, input, stall, &|| true).await
+}
+
+/// [`receive_file`], replacing an old file only if `alive` still says yes at the end (see
+/// [`Upload::commit`]).
+///
+/// # Errors
+///
+/// As [`receive_file`], and `ConnectionAborted` when `alive` says no.
+pub async fn receive_file_while<R>(
+    root: Root,
+    rel: PathBuf,
+    mode: WriteMode,
     mut input: R,
     stall: Duration,
+    alive: &(dyn Fn() -> bool + Send + Sync),
 ) -> std::io::Result<u64>
 where
     R: AsyncRead + Unpin,
@@ -636,7 +677,7 @@ where
     }
     drop(full_tx);
     let (written, upload) = worker.await.map_err(|_| broken())??;
-    upload.commit().await?;
+    upload.commit(alive).await?;
     Ok(written)
 }
 

@@ -358,17 +358,27 @@ impl Storage for UserStorage {
         })
     }
 
-    async fn store(&self, path: &str, mode: WriteMode, input: Data<'_>) -> StorageResult<u64> {
+    async fn store(
+        &self,
+        path: &str,
+        mode: WriteMode,
+        input: Data<'_>,
+        alive: &(dyn Fn() -> bool + Send + Sync),
+    ) -> StorageResult<u64> {
         let (dir, rel) = self.file_to_receive(path)?;
         let stall = self.data_timeout;
         Ok(match input {
             #[cfg(target_os = "linux")]
             Data::Socket(socket) => {
-                fastio::receive_from_socket(dir, rel, mode, socket, stall).await?
+                fastio::receive_from_socket_while(dir, rel, mode, socket, stall, alive).await?
             }
             #[cfg(not(target_os = "linux"))]
-            Data::Socket(socket) => fastio::receive_file(dir, rel, mode, socket, stall).await?,
-            Data::Stream(stream) => fastio::receive_file(dir, rel, mode, stream, stall).await?,
+            Data::Socket(socket) => {
+                fastio::receive_file_while(dir, rel, mode, socket, stall, alive).await?
+            }
+            Data::Stream(stream) => {
+                fastio::receive_file_while(dir, rel, mode, stream, stall, alive).await?
+            }
         })
     }
 

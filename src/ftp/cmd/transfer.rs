@@ -22,7 +22,7 @@ use super::super::command::{self, Command};
 use super::super::hash::Hasher;
 use super::super::listing::{self, Dates};
 use super::super::server::Stats;
-use super::super::session::{Flow, Pending, Session};
+use super::super::session::{Control, Flow, Pending, Session};
 use super::super::{
     Backend, Data, Direction, Entry, ErrorKind, FileKind, Reply, Storage, StorageError,
     StorageResult, TlsPolicy, WriteMode, tls,
@@ -128,6 +128,29 @@ impl<B: Backend> Session<B> {
         }
     }
 
+    /// Whether the client is still there, asked by storage before an upload replaces a file:
+    /// its control connection must not be closed, unless it sent QUIT first (then the
+    /// transfer completes, RFC 959 4.1.1). Checked on a duplicate of the control socket
+    /// (`MSG_PEEK`), so it sees a close the session has not read yet.
+    fn client_alive(&self) -> impl Fn() -> bool + Send + Sync + 'static {
+        let probe = match &self.control {
+            Control::Plain(t) => socket2::SockRef::from(t).try_clone().ok(),
+            Control::Tls(s) => socket2::SockRef::from(s.get_ref().0).try_clone().ok(),
+            Control::Switching => None,
+        };
+        self.quit_queued.store(false, Ordering::Relaxed);
+        let quit = Arc::clone(&self.quit_queued);
+        move || {
+            let Some(probe) = &probe else { return true };
+            let mut byte = [std::mem::MaybeUninit::<u8>::uninit(); 1];
+            match probe.peek(&mut byte) {
+                Ok(0) => quit.load(Ordering::Relaxed),
+                Ok(_) => true,
+                Err(e) => e.kind() == std::io::ErrorKind::WouldBlock,
+            }
+        }
+    }
+
     /// Runs `transfer` while watching the control connection for ABOR. `None`: aborted.
     async fn watch<F, T>(&mut self, transfer: F) -> std::io::Result<Option<T>>
     where
@@ -144,7 +167,14 @@ impl<B: Backend> Session<B> {
                     Some(Line::Command(bytes)) if matches!(command::parse(&bytes), Ok(Command::Abor)) => {
                         return Ok(None);
                     }
-                    Some(other) => self.queued.push_back(other),
+                    Some(other) => {
+                        if let Line::Command(bytes) = &other
+                            && matches!(command::parse(bytes), Ok(Command::Quit))
+                        {
+                            self.quit_queued.store(true, Ordering::Relaxed);
+                        }
+                        self.queued.push_back(other);
+                    }
                 },
             }
         }
@@ -235,7 +265,7 @@ impl<B: Backend> Session<B> {
         let outcome = self
             .watch(async move {
                 let _running = running;
-                move_data(&*storage, &target, op, conn, ascii).await
+                move_data(&*storage, &target, op, conn, ascii, &|| true).await
             })
             .await?;
         self.finish("RETR", &path, Some(Direction::Download), started, outcome).await
@@ -305,10 +335,11 @@ impl<B: Backend> Session<B> {
         let ascii = self.ascii;
         let target = path.clone();
         let op = Op::Store { mode };
+        let alive = self.client_alive();
         let outcome = self
             .watch(async move {
                 let _running = running;
-                move_data(&*storage, &target, op, conn, ascii).await
+                move_data(&*storage, &target, op, conn, ascii, &alive).await
             })
             .await?;
         self.finish(verb, &path, Some(Direction::Upload), started, outcome).await
@@ -477,34 +508,36 @@ async fn move_data<S: Storage>(
     op: Op,
     conn: DataConn,
     ascii: bool,
+    alive: &(dyn Fn() -> bool + Send + Sync),
 ) -> StorageResult<u64> {
     async fn run<S: Storage>(
         storage: &S,
         path: &str,
         op: Op,
         data: Data<'_>,
+        alive: &(dyn Fn() -> bool + Send + Sync),
     ) -> StorageResult<u64> {
         match op {
             Op::Retrieve { offset } => storage.retrieve(path, offset, data).await,
-            Op::Store { mode } => storage.store(path, mode, data).await,
+            Op::Store { mode } => storage.store(path, mode, data, alive).await,
         }
     }
     match conn {
-        DataConn::Plain(tcp) if !ascii => run(storage, path, op, Data::Socket(tcp)).await,
+        DataConn::Plain(tcp) if !ascii => run(storage, path, op, Data::Socket(tcp), alive).await,
         DataConn::Plain(tcp) => {
             let mut s = Ascii::new(tcp);
-            let n = run(storage, path, op, Data::Stream(&mut s)).await?;
+            let n = run(storage, path, op, Data::Stream(&mut s), alive).await?;
             s.shutdown().await?;
             Ok(n)
         }
         DataConn::Tls(mut s) => {
             let n = if ascii {
                 let mut a = Ascii::new(&mut *s);
-                let n = run(storage, path, op, Data::Stream(&mut a)).await?;
+                let n = run(storage, path, op, Data::Stream(&mut a), alive).await?;
                 a.flush().await?;
                 n
             } else {
-                run(storage, path, op, Data::Stream(&mut *s)).await?
+                run(storage, path, op, Data::Stream(&mut *s), alive).await?
             };
             close_tls(&mut s, matches!(op, Op::Retrieve { .. })).await?;
             Ok(n)
