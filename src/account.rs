@@ -134,6 +134,21 @@ pub struct NewAccount {
     pub email: String,
 }
 
+#[cfg(test)]
+impl NewAccount {
+    /// An enabled ordinary user with an empty profile, for tests.
+    pub(crate) fn user(username: &str, password: &str) -> Self {
+        NewAccount {
+            username: username.into(),
+            password: password.into(),
+            role: Role::User,
+            enabled: true,
+            full_name: String::new(),
+            email: String::new(),
+        }
+    }
+}
+
 /// Changes to an account; `None` leaves a field alone.
 #[derive(Debug, Clone, Default)]
 pub struct AccountChanges {

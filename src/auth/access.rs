@@ -117,7 +117,7 @@ async fn bounded<T>(query: impl Future<Output = crate::Result<T>>) -> Result<T, 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::account::{AccountChanges, NewAccount, Role};
+    use crate::account::{AccountChanges, NewAccount};
     use crate::config::RawConfig;
     use crate::server::App;
 
@@ -125,17 +125,7 @@ mod tests {
         let raw = RawConfig { root: Some(dir.join("root")), ..Default::default() };
         let app = App::open(crate::Settings::load(None, raw).unwrap()).await.unwrap();
         for name in ["alice", "bob"] {
-            app.accounts
-                .add(NewAccount {
-                    username: name.into(),
-                    password: "password123".into(),
-                    role: Role::User,
-                    enabled: true,
-                    full_name: String::new(),
-                    email: String::new(),
-                })
-                .await
-                .unwrap();
+            app.accounts.add(NewAccount::user(name, "password123")).await.unwrap();
         }
         app
     }
@@ -184,17 +174,7 @@ mod tests {
         assert!(!watch.allows(&bob).await, "disabled");
 
         app.accounts.delete("bob", true).await.unwrap();
-        app.accounts
-            .add(NewAccount {
-                username: "bob".into(),
-                password: "password123".into(),
-                role: Role::User,
-                enabled: true,
-                full_name: String::new(),
-                email: String::new(),
-            })
-            .await
-            .unwrap();
+        app.accounts.add(NewAccount::user("bob", "password123")).await.unwrap();
         later().await;
         assert!(!watch.allows(&bob).await, "deleted and added again: another account");
         assert!(watch.allows(&logged_in(&app, "bob").await).await);

@@ -287,7 +287,7 @@ impl Backend for Daemon {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::account::{NewAccount, Role};
+    use crate::account::NewAccount;
     use crate::config::RawConfig;
     use crate::ftp::{ErrorKind, FileKind, Storage};
     use crate::session::Limits;
@@ -298,17 +298,7 @@ mod tests {
         let raw = RawConfig { root: Some(dir.join("root")), ..Default::default() };
         let app = App::open(crate::Settings::load(None, raw).unwrap()).await.unwrap();
         for name in ["alice", "bob"] {
-            app.accounts
-                .add(NewAccount {
-                    username: name.into(),
-                    password: PW.into(),
-                    role: Role::User,
-                    enabled: true,
-                    full_name: String::new(),
-                    email: String::new(),
-                })
-                .await
-                .unwrap();
+            app.accounts.add(NewAccount::user(name, PW)).await.unwrap();
         }
         let tracker = Tracker::start(&app.sessions, limits).await.unwrap();
         let homes = app.settings.homes();

@@ -533,18 +533,24 @@ pub fn quoted_path(reply: &str) -> Option<String> {
     None
 }
 
-/// Makes a self-signed certificate with the real `ftpadm cert self-signed` in `dir` and starts
-/// a server for `users` with FTPS and `tls_required = policy`, plus the `extra` settings.
-pub async fn start_tls(dir: &Path, policy: &str, users: &[&str], extra: RawConfig) -> TestServer {
+/// A new self-signed pair (certificate, key) from the real `ftpadm cert self-signed`, in `dir`.
+pub fn self_signed_pair(dir: &Path) -> (PathBuf, PathBuf) {
     let o = Command::new(env!("CARGO_BIN_EXE_ftpadm"))
         .args(["cert", "self-signed", "--host", "localhost", "--out-dir"])
         .arg(dir)
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", err(&o));
+    (dir.join("cert.pem"), dir.join("key.pem"))
+}
+
+/// Makes a self-signed certificate with the real `ftpadm cert self-signed` in `dir` and starts
+/// a server for `users` with FTPS and `tls_required = policy`, plus the `extra` settings.
+pub async fn start_tls(dir: &Path, policy: &str, users: &[&str], extra: RawConfig) -> TestServer {
+    let (cert, key) = self_signed_pair(dir);
     let raw = RawConfig {
-        tls_cert: Some(dir.join("cert.pem")),
-        tls_key: Some(dir.join("key.pem")),
+        tls_cert: Some(cert),
+        tls_key: Some(key),
         tls_required: Some(policy.into()),
         ..extra
     };

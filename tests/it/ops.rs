@@ -314,17 +314,6 @@ fn wait_served(port: u16, cert: &Path) {
     }
 }
 
-/// A new self-signed pair from the real `ftpadm cert self-signed`, in `dir`.
-fn new_pair(dir: &Path) -> (PathBuf, PathBuf) {
-    let o = Command::new(env!("CARGO_BIN_EXE_ftpadm"))
-        .args(["cert", "self-signed", "--host", "localhost", "--out-dir"])
-        .arg(dir)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", err(&o));
-    (dir.join("cert.pem"), dir.join("key.pem"))
-}
-
 /// An FTPS session (Python's ftplib) opened now that goes on after reloads: it logs in with
 /// PROT P, waits for a line on stdin, then uploads and downloads and prints `ok`.
 fn old_session(port: u16) -> (Child, BufReader<std::process::ChildStdout>) {
@@ -370,7 +359,7 @@ fn sighup_reloads_a_renewed_certificate_and_sessions_go_on() {
     add_user(&root, "alice");
     // certbot's layout: the daemon reads fixed paths whose contents are renewed.
     let live = dir.path().join("live");
-    let (cert, key) = new_pair(&live);
+    let (cert, key) = self_signed_pair(&live);
     let config = dir.path().join("multiftpd.toml");
     let settings = |cert: &Path, key: &Path, greeting: &str| {
         format!(
@@ -385,7 +374,7 @@ fn sighup_reloads_a_renewed_certificate_and_sessions_go_on() {
     let (mut session, mut session_out) = old_session(d.port);
 
     // Renewed in place, then `systemctl reload` (ExecReload sends HUP).
-    let (renewed_cert, renewed_key) = new_pair(&dir.path().join("renewed"));
+    let (renewed_cert, renewed_key) = self_signed_pair(&dir.path().join("renewed"));
     std::fs::rename(&renewed_key, &key).unwrap();
     std::fs::rename(&renewed_cert, &cert).unwrap();
     d.signal("-HUP");
@@ -394,7 +383,7 @@ fn sighup_reloads_a_renewed_certificate_and_sessions_go_on() {
     assert!(d.stderr().contains("SIGHUP received"), "{}", d.stderr());
 
     // The configuration file names other files, and changes a setting that needs a restart.
-    let (other_cert, other_key) = new_pair(&dir.path().join("other"));
+    let (other_cert, other_key) = self_signed_pair(&dir.path().join("other"));
     std::fs::write(&config, settings(&other_cert, &other_key, "changed")).unwrap();
     d.signal("-HUP");
     wait_served(d.port, &other_cert);
