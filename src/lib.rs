@@ -22,6 +22,7 @@
 //! [`config`] loads layered settings; [`error`] is the crate's error type.
 
 pub mod account;
+pub mod app;
 pub mod auth;
 pub mod cli;
 pub mod config;
@@ -38,6 +39,7 @@ pub mod site;
 pub mod storage;
 pub mod transfer_log;
 
+pub use app::App;
 pub use config::Settings;
 pub use error::{Error, Result};
-pub use server::{App, run};
+pub use server::run;

@@ -12,9 +12,9 @@ use std::sync::{Arc, LazyLock};
 
 use prometheus::{Encoder, IntCounterVec, IntGauge, TextEncoder};
 
+use crate::account::Accounts;
 use crate::error::{Error, Result};
 use crate::ftp::server::Stats;
-use crate::server::App;
 
 /// Logins by result (`ok`, `failed`, `refused`).
 pub static LOGINS: LazyLock<IntCounterVec> = LazyLock::new(|| {
@@ -115,12 +115,12 @@ pub struct HttpServer {
 
 impl HttpServer {
     /// Binds `addr` and serves `/metrics` and `/health` on a thread; the gauges come from
-    /// the engine's `stats`.
+    /// the engine's `stats`, the user count and the health probe from `accounts`.
     ///
     /// # Errors
     ///
     /// [`Error::Config`] when the address cannot be bound.
-    pub fn start(addr: SocketAddr, app: &App, stats: Arc<Stats>) -> Result<HttpServer> {
+    pub fn start(addr: SocketAddr, accounts: Accounts, stats: Arc<Stats>) -> Result<HttpServer> {
         let server = Arc::new(tiny_http::Server::http(addr).map_err(|e| {
             Error::Config(format!(
                 "cannot listen for HTTP on {addr}: {e} (key 'http_bind', env MULTIFTP_HTTP_BIND, \
@@ -132,7 +132,6 @@ impl HttpServer {
         }
         LazyLock::force(&LOGINS);
         let runtime = tokio::runtime::Handle::current();
-        let app = app.clone();
         let serving = Arc::clone(&server);
         let thread = std::thread::Builder::new()
             .name("multiftp-http".into())
@@ -140,7 +139,7 @@ impl HttpServer {
                 for request in serving.incoming_requests() {
                     let (status, content_type, body) = match (request.method(), request.url()) {
                         (tiny_http::Method::Get, "/metrics") => {
-                            if let Ok(n) = runtime.block_on(app.accounts.count()) {
+                            if let Ok(n) = runtime.block_on(accounts.count()) {
                                 USERS.set(n);
                             }
                             let gauge = |n: &std::sync::atomic::AtomicUsize| {
@@ -156,7 +155,7 @@ impl HttpServer {
                             (200, encoder.format_type().to_string(), buf)
                         }
                         (tiny_http::Method::Get, "/health") => {
-                            match runtime.block_on(app.accounts.count()) {
+                            match runtime.block_on(accounts.count()) {
                                 Ok(_) => (200, "text/plain".into(), b"ok\n".to_vec()),
                                 Err(e) => (503, "text/plain".into(), format!("{e}\n").into_bytes()),
                             }

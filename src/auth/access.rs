@@ -18,11 +18,11 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::Mutex;
 
-use super::FtpUser;
-use super::store::{Standing, UserStore};
+use crate::account::Accounts;
+use crate::account::LoggedIn;
+use crate::account::store::Standing;
 
-/// The longest a daemon answers from memory before looking at the database's counter again.
-pub const RECHECK: Duration = Duration::from_secs(1);
+use crate::account::ACCESS_RECHECK as RECHECK;
 
 /// The longest one check waits for the database before letting the session go on.
 const QUERY_LIMIT: Duration = Duration::from_secs(1);
@@ -30,7 +30,7 @@ const QUERY_LIMIT: Duration = Duration::from_secs(1);
 /// Which sessions may go on, for one daemon; shared by all its sessions.
 #[derive(Debug)]
 pub struct AccessWatch {
-    store: UserStore,
+    accounts: Accounts,
     state: Mutex<State>,
 }
 
@@ -46,13 +46,13 @@ struct State {
 
 impl AccessWatch {
     /// A watch over `store`'s users.
-    pub fn new(store: UserStore) -> Self {
-        Self { store, state: Mutex::new(State::default()) }
+    pub fn new(accounts: Accounts) -> Self {
+        Self { accounts, state: Mutex::new(State::default()) }
     }
 
     /// Whether `user`'s session may run its next command: the account still exists with the
     /// same id, is enabled, and was not kicked since the session logged in.
-    pub async fn allows(&self, user: &FtpUser) -> bool {
+    pub async fn allows(&self, user: &LoggedIn) -> bool {
         // One lock for the whole check: when the counter is due, one session reads it and the
         // others wait for that one query instead of all querying at once.
         let mut state = self.state.lock().await;
@@ -60,7 +60,7 @@ impl AccessWatch {
             // Whatever the outcome, the next try is one RECHECK away: a failing database costs
             // one query a second, not one per command.
             state.checked = Some(Instant::now());
-            match bounded(self.store.access_version()).await {
+            match bounded(self.accounts.access_version()).await {
                 Ok(version) => {
                     if version != state.version {
                         state.standings.clear();
@@ -76,7 +76,7 @@ impl AccessWatch {
         let cached = state.standings.get(&user.username).copied();
         let standing = match cached {
             Some(known) => known,
-            None => match bounded(self.store.standing(&user.username)).await {
+            None => match bounded(self.accounts.standing(&user.username)).await {
                 // Read after the counter: it is at least as new, so keeping it under this
                 // version never hides a change.
                 Ok(read) => {
@@ -118,8 +118,8 @@ async fn bounded<T>(query: impl Future<Output = crate::Result<T>>) -> Result<T, 
 mod tests {
     use super::*;
     use crate::account::{AccountChanges, NewAccount};
+    use crate::app::App;
     use crate::config::RawConfig;
-    use crate::server::App;
 
     async fn app(dir: &std::path::Path) -> App {
         let raw = RawConfig { root: Some(dir.join("root")), ..Default::default() };
@@ -130,9 +130,9 @@ mod tests {
         app
     }
 
-    async fn logged_in(app: &App, name: &str) -> FtpUser {
+    async fn logged_in(app: &App, name: &str) -> LoggedIn {
         let a = app.accounts.get(name).await.unwrap();
-        FtpUser {
+        LoggedIn {
             id: a.id,
             username: a.username,
             role: a.role,
@@ -150,16 +150,15 @@ mod tests {
     async fn disable_delete_and_kick_end_sessions_and_profile_edits_do_not() {
         let tmp = tempfile::tempdir().unwrap();
         let app = app(tmp.path()).await;
-        let watch = AccessWatch::new(UserStore::new(app.pool.clone()));
+        let watch = AccessWatch::new(app.accounts.clone());
         let alice = logged_in(&app, "alice").await;
         let bob = logged_in(&app, "bob").await;
         assert!(watch.allows(&alice).await && watch.allows(&bob).await);
 
         // A profile edit names `enabled` in its UPDATE but changes nothing that matters.
-        let store = UserStore::new(app.pool.clone());
-        let before = store.access_version().await.unwrap();
+        let before = app.accounts.access_version().await.unwrap();
         app.accounts.set_profile_field("alice", "bio", "hello").await.unwrap();
-        assert_eq!(store.access_version().await.unwrap(), before);
+        assert_eq!(app.accounts.access_version().await.unwrap(), before);
 
         app.accounts.kick("alice").await.unwrap();
         later().await;

@@ -17,18 +17,17 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tokio::sync::{mpsc, oneshot};
 
-use super::FtpUser;
 use super::access::AccessWatch;
-use super::store::UserStore;
 use crate::account::Accounts;
+use crate::account::LoggedIn;
+use crate::app::App;
 use crate::ftp::{
     AuthError, Backend, Client, Direction, Event, Reply, SiteRequest, StorageError, StorageResult,
 };
-use crate::server::App;
 use crate::session::Tracker;
 use crate::share::ShareStore;
 use crate::site::Registry;
-use crate::storage::UserStorage;
+use crate::storage::{Owner, ShareIndex, UserStorage};
 use crate::transfer_log::{Record, TransferLog};
 
 /// What the writer task does, in order.
@@ -47,7 +46,7 @@ enum Job {
 #[derive(Debug)]
 pub struct Daemon {
     accounts: Accounts,
-    shares: ShareStore,
+    shares: Arc<ShareStore>,
     tracker: Tracker,
     /// `<root>/home` and a handle on it, shared by every session's storage.
     homes: PathBuf,
@@ -78,7 +77,7 @@ impl Daemon {
         tokio::spawn(write_jobs(rx, tracker.clone(), transfer_log));
         Self {
             accounts: app.accounts.clone(),
-            shares: app.shares.store().clone(),
+            shares: Arc::new(app.shares.store().clone()),
             tracker,
             homes: app.settings.homes(),
             homes_dir,
@@ -89,7 +88,7 @@ impl Daemon {
                     app.settings.failed_logins_max,
                     app.settings.failed_logins_block,
                 ),
-            access: AccessWatch::new(UserStore::new(app.pool.clone())),
+            access: AccessWatch::new(app.accounts.clone()),
             logs_transfers,
             draining: AtomicBool::new(false),
             jobs,
@@ -147,7 +146,7 @@ async fn write_jobs(
 
 #[async_trait]
 impl Backend for Daemon {
-    type User = FtpUser;
+    type User = LoggedIn;
     type Storage = UserStorage;
 
     async fn login(
@@ -155,7 +154,7 @@ impl Backend for Daemon {
         username: &str,
         password: &str,
         client: &Client,
-    ) -> Result<FtpUser, AuthError> {
+    ) -> Result<LoggedIn, AuthError> {
         let ip = client.addr.ip();
         if self.draining.load(Ordering::SeqCst) {
             tracing::info!(user = %username, %ip, "login refused: shutting down");
@@ -181,7 +180,7 @@ impl Backend for Daemon {
                 };
                 tracing::info!(user = %account.username, %ip, "login succeeded");
                 crate::metrics::login("ok");
-                Ok(FtpUser {
+                Ok(LoggedIn {
                     id: account.id,
                     username: account.username,
                     role: account.role,
@@ -199,16 +198,16 @@ impl Backend for Daemon {
         }
     }
 
-    fn name(user: &FtpUser) -> &str {
+    fn name(user: &LoggedIn) -> &str {
         &user.username
     }
 
-    async fn storage(&self, user: &FtpUser) -> StorageResult<UserStorage> {
+    async fn storage(&self, user: &LoggedIn) -> StorageResult<UserStorage> {
         UserStorage::new(
             &self.homes,
             Arc::clone(&self.homes_dir),
-            self.shares.clone(),
-            user,
+            Arc::clone(&self.shares) as Arc<dyn ShareIndex>,
+            Owner { id: user.id, username: &user.username, home: &user.home },
             self.data_timeout,
         )
         .map_err(|e| {
@@ -217,11 +216,11 @@ impl Backend for Daemon {
         })
     }
 
-    async fn still_allowed(&self, user: &FtpUser) -> bool {
+    async fn still_allowed(&self, user: &LoggedIn) -> bool {
         self.access.allows(user).await
     }
 
-    async fn site(&self, user: &FtpUser, request: SiteRequest<'_>) -> Reply {
+    async fn site(&self, user: &LoggedIn, request: SiteRequest<'_>) -> Reply {
         // What the session did so far is written first: `SITE WHO` right after login lists
         // this very session.
         self.flush().await;

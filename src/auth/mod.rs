@@ -1,5 +1,5 @@
 //! Login and the engine's view of the program: how an FTP `USER`/`PASS` pair becomes a
-//! logged-in [`FtpUser`], and [`Daemon`], the [`Backend`](crate::ftp::Backend) that gives the
+//! logged-in [`LoggedIn`], and [`Daemon`], the [`Backend`](crate::ftp::Backend) that gives the
 //! engine accounts, storage, SITE commands and a place to report events.
 //!
 //! Credentials are checked against the `users` table (argon2id, constant work for unknown
@@ -12,10 +12,5 @@
 
 pub mod access;
 pub mod backend;
-pub mod cache;
-pub mod password;
-pub mod store;
-pub mod user;
 
 pub use backend::Daemon;
-pub use user::FtpUser;

@@ -319,7 +319,7 @@ async fn dispatch(app: &App, command: Command, json: bool) -> anyhow::Result<()>
             let online = app.sessions.online().await?.iter().filter(|s| s.username == name).count();
             println!(
                 "sessions of '{name}' end at their next command, within {} s ({online} online now)",
-                multiftp::auth::access::RECHECK.as_secs()
+                multiftp::account::ACCESS_RECHECK.as_secs()
             );
             Ok(())
         }
@@ -652,6 +652,6 @@ fn read_password(args: &PasswordArgs, prompt: &str) -> anyhow::Result<String> {
         let _ = std::io::stderr().flush();
         bail!("no terminal to ask for the password: pass --password-stdin and write it to stdin");
     };
-    multiftp::auth::password::check_policy(&password)?;
+    multiftp::account::password::check_policy(&password)?;
     Ok(password)
 }

@@ -2,7 +2,7 @@
 
 use sqlx::SqlitePool;
 
-use crate::auth::store::now;
+use crate::db::now;
 use crate::error::Result;
 
 /// One online session as listed.

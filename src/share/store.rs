@@ -3,8 +3,9 @@
 use sqlx::SqlitePool;
 use tracing::instrument;
 
-use crate::auth::store::now;
+use crate::db::now;
 use crate::error::Result;
+use crate::storage::ShareIndex;
 
 /// One share as listed: owner, owner-relative path, recipient, creation time.
 #[derive(Debug, Clone, sqlx::FromRow, serde::Serialize, PartialEq, Eq)]
@@ -152,5 +153,22 @@ impl ShareStore {
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected())
+    }
+}
+
+/// The storage tier reads `/shared` through this.
+#[async_trait::async_trait]
+impl ShareIndex for ShareStore {
+    async fn owners_for(&self, recipient_id: i64) -> Result<Vec<String>> {
+        ShareStore::owners_for(self, recipient_id).await
+    }
+    async fn paths_for(&self, recipient_id: i64, owner: &str) -> Result<Vec<String>> {
+        ShareStore::paths_for(self, recipient_id, owner).await
+    }
+    async fn move_prefix(&self, owner_id: i64, from: &str, to: &str) -> Result<u64> {
+        ShareStore::move_prefix(self, owner_id, from, to).await
+    }
+    async fn delete_prefix(&self, owner_id: i64, path: &str) -> Result<u64> {
+        ShareStore::delete_prefix(self, owner_id, path).await
     }
 }

@@ -5,8 +5,8 @@ use crate::ftp::{Reply, SiteRequest};
 use async_trait::async_trait;
 
 use super::{COMMANDS, SiteHandler};
+use crate::account::LoggedIn;
 use crate::account::Role;
-use crate::auth::FtpUser;
 
 /// The handler.
 #[derive(Debug)]
@@ -14,7 +14,7 @@ pub struct Help;
 
 #[async_trait]
 impl SiteHandler for Help {
-    async fn handle(&self, user: &FtpUser, _req: &SiteRequest<'_>) -> Reply {
+    async fn handle(&self, user: &LoggedIn, _req: &SiteRequest<'_>) -> Reply {
         let is_admin = user.role == Role::Admin;
         let mut lines = vec!["Custom SITE commands:".to_string()];
         lines.extend(

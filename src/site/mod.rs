@@ -22,7 +22,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use crate::account::Accounts;
-use crate::auth::FtpUser;
+use crate::account::LoggedIn;
 use crate::error::Error;
 use crate::ftp::{Reply, SiteRequest};
 use crate::message::Messages;
@@ -34,7 +34,7 @@ use crate::storage::paths::normalise;
 #[async_trait]
 pub trait SiteHandler: Send + Sync {
     /// Runs the subcommand for `user` (logged in) and returns the reply.
-    async fn handle(&self, user: &FtpUser, req: &SiteRequest<'_>) -> Reply;
+    async fn handle(&self, user: &LoggedIn, req: &SiteRequest<'_>) -> Reply;
 }
 
 /// One line of `SITE HELP`: syntax, description, and whether only admins see it.
@@ -147,7 +147,7 @@ impl Registry {
     }
 
     /// Runs `req` for `user`: its handler's reply, or 502 for a name we do not know.
-    pub async fn dispatch(&self, user: &FtpUser, req: &SiteRequest<'_>) -> Reply {
+    pub async fn dispatch(&self, user: &LoggedIn, req: &SiteRequest<'_>) -> Reply {
         match self.handlers.get(req.command.to_ascii_uppercase().as_str()) {
             Some(handler) => handler.handle(user, req).await,
             None => Reply::new(

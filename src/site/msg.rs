@@ -7,7 +7,7 @@ use crate::ftp::{Reply, SiteRequest};
 use async_trait::async_trait;
 
 use super::{SiteHandler, error_reply, ok, one_line, split_word, usage};
-use crate::auth::FtpUser;
+use crate::account::LoggedIn;
 use crate::message::Messages;
 
 /// `SITE MSG`.
@@ -26,7 +26,7 @@ pub struct Inbox {
 
 #[async_trait]
 impl SiteHandler for Send {
-    async fn handle(&self, me: &FtpUser, req: &SiteRequest<'_>) -> Reply {
+    async fn handle(&self, me: &LoggedIn, req: &SiteRequest<'_>) -> Reply {
         let Some((to, text)) = split_word(req.args) else {
             return usage("MSG <user> <text>");
         };
@@ -39,7 +39,7 @@ impl SiteHandler for Send {
 
 #[async_trait]
 impl SiteHandler for Inbox {
-    async fn handle(&self, me: &FtpUser, req: &SiteRequest<'_>) -> Reply {
+    async fn handle(&self, me: &LoggedIn, req: &SiteRequest<'_>) -> Reply {
         if !req.args.trim().is_empty() {
             return usage("INBOX");
         }

@@ -19,7 +19,7 @@ use async_trait::async_trait;
 
 use super::{SiteHandler, error_reply, ok, usage};
 use crate::account::Accounts;
-use crate::auth::FtpUser;
+use crate::account::LoggedIn;
 use crate::error::Error;
 
 /// Wrong current passwords before a block, as the `failed_logins_max` default.
@@ -121,7 +121,7 @@ pub fn parse(args: &str) -> Option<(&str, &str)> {
 
 #[async_trait]
 impl SiteHandler for Passwd {
-    async fn handle(&self, me: &FtpUser, req: &SiteRequest<'_>) -> Reply {
+    async fn handle(&self, me: &LoggedIn, req: &SiteRequest<'_>) -> Reply {
         let Some((current, new)) = parse(req.args) else {
             return usage("PASSWD <current> <new>");
         };

@@ -10,8 +10,8 @@ use crate::ftp::{Reply, SiteRequest};
 use async_trait::async_trait;
 
 use super::{SiteHandler, error_reply, ok, one_line, split_word, usage};
+use crate::account::LoggedIn;
 use crate::account::{Account, Accounts};
-use crate::auth::FtpUser;
 
 /// `SITE PROFILE`.
 #[derive(Debug)]
@@ -63,7 +63,7 @@ pub fn profile_lines(a: &Account, full: bool) -> Vec<String> {
 
 #[async_trait]
 impl SiteHandler for Show {
-    async fn handle(&self, me: &FtpUser, req: &SiteRequest<'_>) -> Reply {
+    async fn handle(&self, me: &LoggedIn, req: &SiteRequest<'_>) -> Reply {
         let Some(who) = parse_show(req.args) else {
             return usage("PROFILE [<user>]");
         };
@@ -83,7 +83,7 @@ impl SiteHandler for Show {
 
 #[async_trait]
 impl SiteHandler for Set {
-    async fn handle(&self, me: &FtpUser, req: &SiteRequest<'_>) -> Reply {
+    async fn handle(&self, me: &LoggedIn, req: &SiteRequest<'_>) -> Reply {
         let Some((field, value)) = split_word(req.args) else {
             return usage("SETPROFILE <full_name|email|bio|email_public> <value>");
         };

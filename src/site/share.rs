@@ -8,7 +8,7 @@ use crate::ftp::{Reply, SiteRequest};
 use async_trait::async_trait;
 
 use super::{SiteHandler, error_reply, ok, resolve_path, split_word, usage};
-use crate::auth::FtpUser;
+use crate::account::LoggedIn;
 use crate::share::Shares;
 
 /// The handler for both commands.
@@ -22,7 +22,7 @@ pub struct Share {
 
 #[async_trait]
 impl SiteHandler for Share {
-    async fn handle(&self, user: &FtpUser, req: &SiteRequest<'_>) -> Reply {
+    async fn handle(&self, user: &LoggedIn, req: &SiteRequest<'_>) -> Reply {
         let Some((recipient, path)) = split_word(req.args) else {
             return usage(if self.revoke {
                 "UNSHARE <user> <path>"

@@ -5,7 +5,7 @@ use crate::ftp::{Reply, SiteRequest};
 use async_trait::async_trait;
 
 use super::{SiteHandler, error_reply};
-use crate::auth::FtpUser;
+use crate::account::LoggedIn;
 use crate::share::Shares;
 
 /// The handler.
@@ -17,7 +17,7 @@ pub struct List {
 
 #[async_trait]
 impl SiteHandler for List {
-    async fn handle(&self, user: &FtpUser, _req: &SiteRequest<'_>) -> Reply {
+    async fn handle(&self, user: &LoggedIn, _req: &SiteRequest<'_>) -> Reply {
         let rows = match self.shares.list(Some(&user.username)).await {
             Ok(rows) => rows,
             Err(e) => return error_reply(&e),

@@ -16,8 +16,8 @@ use crate::ftp::{Reply, SiteRequest};
 use async_trait::async_trait;
 
 use super::{SiteHandler, error_reply, ok, one_line, usage};
+use crate::account::LoggedIn;
 use crate::account::{AccountChanges, Accounts, NewAccount, Role};
-use crate::auth::FtpUser;
 use crate::error::{Error, Result};
 
 /// The handler.
@@ -91,7 +91,7 @@ fn parse_bool(value: &str) -> Result<bool> {
 }
 
 impl User {
-    async fn run(&self, me: &FtpUser, cmd: UserCmd<'_>) -> Result<Reply> {
+    async fn run(&self, me: &LoggedIn, cmd: UserCmd<'_>) -> Result<Reply> {
         match cmd {
             UserCmd::List => {
                 let users = self.accounts.list().await?;
@@ -171,7 +171,7 @@ impl User {
 
 #[async_trait]
 impl SiteHandler for User {
-    async fn handle(&self, me: &FtpUser, req: &SiteRequest<'_>) -> Reply {
+    async fn handle(&self, me: &LoggedIn, req: &SiteRequest<'_>) -> Reply {
         match self.accounts.is_admin(&me.username).await {
             Ok(true) => {}
             Ok(false) => {

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 
 use super::{SiteHandler, error_reply};
 use crate::account::Accounts;
-use crate::auth::FtpUser;
+use crate::account::LoggedIn;
 use crate::session::Sessions;
 
 /// The handler.
@@ -20,7 +20,7 @@ pub struct Who {
 
 #[async_trait]
 impl SiteHandler for Who {
-    async fn handle(&self, me: &FtpUser, req: &SiteRequest<'_>) -> Reply {
+    async fn handle(&self, me: &LoggedIn, req: &SiteRequest<'_>) -> Reply {
         if !req.args.trim().is_empty() {
             return super::usage("WHO");
         }

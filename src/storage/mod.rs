@@ -23,9 +23,7 @@ use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 
-use crate::auth::FtpUser;
 use crate::ftp::{Data, Entry, FileKind, Meta, Storage, StorageResult, WriteMode};
-use crate::share::ShareStore;
 use fastio::Root;
 use paths::{SHARED, Target, classify, is_within, next_component};
 
@@ -61,6 +59,32 @@ fn read_only(mut meta: Meta) -> Meta {
     meta
 }
 
+/// The share index the storage reads to build `/shared` and keeps in step when an owner
+/// deletes or renames a shared item. The share service's store implements it; the trait keeps
+/// this data-tier module from depending on the service above it.
+#[async_trait]
+pub trait ShareIndex: std::fmt::Debug + Send + Sync {
+    /// The enabled owners who share something with `recipient_id`, sorted.
+    async fn owners_for(&self, recipient_id: i64) -> crate::Result<Vec<String>>;
+    /// The owner-relative paths `owner` shares with `recipient_id`, sorted.
+    async fn paths_for(&self, recipient_id: i64, owner: &str) -> crate::Result<Vec<String>>;
+    /// After `owner_id` renamed `from` to `to`: shares of it and below follow.
+    async fn move_prefix(&self, owner_id: i64, from: &str, to: &str) -> crate::Result<u64>;
+    /// After `owner_id` deleted `path`: shares of it and below go.
+    async fn delete_prefix(&self, owner_id: i64, path: &str) -> crate::Result<u64>;
+}
+
+/// Who a [`UserStorage`] belongs to.
+#[derive(Debug, Clone)]
+pub struct Owner<'a> {
+    /// The user's database id, for share lookups.
+    pub id: i64,
+    /// Login name: the home is `<homes>/<username>`.
+    pub username: &'a str,
+    /// The home the account expects, checked against `<homes>/<username>`.
+    pub home: &'a Path,
+}
+
 /// What a path under `/shared/<owner>` resolves to.
 enum Resolved {
     /// Inside a shared item: the folder to work in, confined to the item (see
@@ -77,7 +101,7 @@ pub struct UserStorage {
     /// The user's database id, for share lookups.
     user_id: i64,
     /// Share lookups for `/shared`.
-    shares: ShareStore,
+    shares: Arc<dyn ShareIndex>,
     /// When this session logged in: the modification time of virtual folders.
     started: SystemTime,
     /// How long a plain data connection may make no progress.
@@ -101,17 +125,17 @@ impl UserStorage {
     pub fn new(
         homes: &Path,
         homes_dir: Arc<cap_std::fs::Dir>,
-        shares: ShareStore,
-        user: &FtpUser,
+        shares: Arc<dyn ShareIndex>,
+        user: Owner<'_>,
         data_timeout: Duration,
     ) -> std::io::Result<Self> {
-        if user.home != homes.join(&user.username) {
+        if user.home != homes.join(user.username) {
             return Err(std::io::Error::other("home folder is not under the homes folder"));
         }
-        drop(homes_dir.open_dir(&user.username)?);
+        drop(homes_dir.open_dir(user.username)?);
         Ok(Self {
             user_id: user.id,
-            home: Root::new(Arc::clone(&homes_dir), user.username.clone()),
+            home: Root::new(Arc::clone(&homes_dir), user.username.to_string()),
             homes_dir,
             shares,
             started: SystemTime::now(),

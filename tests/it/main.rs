@@ -37,3 +37,5 @@ mod admin_safety;
 mod files_security;
 // operations: fail2ban-regex on the real logs, SIGHUP reloads, file owners when ftpadm is root
 mod ops;
+// the source layout: tiers without cycles, long files that say why
+mod layout;

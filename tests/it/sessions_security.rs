@@ -6,8 +6,8 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use multiftp::account::ACCESS_RECHECK as RECHECK;
 use multiftp::account::Role;
-use multiftp::auth::access::RECHECK;
 
 use crate::harness::*;
 

@@ -1,4 +1,4 @@
-//! [`FtpUser`], the logged-in user as the engine carries it through a session.
+//! [`LoggedIn`]: a logged-in user as a session carries it, from login to the last command.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -6,9 +6,9 @@ use std::path::PathBuf;
 use crate::account::Role;
 
 /// A logged-in user: identity, role, the absolute path of their home folder, and what the
-/// session's [`still_allowed`](crate::ftp::Backend::still_allowed) check compares.
+/// session's access check compares (see `crate::auth::access`).
 #[derive(Debug, Clone)]
-pub struct FtpUser {
+pub struct LoggedIn {
     /// Database id.
     pub id: i64,
     /// Login name.
@@ -21,7 +21,7 @@ pub struct FtpUser {
     pub session_generation: i64,
 }
 
-impl fmt::Display for FtpUser {
+impl fmt::Display for LoggedIn {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.username)
     }

@@ -5,6 +5,7 @@
 use sqlx::SqlitePool;
 use tracing::instrument;
 
+use crate::db::now;
 use crate::error::{Error, Result};
 
 /// One row of `users`, including the password hash: never leaves the library.
@@ -87,11 +88,6 @@ fn last_admin_guard(username: &str) -> impl FnOnce(sqlx::Error) -> Error + '_ {
 #[derive(Debug, Clone)]
 pub struct UserStore {
     pool: SqlitePool,
-}
-
-/// The current time as stored in the database (RFC 3339, UTC, seconds).
-pub fn now() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 impl UserStore {

@@ -6,10 +6,21 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use sqlx::SqlitePool;
 
-use crate::auth::cache::CredentialCache;
-use crate::auth::password;
-use crate::auth::store::{UserChanges, UserRow, UserStore};
+pub mod cache;
+pub mod password;
+pub mod store;
+mod user;
+
+pub use user::LoggedIn;
+
 use crate::error::{Error, Result};
+use cache::CredentialCache;
+use store::{UserChanges, UserRow, UserStore};
+
+/// How soon a change that ends sessions (disable, delete, kick) reaches every daemon on the
+/// database: the longest a daemon answers "may this session go on" from memory before looking at
+/// the database's access counter again.
+pub const ACCESS_RECHECK: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Longest username.
 pub const MAX_USERNAME_LEN: usize = 32;
@@ -601,7 +612,7 @@ impl Accounts {
 
     /// Ends every open session of `username`, in every daemon on this database, without
     /// disabling the account (they may log in again). Each daemon notices within
-    /// [`crate::auth::access::RECHECK`] and answers the session's next command with `530`.
+    /// [`ACCESS_RECHECK`] and answers the session's next command with `530`.
     ///
     /// # Errors
     ///
@@ -612,6 +623,26 @@ impl Accounts {
         }
         tracing::info!(user = %username, "sessions ended (kick)");
         Ok(())
+    }
+
+    /// A counter that moves whenever any account is disabled, deleted or kicked: while it
+    /// stays the same, no open session has to end (read by [`crate::auth::access`]).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Query`] on database failure.
+    pub async fn access_version(&self) -> Result<i64> {
+        self.store.access_version().await
+    }
+
+    /// What decides whether `username`'s open sessions may go on: id, enabled flag and kick
+    /// counter; `None` when there is no such user.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Query`] on database failure.
+    pub async fn standing(&self, username: &str) -> Result<Option<store::Standing>> {
+        self.store.standing(username).await
     }
 
     /// Whether `username` is an enabled admin right now (checked at each admin command, so a

@@ -1,0 +1,82 @@
+//! [`App`]: everything opened from the settings that both binaries need: the data root and
+//! its homes folder, the database (migrated), and the services over it. `multiftpd` serves
+//! FTP on top of it ([`crate::server`]); `ftpadm` calls the services directly.
+
+use sqlx::SqlitePool;
+
+use crate::account::Accounts;
+use crate::config::Settings;
+use crate::error::{Error, Result};
+use crate::message::Messages;
+use crate::session::Sessions;
+use crate::share::Shares;
+
+/// Everything opened from [`Settings`]: the database and the services over it.
+#[derive(Debug, Clone)]
+pub struct App {
+    /// The validated settings.
+    pub settings: Settings,
+    /// The SQLite pool.
+    pub pool: SqlitePool,
+    /// The account service.
+    pub accounts: Accounts,
+    /// The share service.
+    pub shares: Shares,
+    /// The message service.
+    pub messages: Messages,
+    /// Who is online.
+    pub sessions: Sessions,
+}
+
+impl App {
+    /// Creates the root and `<root>/home` if missing, checks the root is writable, opens (and
+    /// migrates) the database. Run as root on a data root owned by another user (the
+    /// daemon's), it gives that user the homes folder and database it made.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] for an unusable root, [`Error::Database`]/[`Error::Migration`] for the
+    /// database.
+    pub async fn open(mut settings: Settings) -> Result<App> {
+        let homes = settings.homes();
+        std::fs::create_dir_all(&homes).map_err(|source| Error::Io {
+            what: "cannot create the data root (check --root / MULTIFTP_ROOT and permissions)",
+            path: homes.clone(),
+            source,
+        })?;
+        // One name per process: two `ftpadm` runs at once must not remove each other's probe.
+        let probe = settings.root.join(format!(".multiftp-write-test.{}", std::process::id()));
+        std::fs::write(&probe, b"").and_then(|()| std::fs::remove_file(&probe)).map_err(
+            |source| Error::Io {
+                what: "the data root is not writable (fix its permissions or choose another \
+                       --root)",
+                path: settings.root.clone(),
+                source,
+            },
+        )?;
+        // Canonical from here on: the storage checks that each home is `<root>/home/<user>`.
+        settings.root = std::fs::canonicalize(&settings.root).map_err(|source| Error::Io {
+            what: "cannot resolve the data root",
+            path: settings.root.clone(),
+            source,
+        })?;
+        let pool = crate::db::open(&settings.db).await?;
+        // Made by root (`sudo ftpadm ...` on a root owned by the service user), the homes
+        // folder, the database and its WAL files go to the root's owner, or the daemon could
+        // not write them.
+        let mut made = vec![homes];
+        for suffix in ["", "-wal", "-shm"] {
+            let mut file = settings.db.clone().into_os_string();
+            file.push(suffix);
+            made.push(file.into());
+        }
+        for path in made.iter().filter(|p| p.exists()) {
+            crate::account::give_to_root_owner(&settings.root, path)?;
+        }
+        let accounts = Accounts::new(pool.clone(), &settings.root);
+        let messages = Messages::new(pool.clone(), accounts.clone());
+        let shares = Shares::new(pool.clone(), accounts.clone(), messages.clone());
+        let sessions = Sessions::new(pool.clone());
+        Ok(App { settings, pool, accounts, shares, messages, sessions })
+    }
+}
