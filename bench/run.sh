@@ -676,7 +676,10 @@ alive "$M_PID" || RESTARTS="$RESTARTS multiftpd-gone-at-end"
 
 CPU=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 BUILT=$(date -u -r "$MFTPD" '+%Y-%m-%d %H:%M UTC')
-case "$(awk -F: -v u="$USER_V" '$1 == u { print $2 }' /etc/shadow)" in
+# The peers' password hash, from whichever of their unix users this run set up.
+HASH_USER=$USER_V
+has_peer vsftpd || HASH_USER=$USER_P
+case "$(awk -F: -v u="$HASH_USER" '$1 == u { print $2 }' /etc/shadow)" in
     '$y$'*) HASH=yescrypt ;; '$6$'*) HASH=sha512crypt ;; '$5$'*) HASH=sha256crypt ;; *) HASH=unknown ;;
 esac
 VSV=$(dpkg-query -W -f '${Version}' vsftpd 2>/dev/null || echo unknown)
