@@ -29,6 +29,8 @@ usage: bench/run.sh [options]
                       table shows the median of the rounds (default 3, W2 and W8 STOR at least 5;
                       --quick: 1)
   --sessions LIST     W7 session counts, e.g. 1000,10000 (default: 1000,10000; --quick: 100)
+  --w7-fresh          restart every server just before W7, so "PSS of the whole server /
+                      sessions" does not include the heap the earlier workloads left behind
   --no-build          use the binaries already built (target/release, bench/loadgen/target)
   --out FILE          Markdown results file (default bench/results.md)
   --tmp DIR           scratch parent folder (default /tmp); needs ~4 GiB free for a full run
@@ -60,7 +62,7 @@ EOF
 }
 
 BASELINE="" BASELINE_CACHE=/tmp/multiftp-baseline WAIT_QUIET=0 QUICK=0 BUILD=1 KEEP=0 ONLY="1 2 3 4 5 6 7 8 9" SESSIONS="" ROUNDS="" OUT="$HERE/results.md" TMPPARENT=/tmp
-PEERS="vsftpd pure-ftpd" PURE_CACHE=/tmp/multiftp-pureftpd FIRST_USERS=""
+PEERS="vsftpd pure-ftpd" PURE_CACHE=/tmp/multiftp-pureftpd FIRST_USERS="" W7_FRESH=0
 while [ $# -gt 0 ]; do
     case "$1" in
         --quick) QUICK=1 ;;
@@ -77,6 +79,7 @@ while [ $# -gt 0 ]; do
         --pureftpd-cache) PURE_CACHE=$2; shift ;;
         --peers) PEERS=$(tr ',' ' ' <<<"$2"); shift ;;
         --first-users) FIRST_USERS=$2; shift ;;
+        --w7-fresh) W7_FRESH=1 ;;
         -h|--help) usage; exit 0 ;;
         *) echo "unknown option: $1" >&2; usage >&2; exit 2 ;;
     esac
@@ -660,6 +663,13 @@ if runs 9; then
     both ftps-logins --clients "$LOGIN_CLIENTS" --seconds "$LOGIN_SECS"
 fi
 if runs 7; then
+    if [ "$W7_FRESH" = 1 ]; then
+        log "W7: restarting the servers first (--w7-fresh)"
+        for s in "${SERVERS[@]}"; do
+            stop_tree "$(pid_of "$s")"
+            start_server "$s"
+        done
+    fi
     for n in $SESSIONS; do
         log "W7 idle: $n logged-in idle sessions (fd limit $FD_LIMIT)"
         for s in "${SERVERS[@]}"; do idle "$s" "$n"; done
@@ -727,7 +737,7 @@ TABLE=$("$LG" report --results "$RESULTS" ${REPORT_ARGS[@]+"${REPORT_ARGS[@]}"})
     echo "- loadgen: suppaftp 12 (tokio) for plain FTP, its own client on rustls 0.23 (ring, TLS 1.3 only) for FTPS; passive mode, TYPE I; client and servers share the same $(nproc) cores over loopback"
     echo "- sizes: W1 ${BIG_MIB} MiB x $RUNS runs; W2 ${STOR_MIB} MiB; W3 $MANY_CLIENTS clients x ${MANY_SECS} s on a 1 MiB file; W4 $SMALL_COUNT x $SMALL_SIZE B; W5 $LOGIN_CLIENTS clients x ${LOGIN_SECS} s; W5 first logins $FIRST_USERS users; W6 $LIST_FILES files x $LIST_RUNS runs; W8 RETR ${BIG_MIB} MiB x $RUNS runs, STOR ${STOR_MIB} MiB; W9 $LOGIN_CLIENTS clients x ${LOGIN_SECS} s; W3, W4, W6, W8: median of $ROUNDS rounds and W2 of $([ "$QUICK" = 0 ] && [ "$ROUNDS" -lt 5 ] && echo 5 || echo "$ROUNDS"), $([ -n "$BASELINE" ] && echo "rotating which server goes first" || echo "rotating which server goes first"); W7 $(echo $SESSIONS | tr ' ' ',') sessions"
     echo "- CPU busy on the machine just before the workloads (5 s sample, servers idle): ${BUSY_BEFORE}% of $(nproc) cores; anything well above 0 means other work (e.g. a build) shared the cores and the figures are noisy"
-    echo "- server restarts during the run: ${RESTARTS:-none}"
+    echo "- server restarts during the run: ${RESTARTS:-none}$([ "$W7_FRESH" = 1 ] && echo "; all servers restarted just before W7 (--w7-fresh)")"
     echo "- open-file limit for servers and loadgen: $FD_LIMIT; kernel.pid_max: $(cat /proc/sys/kernel/pid_max)"
     echo
     echo "## Raw results (one JSON line per loadgen run)"
