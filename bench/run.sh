@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench/run.sh: multiftpd vs vsftpd, side by side, in one run. See bench/README.md.
+# bench/run.sh: multiftpd vs vsftpd and pure-ftpd, side by side, in one run. See bench/README.md.
 #
 #   bench/run.sh            full run (1 GiB files, 10 s loops, 10,000-file folder,
 #                           1,000 and 10,000 idle sessions); ~10-20 min on 2 cores
@@ -8,7 +8,7 @@
 #                           also an earlier multiftpd (git commit REV) as a third server, with a
 #                           "now / baseline" ratio column; ~1.5x the time, plus its build once
 #
-# Needs root (apt-get, useradd, vsftpd), loopback only. Leaves the servers stopped and the
+# Needs root (apt-get, useradd, the peers' logins), loopback only. Leaves the servers stopped and the
 # scratch folder removed on exit (--keep keeps the scratch folder).
 set -euo pipefail
 
@@ -19,11 +19,18 @@ usage() {
     cat <<'EOF'
 usage: bench/run.sh [options]
   --quick             small sizes: a smoke test of the whole pipeline
-  --only LIST         workloads to run, e.g. 1,2,7 (default 1,2,3,4,5,6,7)
-  --rounds N          rounds of W1, W2, W3, W4 and W6, alternating which server goes first; the
-                      table shows the median of the rounds (default 3, W2 at least 5;
+  --only LIST         workloads to run, e.g. 1,2,7 (default 1,2,3,4,5,6,7,8,9)
+  --peers LIST        the other servers to compare with, comma-separated, from vsftpd and
+                      pure-ftpd (default: vsftpd,pure-ftpd); the table's ratio is multiftpd /
+                      the best of them on each row
+  --first-users N     W5 first logins: N users (each logs in once) per server (default 400;
+                      --quick: 24)
+  --rounds N          rounds of W1, W2, W3, W4, W6 and W8, rotating which server goes first; the
+                      table shows the median of the rounds (default 3, W2 and W8 STOR at least 5;
                       --quick: 1)
   --sessions LIST     W7 session counts, e.g. 1000,10000 (default: 1000,10000; --quick: 100)
+  --w7-fresh          restart every server just before W7, so "PSS of the whole server /
+                      sessions" does not include the heap the earlier workloads left behind
   --no-build          use the binaries already built (target/release, bench/loadgen/target)
   --out FILE          Markdown results file (default bench/results.md)
   --tmp DIR           scratch parent folder (default /tmp); needs ~4 GiB free for a full run
@@ -39,18 +46,23 @@ usage: bench/run.sh [options]
                       a persistent cache, DIR/<full commit id>/{src,target}: reruns with the
                       same REV reuse that build (delete the folder to rebuild).
   --baseline-cache DIR  the cache for --baseline builds (default /tmp/multiftp-baseline)
+  --pureftpd-cache DIR  where Debian's pure-ftpd package is downloaded (apt-get download) and
+                      unpacked (dpkg-deb -x) once (default /tmp/multiftp-pureftpd); it is never
+                      installed: its package conflicts with vsftpd's
   -h, --help          this text
 Environment:
-  MFTP_PORT (21210), VSFTPD_PORT (21211), BASELINE_PORT (21212)  control ports; the passive
-                      ranges are 20000-24999 (multiftpd), 25000-29999 (vsftpd) and 15000-19999
-                      (baseline), below the kernel's ephemeral range
+  MFTP_PORT (21210), VSFTPD_PORT (21211), BASELINE_PORT (21212), PUREFTPD_PORT (21213)
+                      control ports; the passive ranges are 20000-24999 (multiftpd), 25000-29999
+                      (vsftpd), 15000-19999 (baseline) and 10000-14999 (pure-ftpd), below the
+                      kernel's ephemeral range
   MFTPD_ENV           extra VAR=value words for multiftpd's (and the baseline's) environment,
                       e.g. MFTPD_ENV=MALLOC_MMAP_THRESHOLD_=1048576 (recorded in the results)
   MEM_FLOOR_MIB       W7 stops opening sessions when MemAvailable drops below this (2048)
 EOF
 }
 
-BASELINE="" BASELINE_CACHE=/tmp/multiftp-baseline WAIT_QUIET=0 QUICK=0 BUILD=1 KEEP=0 ONLY="1 2 3 4 5 6 7" SESSIONS="" ROUNDS="" OUT="$HERE/results.md" TMPPARENT=/tmp
+BASELINE="" BASELINE_CACHE=/tmp/multiftp-baseline WAIT_QUIET=0 QUICK=0 BUILD=1 KEEP=0 ONLY="1 2 3 4 5 6 7 8 9" SESSIONS="" ROUNDS="" OUT="$HERE/results.md" TMPPARENT=/tmp
+PEERS="vsftpd pure-ftpd" PURE_CACHE=/tmp/multiftp-pureftpd FIRST_USERS="" W7_FRESH=0
 while [ $# -gt 0 ]; do
     case "$1" in
         --quick) QUICK=1 ;;
@@ -64,6 +76,10 @@ while [ $# -gt 0 ]; do
         --wait-quiet) WAIT_QUIET=$2; shift ;;
         --baseline) BASELINE=$2; shift ;;
         --baseline-cache) BASELINE_CACHE=$2; shift ;;
+        --pureftpd-cache) PURE_CACHE=$2; shift ;;
+        --peers) PEERS=$(tr ',' ' ' <<<"$2"); shift ;;
+        --first-users) FIRST_USERS=$2; shift ;;
+        --w7-fresh) W7_FRESH=1 ;;
         -h|--help) usage; exit 0 ;;
         *) echo "unknown option: $1" >&2; usage >&2; exit 2 ;;
     esac
@@ -75,22 +91,32 @@ if [ "$QUICK" = 1 ]; then
     SMALL_SIZE=4096 LOGIN_CLIENTS=4 LOGIN_SECS=2 LIST_FILES=1000 LIST_RUNS=2
     SESSIONS=${SESSIONS:-100}
     ROUNDS=${ROUNDS:-1}
+    FIRST_USERS=${FIRST_USERS:-24}
 else
     BIG_MIB=1024 RUNS=3 STOR_MIB=1024 MANY_CLIENTS=32 MANY_SECS=10 MID_KIB=1024 SMALL_COUNT=1000
     SMALL_SIZE=4096 LOGIN_CLIENTS=8 LOGIN_SECS=10 LIST_FILES=10000 LIST_RUNS=5
     SESSIONS=${SESSIONS:-1000 10000}
     ROUNDS=${ROUNDS:-3}
+    FIRST_USERS=${FIRST_USERS:-400}
 fi
+for p in $PEERS; do
+    case $p in vsftpd | pure-ftpd) ;; *) echo "--peers: unknown server $p (vsftpd, pure-ftpd)" >&2; exit 2 ;; esac
+done
+has_peer() { [[ " $PEERS " == *" $1 "* ]]; }
 M_PORT=${MFTP_PORT:-21210}
 V_PORT=${VSFTPD_PORT:-21211}
 B_PORT=${BASELINE_PORT:-21212}
+P_PORT=${PUREFTPD_PORT:-21213}
 M_PASV=20000-24999
 V_PASV_MIN=25000 V_PASV_MAX=29999
 B_PASV=15000-19999
+P_PASV=10000:14999
 # The servers, in the order of the first round (later rounds rotate it).
-SERVERS=(multiftpd vsftpd)
+SERVERS=(multiftpd $PEERS)
 [ -z "$BASELINE" ] || SERVERS+=(baseline)
-USER_M=bench PASS=benchpass1 USER_V=benchftp
+# USER_P: pure-ftpd's own unix user, because a unix user's home (its chroot) is its passwd
+# entry and vsftpd's user already has one. FIRST_PREFIX: W5 first logins' users, 00000...
+USER_M=bench PASS=benchpass1 USER_V=benchftp USER_P=benchpure FIRST_PREFIX=benchfl
 MFTPD_ENV=${MFTPD_ENV:-}
 MEM_FLOOR_MIB=${MEM_FLOOR_MIB:-2048}
 # busy_pct SECONDS: share of all CPUs busy over a short sample (from /proc/stat).
@@ -123,12 +149,28 @@ fi
 # ---------------------------------------------------------------------------------- set-up
 VSFTPD=$(command -v vsftpd || true)
 [ -n "$VSFTPD" ] || [ ! -x /usr/sbin/vsftpd ] || VSFTPD=/usr/sbin/vsftpd
-if [ -z "$VSFTPD" ]; then
+if has_peer vsftpd && [ -z "$VSFTPD" ]; then
     log "installing vsftpd (apt-get)"
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq vsftpd >/dev/null
     VSFTPD=/usr/sbin/vsftpd
 fi
+
+# pure-ftpd: Debian's package conflicts with vsftpd's (both provide ftp-server), so it is not
+# installed: the .deb is downloaded and unpacked into a cache folder and its binary run from
+# there with flags (no service, no inetd, no pure-ftpd-common wrapper).
+PUREFTPD=$PURE_CACHE/root/usr/sbin/pure-ftpd
+if has_peer pure-ftpd && [ ! -x "$PUREFTPD" ]; then
+    log "fetching pure-ftpd into $PURE_CACHE (apt-get download + dpkg-deb -x; not installed)"
+    mkdir -p "$PURE_CACHE"
+    rm -f "$PURE_CACHE"/pure-ftpd_*.deb
+    (cd "$PURE_CACHE" && { apt-get download pure-ftpd 2>/dev/null ||
+        { apt-get update -qq && apt-get download pure-ftpd; }; })
+    rm -rf "$PURE_CACHE/root"
+    dpkg-deb -x "$PURE_CACHE"/pure-ftpd_*.deb "$PURE_CACHE/root"
+    [ -x "$PUREFTPD" ] || { echo "no $PUREFTPD in the pure-ftpd package" >&2; exit 1; }
+fi
+PUREV=$(dpkg-deb -f "$PURE_CACHE"/pure-ftpd_*.deb Version 2>/dev/null || echo unknown)
 
 if [ "$BUILD" = 1 ]; then
     log "building multiftpd (cargo build --release -j1)"
@@ -170,7 +212,8 @@ TMP=$(mktemp -d "$TMPPARENT/multiftp-bench.XXXXXX")
 chmod 755 "$TMP"
 RESULTS=$TMP/results.jsonl
 : >"$RESULTS"
-M_PID="" V_PID="" B_PID="" IDLE_PID=""
+M_PID="" V_PID="" B_PID="" P_PID="" IDLE_PID=""
+FIRST_UNIX_MADE=0
 
 # All descendants of $1 (children first listed after their parent).
 descendants() {
@@ -200,6 +243,12 @@ cleanup() {
     stop_tree "$M_PID"
     stop_tree "$V_PID"
     stop_tree "$B_PID"
+    stop_tree "$P_PID"
+    if [ "$FIRST_UNIX_MADE" = 1 ]; then # the W5 first-login unix users made for this run
+        for i in $(seq 0 $((FIRST_USERS - 1))); do
+            userdel "$(printf '%s%05d' "$FIRST_PREFIX" "$i")" 2>/dev/null
+        done
+    fi
     if [ "$KEEP" = 1 ]; then
         echo "scratch folder kept: $TMP" >&2
     else
@@ -219,9 +268,9 @@ wait_port() { # wait_port PORT PID NAME
     exit 1
 }
 
-for p in "$M_PORT" "$V_PORT" ${BASELINE:+"$B_PORT"}; do
+for p in "$M_PORT" "$V_PORT" "$P_PORT" ${BASELINE:+"$B_PORT"}; do
     if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-        echo "port $p is already in use; set MFTP_PORT / VSFTPD_PORT / BASELINE_PORT" >&2
+        echo "port $p is already in use; set MFTP_PORT / VSFTPD_PORT / BASELINE_PORT / PUREFTPD_PORT" >&2
         exit 1
     fi
 done
@@ -253,23 +302,66 @@ if [ -n "$BASELINE" ]; then
     B_HOME=$B_ROOT/home/$USER_M
     [ -d "$B_HOME" ] || { echo "the baseline's ftpadm did not create $B_HOME" >&2; exit 1; }
 fi
-# vsftpd: a local unix user whose home (the chroot) holds the same files.
-V_HOME=$TMP/vsftpd/home
-mkdir -p "$V_HOME" /var/run/vsftpd/empty
-if ! id "$USER_V" >/dev/null 2>&1; then
-    useradd -M -d "$V_HOME" -s /bin/bash "$USER_V"
-else
-    usermod -d "$V_HOME" "$USER_V"
-fi
-printf '%s:%s\n' "$USER_V" "$PASS" | chpasswd
-# Same bytes for both: hard links for the big files, a copy of the listing folder.
-for home in "$M_HOME" "$V_HOME" ${B_HOME:+"$B_HOME"}; do
+# vsftpd and pure-ftpd: a local unix user each, whose home (the chroot) holds the same files.
+# Their passwords are set by chpasswd (PAM: the system's hash, yescrypt on Debian 12).
+unix_user() { # unix_user NAME HOME
+    if ! id "$1" >/dev/null 2>&1; then
+        useradd -M -d "$2" -s /bin/bash "$1"
+    else
+        usermod -d "$2" "$1"
+    fi
+    printf '%s:%s\n' "$1" "$PASS" | chpasswd
+}
+V_HOME=$TMP/vsftpd/home P_HOME=$TMP/pure-ftpd/home
+mkdir -p "$V_HOME" "$P_HOME" /var/run/vsftpd/empty
+has_peer vsftpd && unix_user "$USER_V" "$V_HOME"
+has_peer pure-ftpd && unix_user "$USER_P" "$P_HOME"
+# Same bytes for all: hard links for the big files, a copy of the listing folder.
+for home in "$M_HOME" "$V_HOME" "$P_HOME" ${B_HOME:+"$B_HOME"}; do
     ln "$DATA/big.bin" "$home/big.bin"
     ln "$DATA/mid.bin" "$home/mid.bin"
     cp -a "$DATA/list" "$home/list"
 done
-chown -R "$USER_V" "$V_HOME"
-cat "$DATA/big.bin" >/dev/null # warm the page cache for both
+has_peer vsftpd && chown -R "$USER_V" "$V_HOME"
+has_peer pure-ftpd && chown -R "$USER_P" "$P_HOME"
+
+# W5 first logins: FIRST_USERS users per server that each log in once, so every login checks
+# a password hash (no credential cache can help): made with ftpadm for multiftpd (and the
+# baseline's own ftpadm), and as unix users sharing one empty home for the peers (newusers,
+# then chpasswd so they get the same PAM hash as the users above; removed again on exit).
+if runs 5; then
+    log "W5: making $FIRST_USERS first-login users per server"
+    for i in $(seq 0 $((FIRST_USERS - 1))); do
+        u=$(printf '%s%05d' "$FIRST_PREFIX" "$i")
+        printf '%s\n' "$PASS" | "$FTPADM" --root "$M_ROOT" user add "$u" --password-stdin >/dev/null
+        [ -z "$BASELINE" ] ||
+            printf '%s\n' "$PASS" | "$B_FTPADM" --root "$B_ROOT" user add "$u" --password-stdin >/dev/null
+    done
+    if has_peer vsftpd || has_peer pure-ftpd; then
+        FIRST_HOME=$TMP/first-home
+        mkdir -p "$FIRST_HOME"
+        for i in $(seq 0 $((FIRST_USERS - 1))); do # leftovers of a run that was killed
+            u=$(printf '%s%05d' "$FIRST_PREFIX" "$i")
+            ! id "$u" >/dev/null 2>&1 || userdel "$u"
+        done
+        FIRST_UNIX_MADE=1
+        for i in $(seq 0 $((FIRST_USERS - 1))); do
+            printf '%s%05d:%s::100::%s:/bin/bash\n' "$FIRST_PREFIX" "$i" "$PASS" "$FIRST_HOME"
+        done | newusers
+        for i in $(seq 0 $((FIRST_USERS - 1))); do
+            printf '%s%05d:%s\n' "$FIRST_PREFIX" "$i" "$PASS"
+        done | chpasswd
+    fi
+fi
+cat "$DATA/big.bin" >/dev/null # warm the page cache for all
+
+# FTPS (W8, W9): one self-signed certificate per run, RSA 2048 like Debian's default
+# snakeoil, for every server. The client does not verify it (loopback, see loadgen/src/ftps.rs).
+CERT=$TMP/tls/cert.pem KEY=$TMP/tls/key.pem
+mkdir -p "$TMP/tls"
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost \
+    -addext subjectAltName=IP:127.0.0.1,DNS:localhost -keyout "$KEY" -out "$CERT" 2>/dev/null
+chmod 644 "$CERT"
 
 cat >"$TMP/vsftpd/vsftpd.conf" <<EOF
 listen=YES
@@ -296,7 +388,19 @@ secure_chroot_dir=/var/run/vsftpd/empty
 xferlog_enable=NO
 dirmessage_enable=NO
 userlist_enable=NO
-ssl_enable=NO
+# FTPS for W8/W9, optional so W1-W7 stay plain; data connections may resume the control
+# session but need not (require_ssl_reuse=NO: the client decides, and the count shows it).
+ssl_enable=YES
+rsa_cert_file=$CERT
+rsa_private_key_file=$KEY
+allow_anon_ssl=NO
+force_local_logins_ssl=NO
+force_local_data_ssl=NO
+require_ssl_reuse=NO
+ssl_sslv2=NO
+ssl_sslv3=NO
+ssl_tlsv1=YES
+ssl_ciphers=HIGH
 vsftpd_log_file=$TMP/vsftpd/vsftpd.log
 EOF
 
@@ -311,15 +415,19 @@ GITREV=$(repo_git rev-parse --short HEAD 2>/dev/null || echo unknown)
 MFTPD_RUN=$TMP/bin/mftpd-bench
 BASE_RUN=$TMP/bin/mftpd-baseline
 [ -z "$BASELINE" ] || cp "$B_MFTPD" "$BASE_RUN"
+# FTPS flags for multiftpd, and for the baseline if its build has them (older ones may not).
+M_TLS=(--tls-cert "$CERT" --tls-key "$KEY")
+B_TLS=()
+[ -z "$BASELINE" ] || ! "$B_MFTPD" --help 2>/dev/null | grep -q -- --tls-cert || B_TLS=("${M_TLS[@]}")
 start_baseline() { # the same flags and environment as multiftpd, its own port and root
     env $MFTPD_ENV "$BASE_RUN" --root "$B_ROOT" --bind 127.0.0.1 --port "$B_PORT" \
-        --passive-ports "$B_PASV" --idle-timeout 3600 >>"$TMP/baseline.log" 2>&1 &
+        --passive-ports "$B_PASV" --idle-timeout 3600 ${B_TLS[@]+"${B_TLS[@]}"} >>"$TMP/baseline.log" 2>&1 &
     B_PID=$!
     wait_port "$B_PORT" "$B_PID" baseline
 }
 start_mftpd() {
     env $MFTPD_ENV "$MFTPD_RUN" --root "$M_ROOT" --bind 127.0.0.1 --port "$M_PORT" \
-        --passive-ports "$M_PASV" --idle-timeout 3600 >>"$TMP/multiftpd.log" 2>&1 &
+        --passive-ports "$M_PASV" --idle-timeout 3600 "${M_TLS[@]}" >>"$TMP/multiftpd.log" 2>&1 &
     M_PID=$!
     wait_port "$M_PORT" "$M_PID" multiftpd
 }
@@ -328,16 +436,27 @@ start_vsftpd() {
     V_PID=$!
     wait_port "$V_PORT" "$V_PID" vsftpd
 }
+# pure-ftpd in the foreground (no -B), as configured as vsftpd: 127.0.0.1 only (-S, -4), its
+# passive range (-p), unix users (-l unix: crypt(3) against /etc/shadow, the same hash as
+# vsftpd's PAM login), chroot for everyone (-A), no anonymous (-E), no DNS lookups (-H), the
+# same client limits and idle time (-c, -C, -I minutes), no refusal under load (-m), umask
+# 022, no syslog (-f none), and optional TLS (-Y 1) with the run's certificate (-2 cert,key).
+start_pureftpd() {
+    "$PUREFTPD" -S "127.0.0.1,$P_PORT" -4 -p "$P_PASV" -l unix -A -E -H -c 20000 -C 20000 \
+        -I 60 -m 10000 -U 022:022 -f none -Y 1 -2 "$CERT,$KEY" >>"$TMP/pure-ftpd.log" 2>&1 &
+    P_PID=$!
+    wait_port "$P_PORT" "$P_PID" pure-ftpd
+}
 alive() { # alive PID: the process exists and is not a zombie
     local st
     st=$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null) || return 1
     [ -n "$st" ] && [ "$st" != Z ]
 }
 # Per server LABEL: its pid, control address and FTP user.
-pid_of() { case $1 in multiftpd) echo "$M_PID" ;; vsftpd) echo "$V_PID" ;; baseline) echo "$B_PID" ;; esac; }
-addr_of() { case $1 in multiftpd) echo "127.0.0.1:$M_PORT" ;; vsftpd) echo "127.0.0.1:$V_PORT" ;; baseline) echo "127.0.0.1:$B_PORT" ;; esac; }
-user_of() { if [ "$1" = vsftpd ]; then echo "$USER_V"; else echo "$USER_M"; fi; }
-start_server() { case $1 in multiftpd) start_mftpd ;; vsftpd) start_vsftpd ;; baseline) start_baseline ;; esac; }
+pid_of() { case $1 in multiftpd) echo "$M_PID" ;; vsftpd) echo "$V_PID" ;; pure-ftpd) echo "$P_PID" ;; baseline) echo "$B_PID" ;; esac; }
+addr_of() { case $1 in multiftpd) echo "127.0.0.1:$M_PORT" ;; vsftpd) echo "127.0.0.1:$V_PORT" ;; pure-ftpd) echo "127.0.0.1:$P_PORT" ;; baseline) echo "127.0.0.1:$B_PORT" ;; esac; }
+user_of() { case $1 in vsftpd) echo "$USER_V" ;; pure-ftpd) echo "$USER_P" ;; *) echo "$USER_M" ;; esac; }
+start_server() { case $1 in multiftpd) start_mftpd ;; vsftpd) start_vsftpd ;; pure-ftpd) start_pureftpd ;; baseline) start_baseline ;; esac; }
 RESTARTS=""
 ensure_up() { # ensure_up LABEL WHAT: restart the server if it died (noted in the results)
     local pid
@@ -349,7 +468,7 @@ ensure_up() { # ensure_up LABEL WHAT: restart the server if it died (noted in th
     start_server "$1"
 }
 
-log "starting multiftpd on 127.0.0.1:$M_PORT and vsftpd on 127.0.0.1:$V_PORT${BASELINE:+ and the baseline $B_SHORT on 127.0.0.1:$B_PORT}"
+log "starting ${SERVERS[*]} (control ports: multiftpd $M_PORT, vsftpd $V_PORT, pure-ftpd $P_PORT, baseline $B_PORT)"
 for s in "${SERVERS[@]}"; do start_server "$s"; done
 
 # ---------------------------------------------------------------------------- workloads
@@ -398,7 +517,7 @@ idle() {
             "$label" "$n" "$FD_LIMIT" | tee -a "$RESULTS" >&2
         return
     fi
-    if [ "$label" = vsftpd ]; then # two processes per session
+    if [ "$label" = vsftpd ] || [ "$label" = pure-ftpd ]; then # forking: up to two per session
         local procs pidmax
         procs=$(ps -e --no-headers | wc -l)
         pidmax=$(cat /proc/sys/kernel/pid_max)
@@ -462,7 +581,8 @@ idle() {
             printf "\"rss_kib_before\":%d,\"rss_kib_after\":%d,\"pss_kib_before\":%d,\"pss_kib_after\":%d,", r0, r1, p0, p1
             printf "\"processes_before\":%d,\"processes_after\":%d,", c0, c1
             printf "\"fds_before\":%d,\"fds_after\":%d,\"fds_per_session\":%.2f,", f0, f1, (f1 - f0) / o
-            printf "\"rss_kib_per_session\":%.1f,\"pss_kib_per_session\":%.1f}\n", (r1 - r0) / o, (p1 - p0) / o }')
+            printf "\"rss_kib_per_session\":%.1f,\"pss_kib_per_session\":%.1f,", (r1 - r0) / o, (p1 - p0) / o
+            printf "\"pss_kib_whole_per_session\":%.1f}\n", p1 / o }')
     else
         line=$(printf '{"workload":"idle-mem","label":"%s","sessions":%d,"error":"no session opened"}' "$label" "$n")
     fi
@@ -471,20 +591,21 @@ idle() {
     sleep 2 # let the server reap the closed sessions
 }
 
-both() { # both SUBCOMMAND ARGS...: run against every server (multiftpd, vsftpd, baseline)
+both() { # both SUBCOMMAND ARGS...: run against every server (multiftpd, the peers, baseline)
     local s
     for s in "${SERVERS[@]}"; do lg "$s" "$@"; done
 }
 
 # rounds SUBCOMMAND ARGS...: $ROUNDS rounds of all servers, rotating which goes first (so none
 # always meets another's leftovers, such as dirty pages still being written back); the report
-# takes the median per server. Files written are synced between runs. Two servers: round 1
-# multiftpd then vsftpd, round 2 the other way; with the baseline: m v b, v b m, b m v, ...
+# takes the median per server. Files written are synced between runs. Round 1 runs the servers
+# in SERVERS order (multiftpd, the peers, the baseline), round 2 starts with the second, ...
 rounds() {
     local r k n=$ROUNDS count=${#SERVERS[@]}
     # W2 writes 1 GiB a run to a disk whose writeback stalls now and then (either server can be
-    # hit: 0.3 instead of 1.2 GB/s), so it gets at least 5 rounds in a full run.
-    if [ "$1" = stor-big ] && [ "$QUICK" = 0 ] && [ "$n" -lt 5 ]; then n=5; fi
+    # hit: 0.3 instead of 1.2 GB/s), so it gets at least 5 rounds in a full run; so does W8's
+    # FTPS upload, which writes the same 1 GiB.
+    if [[ "$1" == stor-big || "$1" == ftps-stor-big ]] && [ "$QUICK" = 0 ] && [ "$n" -lt 5 ]; then n=5; fi
     for r in $(seq 1 "$n"); do
         for k in $(seq 0 $((count - 1))); do
             lg "${SERVERS[$(((r - 1 + k) % count))]}" "$@"
@@ -524,12 +645,31 @@ fi
 if runs 5; then
     log "W5 logins: $LOGIN_CLIENTS clients looping connect+login+QUIT for $LOGIN_SECS s"
     both logins --clients "$LOGIN_CLIENTS" --seconds "$LOGIN_SECS"
+    log "W5 first logins: $FIRST_USERS users log in once each (connect+login+QUIT), $LOGIN_CLIENTS clients"
+    both first-logins --clients "$LOGIN_CLIENTS" --user-prefix "$FIRST_PREFIX" --users "$FIRST_USERS"
 fi
 if runs 6; then
     log "W6 listing: LIST and MLSD of $LIST_FILES files, median of $LIST_RUNS"
     rounds listing --dir list --runs "$LIST_RUNS"
 fi
+if runs 8; then
+    log "W8 FTPS: RETR ${BIG_MIB} MiB ($RUNS runs) and STOR ${STOR_MIB} MiB, AUTH TLS + PROT P, TLS 1.3, data connections offered the session"
+    rounds ftps-retr-big --file big.bin --runs "$RUNS"
+    sync
+    rounds ftps-stor-big --size-mib "$STOR_MIB"
+fi
+if runs 9; then
+    log "W9 FTPS logins: $LOGIN_CLIENTS clients looping connect+AUTH TLS+login+QUIT for $LOGIN_SECS s"
+    both ftps-logins --clients "$LOGIN_CLIENTS" --seconds "$LOGIN_SECS"
+fi
 if runs 7; then
+    if [ "$W7_FRESH" = 1 ]; then
+        log "W7: restarting the servers first (--w7-fresh)"
+        for s in "${SERVERS[@]}"; do
+            stop_tree "$(pid_of "$s")"
+            start_server "$s"
+        done
+    fi
     for n in $SESSIONS; do
         log "W7 idle: $n logged-in idle sessions (fd limit $FD_LIMIT)"
         for s in "${SERVERS[@]}"; do idle "$s" "$n"; done
@@ -539,30 +679,36 @@ ELAPSED=$(($(date +%s) - START))
 
 # ------------------------------------------------------------------------------- report
 alive "$M_PID" || RESTARTS="$RESTARTS multiftpd-gone-at-end"
-alive "$V_PID" || RESTARTS="$RESTARTS vsftpd-gone-at-end"
+! has_peer vsftpd || alive "$V_PID" || RESTARTS="$RESTARTS vsftpd-gone-at-end"
+! has_peer pure-ftpd || alive "$P_PID" || RESTARTS="$RESTARTS pure-ftpd-gone-at-end"
 [ -z "$BASELINE" ] || alive "$B_PID" || RESTARTS="$RESTARTS baseline-gone-at-end"
 [ -z "$RESTARTS" ] || echo "WARNING: server restarts/exits during the run:$RESTARTS" >&2
 
 CPU=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 BUILT=$(date -u -r "$MFTPD" '+%Y-%m-%d %H:%M UTC')
-case "$(awk -F: -v u="$USER_V" '$1 == u { print $2 }' /etc/shadow)" in
+# The peers' password hash, from whichever of their unix users this run set up.
+HASH_USER=$USER_V
+has_peer vsftpd || HASH_USER=$USER_P
+case "$(awk -F: -v u="$HASH_USER" '$1 == u { print $2 }' /etc/shadow)" in
     '$y$'*) HASH=yescrypt ;; '$6$'*) HASH=sha512crypt ;; '$5$'*) HASH=sha256crypt ;; *) HASH=unknown ;;
 esac
 VSV=$(dpkg-query -W -f '${Version}' vsftpd 2>/dev/null || echo unknown)
 MODE=$([ "$QUICK" = 1 ] && echo "--quick (smoke-test sizes)" || echo "full")
-REPORT_ARGS=()
-[ -z "$BASELINE" ] || REPORT_ARGS=(--c baseline --c-title "baseline $B_SHORT")
+REPORT_ARGS=(--peers "$(tr ' ' ',' <<<"$PEERS")")
+[ -z "$BASELINE" ] || REPORT_ARGS+=(--c baseline --c-title "baseline $B_SHORT")
 TABLE=$("$LG" report --results "$RESULTS" ${REPORT_ARGS[@]+"${REPORT_ARGS[@]}"})
 
 {
-    echo "# multiftpd vs vsftpd${BASELINE:+ vs multiftpd at $B_SHORT}: benchmark results"
+    echo "# multiftpd vs $(sed 's/ / vs /g' <<<"$PEERS")${BASELINE:+ vs multiftpd at $B_SHORT}: benchmark results"
     echo
     echo "Produced by \`bench/run.sh$([ "$QUICK" = 1 ] && echo ' --quick')${BASELINE:+ --baseline $BASELINE}\` ($MODE) in ${ELAPSED} s. See bench/README.md for what each row measures."
     echo
     echo "$TABLE"
     echo
-    echo "Ratios are multiftpd/vsftpd: above 1 means multiftpd is higher. Rows marked \"lower is"
-    echo "better\" (latency, time, memory) favour multiftpd when the ratio is below 1. \"loadgen CPU\" is"
+    echo "\"multiftpd / best peer\" divides multiftpd's figure by the best peer's on that row (named in"
+    echo "brackets when there are several peers): the highest figure on throughput rows, where >= 1 means"
+    echo "multiftpd is at or above every peer, and the lowest on rows marked \"lower is better\" (latency,"
+    echo "time, memory), where <= 1 means multiftpd is at or below every peer. \"loadgen CPU\" is"
     echo "the load generator's own CPU (user+sys) over the measured window, 100% = one core: near 100%"
     echo "per busy task, or near 200% in total on this 2-core machine, means the client was a bottleneck."
     if [ -n "$BASELINE" ]; then
@@ -585,11 +731,13 @@ TABLE=$("$LG" report --results "$RESULTS" ${REPORT_ARGS[@]+"${REPORT_ARGS[@]}"})
     echo "- kernel: $(uname -sr)"
     echo "- multiftpd: $("$MFTPD_RUN" --version 2>/dev/null | head -1), release build of $BUILT (work tree at run time: $GITREV), default logging (info, to a file)${MFTPD_ENV:+, environment: $MFTPD_ENV}"
     [ -z "$BASELINE" ] || echo "- baseline: multiftpd at $B_SHA ($B_SUBJECT), release build of $(date -u -r "$B_MFTPD" '+%Y-%m-%d %H:%M UTC') in $B_DIR/target; the same flags${MFTPD_ENV:+, environment} and logging as multiftpd, port $B_PORT, passive ports $B_PASV, its own data root with the same user (made by its own ftpadm) and files"
-    echo "- vsftpd: $VSV (Debian), PAM login ($HASH hash, set by chpasswd), seccomp_sandbox=NO, one process pair per session; multiftpd: argon2id m=19456 KiB, t=2, p=1"
-    echo "- loadgen: suppaftp 12 (tokio), passive mode, TYPE I; client and servers share the same $(nproc) cores over loopback"
-    echo "- sizes: W1 ${BIG_MIB} MiB x $RUNS runs; W2 ${STOR_MIB} MiB; W3 $MANY_CLIENTS clients x ${MANY_SECS} s on a 1 MiB file; W4 $SMALL_COUNT x $SMALL_SIZE B; W5 $LOGIN_CLIENTS clients x ${LOGIN_SECS} s; W6 $LIST_FILES files x $LIST_RUNS runs; W3, W4, W6: median of $ROUNDS rounds and W2 of $([ "$QUICK" = 0 ] && [ "$ROUNDS" -lt 5 ] && echo 5 || echo "$ROUNDS"), $([ -n "$BASELINE" ] && echo "rotating which of the three servers goes first" || echo "alternating which server goes first"); W7 $(echo $SESSIONS | tr ' ' ',') sessions"
+    has_peer vsftpd && echo "- vsftpd: $VSV (Debian), PAM login ($HASH hash, set by chpasswd), seccomp_sandbox=NO, one process pair per session, FTPS with ssl_enable=YES, require_ssl_reuse=NO"
+    has_peer pure-ftpd && echo "- pure-ftpd: $PUREV (Debian's package, unpacked, not installed), \`-l unix\` (crypt(3) on the same $HASH hash), privsep, chroot, FTPS optional (-Y 1)"
+    echo "- multiftpd: argon2id m=19456 KiB, t=2, p=1; FTPS with --tls-cert/--tls-key. All servers: one self-signed RSA 2048 certificate made for the run"
+    echo "- loadgen: suppaftp 12 (tokio) for plain FTP, its own client on rustls 0.23 (ring, TLS 1.3 only) for FTPS; passive mode, TYPE I; client and servers share the same $(nproc) cores over loopback"
+    echo "- sizes: W1 ${BIG_MIB} MiB x $RUNS runs; W2 ${STOR_MIB} MiB; W3 $MANY_CLIENTS clients x ${MANY_SECS} s on a 1 MiB file; W4 $SMALL_COUNT x $SMALL_SIZE B; W5 $LOGIN_CLIENTS clients x ${LOGIN_SECS} s; W5 first logins $FIRST_USERS users; W6 $LIST_FILES files x $LIST_RUNS runs; W8 RETR ${BIG_MIB} MiB x $RUNS runs, STOR ${STOR_MIB} MiB; W9 $LOGIN_CLIENTS clients x ${LOGIN_SECS} s; W3, W4, W6, W8: median of $ROUNDS rounds and W2 of $([ "$QUICK" = 0 ] && [ "$ROUNDS" -lt 5 ] && echo 5 || echo "$ROUNDS"), $([ -n "$BASELINE" ] && echo "rotating which server goes first" || echo "rotating which server goes first"); W7 $(echo $SESSIONS | tr ' ' ',') sessions"
     echo "- CPU busy on the machine just before the workloads (5 s sample, servers idle): ${BUSY_BEFORE}% of $(nproc) cores; anything well above 0 means other work (e.g. a build) shared the cores and the figures are noisy"
-    echo "- server restarts during the run: ${RESTARTS:-none}"
+    echo "- server restarts during the run: ${RESTARTS:-none}$([ "$W7_FRESH" = 1 ] && echo "; all servers restarted just before W7 (--w7-fresh)")"
     echo "- open-file limit for servers and loadgen: $FD_LIMIT; kernel.pid_max: $(cat /proc/sys/kernel/pid_max)"
     echo
     echo "## Raw results (one JSON line per loadgen run)"

@@ -21,6 +21,8 @@ use suppaftp::types::FileType;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 
+mod ftps;
+
 /// Timeout for one connect, login or small command.
 const OP_TIMEOUT: Duration = Duration::from_secs(60);
 /// Read/write buffer for data connections.
@@ -111,6 +113,53 @@ enum Cmd {
         #[arg(long, default_value_t = 10)]
         seconds: u64,
     },
+    /// W5 without the credential cache: --users distinct users (--user-prefix + 00000..), each
+    /// logging in once (connect + login + QUIT), --clients at a time; logins/s, p50/p99.
+    FirstLogins {
+        #[command(flatten)]
+        conn: Conn,
+        #[arg(long, default_value_t = 8)]
+        clients: usize,
+        /// User names are PREFIX00000, PREFIX00001, ... (all with --pass).
+        #[arg(long)]
+        user_prefix: String,
+        #[arg(long)]
+        users: usize,
+    },
+    /// W8: one FTPS session (AUTH TLS, PROT P, TLS 1.3) RETRs a big file; MB/s (median of
+    /// --runs), and how many data connections resumed the TLS session.
+    FtpsRetrBig {
+        #[command(flatten)]
+        conn: Conn,
+        #[arg(long)]
+        file: String,
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+    },
+    /// W8: one FTPS session STORs --size-mib MiB (deleted afterwards); MB/s, resumptions.
+    FtpsStorBig {
+        #[command(flatten)]
+        conn: Conn,
+        #[arg(long, default_value_t = 1024)]
+        size_mib: u64,
+        #[arg(long, default_value = "bench-upload-tls.bin")]
+        file: String,
+        #[arg(long, default_value_t = 1)]
+        runs: usize,
+    },
+    /// W9: --clients clients loop connect + AUTH TLS + USER/PASS + QUIT for --seconds.
+    FtpsLogins {
+        #[command(flatten)]
+        conn: Conn,
+        #[arg(long, default_value_t = 8)]
+        clients: usize,
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// Let each login resume an earlier login's TLS session (default: a full handshake
+        /// every time, as for a new client).
+        #[arg(long)]
+        resume: bool,
+    },
     /// W6: LIST and MLSD of --dir; ms (median of --runs).
     Listing {
         #[command(flatten)]
@@ -146,9 +195,10 @@ enum Cmd {
         /// Label of the first server column.
         #[arg(long, default_value = "multiftpd")]
         a: String,
-        /// Label of the second server column.
+        /// Labels of the peer servers, comma-separated, each a column after the first; the
+        /// ratio column compares the first server with the best of them on each row.
         #[arg(long, default_value = "vsftpd")]
-        b: String,
+        peers: String,
         /// Label of an optional third server column, an earlier build of the first server
         /// (run.sh --baseline); adds a ratio column "now / baseline" (first / third).
         #[arg(long)]
@@ -522,13 +572,31 @@ async fn small_files(
     Ok(m)
 }
 
-async fn logins(conn: &Conn, clients: usize, seconds: u64) -> Result<Map<String, Value>> {
+/// What one login cycle of [`login_loop`] does.
+#[derive(Clone)]
+enum LoginMode {
+    /// connect + USER/PASS + QUIT in plain FTP.
+    Plain,
+    /// connect + AUTH TLS + USER/PASS + QUIT (W9), with this client config.
+    Ftps(Arc<rustls::ClientConfig>),
+}
+
+/// W5 and W9: `clients` tasks loop login cycles until `deadline`. With `users`, each cycle
+/// takes the next unused name (each user logs in once) and the loop ends when none is left.
+async fn login_loop(
+    conn: &Conn,
+    workload: &str,
+    clients: usize,
+    deadline: Instant,
+    users: Option<Arc<Vec<String>>>,
+    mode: LoginMode,
+) -> Result<Map<String, Value>> {
     let addr = resolve(&conn.addr)?;
     let meter = Meter::start();
-    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..clients.max(1) {
-        let conn = conn.clone();
+        let (conn, users, next, mode) = (conn.clone(), users.clone(), next.clone(), mode.clone());
         tasks.spawn(async move {
             let mut lat = Vec::new();
             let mut errors = Vec::new();
@@ -536,14 +604,33 @@ async fn logins(conn: &Conn, clients: usize, seconds: u64) -> Result<Map<String,
                 if Instant::now() >= deadline || errors.len() >= 20 {
                     break;
                 }
+                let user = match &users {
+                    Some(list) => match list.get(next.fetch_add(1, Ordering::Relaxed)) {
+                        Some(u) => u.clone(),
+                        None => break,
+                    },
+                    None => conn.user.clone(),
+                };
                 let t = Instant::now();
                 let r = within(OP_TIMEOUT, "connect+login+QUIT", async {
-                    let tcp = TcpStream::connect(addr).await.context("connect")?;
-                    tcp.set_nodelay(true)?;
-                    let mut ftp =
-                        AsyncFtpStream::connect_with_stream(tcp).await.context("greeting")?;
-                    ftp.login(conn.user.as_str(), conn.pass.as_str()).await.context("login")?;
-                    ftp.quit().await.context("QUIT")?;
+                    match &mode {
+                        LoginMode::Plain => {
+                            let tcp = TcpStream::connect(addr).await.context("connect")?;
+                            tcp.set_nodelay(true)?;
+                            let mut ftp = AsyncFtpStream::connect_with_stream(tcp)
+                                .await
+                                .context("greeting")?;
+                            ftp.login(user.as_str(), conn.pass.as_str()).await.context("login")?;
+                            ftp.quit().await.context("QUIT")?;
+                        }
+                        LoginMode::Ftps(cfg) => {
+                            ftps::Ftps::login(addr, &user, &conn.pass, cfg.clone(), false)
+                                .await?
+                                .quit()
+                                .await
+                                .context("QUIT")?;
+                        }
+                    }
                     Ok(())
                 })
                 .await;
@@ -567,8 +654,11 @@ async fn logins(conn: &Conn, clients: usize, seconds: u64) -> Result<Map<String,
     }
     let elapsed = meter.wall.elapsed().as_secs_f64();
     lat.sort_by(|a, b| a.total_cmp(b));
-    let mut m = base("logins", conn);
+    let mut m = base(workload, conn);
     m.insert("clients".into(), json!(clients));
+    if let Some(list) = &users {
+        m.insert("users".into(), json!(list.len()));
+    }
     m.insert("seconds".into(), json!(r3(elapsed)));
     m.insert("logins".into(), json!(lat.len()));
     m.insert("logins_per_s".into(), json!(r1(lat.len() as f64 / elapsed)));
@@ -579,6 +669,116 @@ async fn logins(conn: &Conn, clients: usize, seconds: u64) -> Result<Map<String,
         m.insert("first_error".into(), json!(e));
     }
     m.extend(meter.cpu_json());
+    Ok(m)
+}
+
+async fn logins(conn: &Conn, clients: usize, seconds: u64) -> Result<Map<String, Value>> {
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    login_loop(conn, "logins", clients, deadline, None, LoginMode::Plain).await
+}
+
+async fn first_logins(
+    conn: &Conn,
+    clients: usize,
+    prefix: &str,
+    users: usize,
+) -> Result<Map<String, Value>> {
+    let names: Vec<String> = (0..users).map(|i| format!("{prefix}{i:05}")).collect();
+    // No deadline of its own: the list ends the loop, --timeout bounds it.
+    let deadline = Instant::now() + Duration::from_secs(conn.timeout);
+    login_loop(conn, "first-logins", clients, deadline, Some(Arc::new(names)), LoginMode::Plain)
+        .await
+}
+
+async fn ftps_logins(
+    conn: &Conn,
+    clients: usize,
+    seconds: u64,
+    resume: bool,
+) -> Result<Map<String, Value>> {
+    let cfg = ftps::client_config(resume)?;
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let mut m =
+        login_loop(conn, "ftps-logins", clients, deadline, None, LoginMode::Ftps(cfg)).await?;
+    m.insert("resume".into(), json!(resume));
+    Ok(m)
+}
+
+/// Resumption and TLS figures of an FTPS session, as JSON fields.
+fn tls_json(m: &mut Map<String, Value>, s: &ftps::Ftps) {
+    m.insert("tls".into(), json!(s.tls_version()));
+    m.insert("data_connections".into(), json!(s.data_connections));
+    m.insert("data_resumed".into(), json!(s.data_resumed));
+    m.insert("unclean_closes".into(), json!(s.unclean_closes));
+}
+
+async fn ftps_retr_big(conn: &Conn, file: &str, runs: usize) -> Result<Map<String, Value>> {
+    let addr = resolve(&conn.addr)?;
+    // One config, so one session store, for the control and every data connection.
+    let cfg = ftps::client_config(true)?;
+    let mut s = within(
+        OP_TIMEOUT,
+        "FTPS login",
+        ftps::Ftps::login(addr, &conn.user, &conn.pass, cfg, true),
+    )
+    .await?;
+    let mut buf = vec![0u8; BUF];
+    let mut speeds = Vec::new();
+    let mut bytes = 0;
+    let meter = Meter::start();
+    for _ in 0..runs.max(1) {
+        let t = Instant::now();
+        bytes = s.retr(file, &mut buf).await?;
+        speeds.push(mb_per_s(bytes, t.elapsed().as_secs_f64()));
+    }
+    let mut m = base("ftps-retr-big", conn);
+    m.insert("file".into(), json!(file));
+    m.insert("bytes".into(), json!(bytes));
+    m.insert("runs".into(), json!(speeds.len()));
+    m.insert("mbps_runs".into(), json!(speeds.iter().map(|s| r1(*s)).collect::<Vec<_>>()));
+    m.insert("mbps".into(), json!(r1(median(&speeds).unwrap_or(0.0))));
+    tls_json(&mut m, &s);
+    m.extend(meter.cpu_json());
+    let _ = within(OP_TIMEOUT, "QUIT", s.quit()).await;
+    Ok(m)
+}
+
+async fn ftps_stor_big(
+    conn: &Conn,
+    size_mib: u64,
+    file: &str,
+    runs: usize,
+) -> Result<Map<String, Value>> {
+    let addr = resolve(&conn.addr)?;
+    let cfg = ftps::client_config(true)?;
+    let mut s = within(
+        OP_TIMEOUT,
+        "FTPS login",
+        ftps::Ftps::login(addr, &conn.user, &conn.pass, cfg, true),
+    )
+    .await?;
+    let pat = pattern(1 << 20);
+    let bytes = size_mib << 20;
+    let mut speeds = Vec::new();
+    let meter = Meter::start();
+    let mut window_cpu = Map::new();
+    for i in 0..runs.max(1) {
+        let t = Instant::now();
+        s.stor(file, &pat, bytes).await?;
+        speeds.push(mb_per_s(bytes, t.elapsed().as_secs_f64()));
+        if i + 1 == runs.max(1) {
+            window_cpu = meter.cpu_json();
+        }
+        s.dele(file).await?;
+    }
+    let mut m = base("ftps-stor-big", conn);
+    m.insert("bytes".into(), json!(bytes));
+    m.insert("runs".into(), json!(speeds.len()));
+    m.insert("mbps_runs".into(), json!(speeds.iter().map(|s| r1(*s)).collect::<Vec<_>>()));
+    m.insert("mbps".into(), json!(r1(median(&speeds).unwrap_or(0.0))));
+    tls_json(&mut m, &s);
+    m.extend(window_cpu);
+    let _ = within(OP_TIMEOUT, "QUIT", s.quit()).await;
     Ok(m)
 }
 
@@ -735,6 +935,8 @@ async fn idle(
 struct Column {
     label: String,
     title: String,
+    /// A peer server (vsftpd, pure-ftpd), one of those the best-peer ratio picks from.
+    peer: bool,
 }
 
 /// Whether a failed command's error is the server saying it does not implement the command
@@ -832,12 +1034,17 @@ fn report(results: &PathBuf, cols: &[Column]) -> Result<()> {
         cols.iter().map(|c| find(&c.label, workload, pred)).collect()
     };
     let any = |_: &Value| true;
-    let (a, b) = (&cols[0].title, &cols[1].title);
+    let a = &cols[0].title;
     let titles: Vec<&str> = cols.iter().map(|c| c.title.as_str()).collect();
+    let peers: Vec<usize> = (0..cols.len()).filter(|&i| cols[i].peer).collect();
+    let baseline = (1..cols.len()).find(|&i| !cols[i].peer);
 
-    let mut head = format!("| workload | {} | ratio {a}/{b} |", titles.join(" | "));
+    let mut head = format!(
+        "| workload | {} | {a} / best peer (≥ 1 good; ≤ 1 good on \"lower is better\" rows) |",
+        titles.join(" | ")
+    );
     let mut rule = format!("|---|{}---:|", "---:|".repeat(cols.len()));
-    if cols.len() > 2 {
+    if baseline.is_some() {
         head.push_str(" ratio now / baseline |");
         rule.push_str("---:|");
     }
@@ -897,6 +1104,25 @@ fn report(results: &PathBuf, cols: &[Column]) -> Result<()> {
             (Some(x), Some(y)) if y != 0.0 => format!("{:.2}", x / y),
             _ => "—".into(),
         };
+        // The best peer of the row: the highest figure, or the lowest on lower-is-better rows,
+        // among the peers with a figure and no failures; so the ratio reads "at least as good
+        // as every peer" as >= 1 (<= 1 on lower-is-better rows). Named when there are several.
+        let best = peers
+            .iter()
+            .copied()
+            .filter(|&i| vals[i].0.is_some_and(|v| v != 0.0) && !failed(&rs[i]))
+            .reduce(|x, y| {
+                let (vx, vy) = (vals[x].0.unwrap_or(0.0), vals[y].0.unwrap_or(0.0));
+                if (vy > vx) != lower && vy != vx { y } else { x }
+            });
+        let best_ratio = match best {
+            Some(j) if peers.len() > 1 => format!("{} ({})", ratio(0, j), cols[j].title),
+            Some(j) => ratio(0, j),
+            None if peers.iter().any(|&i| failed(&rs[i])) || failed(&rs[0]) => {
+                "— (failures)".into()
+            }
+            None => "—".into(),
+        };
         let cpu: Vec<String> = rs
             .iter()
             .map(|r| {
@@ -908,9 +1134,9 @@ fn report(results: &PathBuf, cols: &[Column]) -> Result<()> {
             .collect();
         let title = if lower { format!("{title} — lower is better") } else { title.to_string() };
         let cells: Vec<&str> = vals.iter().map(|v| v.1.as_str()).collect();
-        let mut out = format!("| {title} | {} | {} |", cells.join(" | "), ratio(0, 1));
-        if rs.len() > 2 {
-            out.push_str(&format!(" {} |", ratio(0, 2)));
+        let mut out = format!("| {title} | {} | {best_ratio} |", cells.join(" | "));
+        if let Some(b) = baseline {
+            out.push_str(&format!(" {} |", ratio(0, b)));
         }
         out.push_str(&format!(" {} |", cpu.join(" / ")));
         println!("{out}");
@@ -949,14 +1175,76 @@ fn report(results: &PathBuf, cols: &[Column]) -> Result<()> {
 
     let rs = find_all("logins", &any);
     let n = desc(&rs, "clients").unwrap_or(0);
-    line(&format!("W5 connect+login+QUIT, {n} clients: logins/s"), &rs, "logins_per_s", false, &f1);
+    line(
+        &format!("W5 logins/s (cached): one user, connect+login+QUIT, {n} clients"),
+        &rs,
+        "logins_per_s",
+        false,
+        &f1,
+    );
     line("W5 … p50 (ms)", &rs, "p50_ms", true, &f1);
     line("W5 … p99 (ms)", &rs, "p99_ms", true, &f1);
+    let rs = find_all("first-logins", &any);
+    let n = desc(&rs, "clients").unwrap_or(0);
+    let u = desc(&rs, "users").unwrap_or(0);
+    line(
+        &format!("W5 first logins/s (argon2id): {u} users once each, {n} clients"),
+        &rs,
+        "logins_per_s",
+        false,
+        &f1,
+    );
+    line("W5 first … p50 (ms)", &rs, "p50_ms", true, &f1);
+    line("W5 first … p99 (ms)", &rs, "p99_ms", true, &f1);
 
     let rs = find_all("listing", &any);
     let n = desc(&rs, "list_lines").unwrap_or(0);
     line(&format!("W6 LIST of a {n}-entry folder (ms)"), &rs, "list_ms", true, &f1);
     line("W6 MLSD of the same folder (ms)", &rs, "mlsd_ms", true, &f1);
+
+    // W8/W9: FTPS. The resumption counts are figures too ("resumed / data connections").
+    let rs = find_all("ftps-retr-big", &any);
+    let mib = desc(&rs, "bytes").map(|x| x >> 20).unwrap_or(0);
+    line(&format!("W8 FTPS RETR {mib} MiB, TLS 1.3, PROT P (MB/s)"), &rs, "mbps", false, &f1);
+    let rs2 = find_all("ftps-stor-big", &any);
+    let mib = desc(&rs2, "bytes").map(|x| x >> 20).unwrap_or(0);
+    line(&format!("W8 FTPS STOR {mib} MiB, TLS 1.3, PROT P (MB/s)"), &rs2, "mbps", false, &f1);
+    let resumed: Vec<String> = rs
+        .iter()
+        .zip(&rs2)
+        .map(|(r, s)| {
+            let count = |r: &Option<Value>, k: &str| r.as_ref().and_then(|r| r[k].as_u64());
+            let sum = |k: &str| match (count(r, k), count(s, k)) {
+                (None, None) => None,
+                (x, y) => Some(x.unwrap_or(0) + y.unwrap_or(0)),
+            };
+            match (sum("data_resumed"), sum("data_connections")) {
+                (Some(x), Some(n)) => format!("{x} / {n}"),
+                _ => "—".into(),
+            }
+        })
+        .collect();
+    if resumed.iter().any(|c| c != "—") {
+        let mut out = format!(
+            "| W8 … data connections that resumed the TLS session (resumed / opened, RETR+STOR) | {} | — |",
+            resumed.join(" | ")
+        );
+        if baseline.is_some() {
+            out.push_str(" — |");
+        }
+        out.push_str(" — |");
+        println!("{out}");
+    }
+    let rs = find_all("ftps-logins", &any);
+    let n = desc(&rs, "clients").unwrap_or(0);
+    line(
+        &format!("W9 FTPS logins/s: AUTH TLS+USER/PASS+QUIT, full handshakes, {n} clients"),
+        &rs,
+        "logins_per_s",
+        false,
+        &f1,
+    );
+    line("W9 … p99 (ms)", &rs, "p99_ms", true, &f1);
 
     // W7: one block per session count; the memory lines come from run.sh ("idle-mem").
     let mut counts: Vec<u64> = rows
@@ -974,8 +1262,27 @@ fn report(results: &PathBuf, cols: &[Column]) -> Result<()> {
         let is = find_all("idle", &|r: &Value| is_n(r) && r["event"] == "done");
         line(&format!("W7 {n} idle sessions: sessions opened"), &is, "sessions_open", false, &f0);
         line("W7 … time to open them (s)", &is, "open_s", true, &f1);
-        line("W7 … server memory per session, VmRSS (KiB)", &ms, "rss_kib_per_session", true, &f1);
-        line("W7 … server memory per session, PSS (KiB)", &ms, "pss_kib_per_session", true, &f1);
+        line(
+            "W7 … memory per idle session: PSS of the whole server / sessions (KiB)",
+            &ms,
+            "pss_kib_whole_per_session",
+            true,
+            &f1,
+        );
+        line(
+            "W7 … growth per session: ΔPSS (with − before the sessions) / sessions (KiB)",
+            &ms,
+            "pss_kib_per_session",
+            true,
+            &f1,
+        );
+        line(
+            "W7 … growth per session: ΔVmRSS summed over processes / sessions (KiB)",
+            &ms,
+            "rss_kib_per_session",
+            true,
+            &f1,
+        );
         line("W7 … server open files per session", &ms, "fds_per_session", true, &|x: f64| {
             format!("{x:.2}")
         });
@@ -995,7 +1302,11 @@ fn report(results: &PathBuf, cols: &[Column]) -> Result<()> {
         ("W3 retr-many".into(), Box::new(|r: &Value| r["workload"] == "retr-many")),
         ("W4 small-files".into(), Box::new(|r: &Value| r["workload"] == "small-files")),
         ("W5 logins".into(), Box::new(|r: &Value| r["workload"] == "logins")),
+        ("W5 first logins".into(), Box::new(|r: &Value| r["workload"] == "first-logins")),
         ("W6 listing".into(), Box::new(|r: &Value| r["workload"] == "listing")),
+        ("W8 FTPS RETR".into(), Box::new(|r: &Value| r["workload"] == "ftps-retr-big")),
+        ("W8 FTPS STOR".into(), Box::new(|r: &Value| r["workload"] == "ftps-stor-big")),
+        ("W9 FTPS logins".into(), Box::new(|r: &Value| r["workload"] == "ftps-logins")),
     ];
     for &n in &counts {
         workloads.push((
@@ -1063,14 +1374,16 @@ fn shorten(s: &str) -> String {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    if let Cmd::Report { results, a, b, c, c_title } = &cli.cmd {
-        let column = |label: &str, title: Option<&String>| Column {
+    if let Cmd::Report { results, a, peers, c, c_title } = &cli.cmd {
+        let column = |label: &str, title: Option<&String>, peer: bool| Column {
             label: label.to_string(),
             title: title.cloned().unwrap_or_else(|| label.to_string()),
+            peer,
         };
-        let mut cols = vec![column(a, None), column(b, None)];
+        let mut cols = vec![column(a, None, false)];
+        cols.extend(peers.split(',').filter(|p| !p.is_empty()).map(|p| column(p, None, true)));
         if let Some(c) = c {
-            cols.push(column(c, c_title.as_ref()));
+            cols.push(column(c, c_title.as_ref(), false));
         }
         return match report(results, &cols) {
             Ok(()) => std::process::ExitCode::SUCCESS,
@@ -1090,6 +1403,10 @@ fn main() -> std::process::ExitCode {
             Cmd::SmallFiles { conn, .. } => ("small-files", conn),
             Cmd::Logins { conn, .. } => ("logins", conn),
             Cmd::Listing { conn, .. } => ("listing", conn),
+            Cmd::FirstLogins { conn, .. } => ("first-logins", conn),
+            Cmd::FtpsRetrBig { conn, .. } => ("ftps-retr-big", conn),
+            Cmd::FtpsStorBig { conn, .. } => ("ftps-stor-big", conn),
+            Cmd::FtpsLogins { conn, .. } => ("ftps-logins", conn),
             Cmd::Idle { conn, .. } => ("idle", conn),
             Cmd::Report { .. } => unreachable!(),
         };
@@ -1108,6 +1425,16 @@ fn main() -> std::process::ExitCode {
                 }
                 Cmd::Logins { conn, clients, seconds } => logins(conn, *clients, *seconds).await,
                 Cmd::Listing { conn, dir, runs } => listing(conn, dir, *runs).await,
+                Cmd::FirstLogins { conn, clients, user_prefix, users } => {
+                    first_logins(conn, *clients, user_prefix, *users).await
+                }
+                Cmd::FtpsRetrBig { conn, file, runs } => ftps_retr_big(conn, file, *runs).await,
+                Cmd::FtpsStorBig { conn, size_mib, file, runs } => {
+                    ftps_stor_big(conn, *size_mib, file, *runs).await
+                }
+                Cmd::FtpsLogins { conn, clients, seconds, resume } => {
+                    ftps_logins(conn, *clients, *seconds, *resume).await
+                }
                 Cmd::Idle { conn, sessions, concurrency, src_ips, hold_secs } => {
                     idle(conn, *sessions, *concurrency, *src_ips, *hold_secs).await
                 }
