@@ -4,9 +4,8 @@
 
 use std::sync::OnceLock;
 
-use argon2::password_hash::PasswordHasher;
 use argon2::password_hash::phc::{Output, PasswordHash};
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 
 use crate::error::{Error, Result};
 
@@ -50,26 +49,47 @@ pub fn check_policy(password: &str) -> Result<()> {
 ///
 /// [`Error::PasswordHash`] if argon2 fails (it does not for valid parameters).
 pub fn hash_blocking(password: &str) -> Result<String> {
-    hasher()
-        .hash_password(password.as_bytes())
-        .map(|h| h.to_string())
-        .map_err(|e| Error::PasswordHash(e.to_string()))
+    use argon2::password_hash::phc::{ParamsString, Salt};
+    let failed = |e: &dyn std::fmt::Display| Error::PasswordHash(e.to_string());
+    let argon = hasher();
+    let mut salt = [0u8; Salt::RECOMMENDED_LENGTH];
+    rand::Rng::fill(&mut rand::rng(), &mut salt[..]);
+    let mut out = [0u8; Params::DEFAULT_OUTPUT_LEN];
+    with_memory(argon.params().block_count(), |memory| {
+        argon.hash_password_into_with_memory(password.as_bytes(), &salt, &mut out, memory)
+    })
+    .map_err(|e| failed(&e))?;
+    let phc = PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(argon.params()).map_err(|e| failed(&e))?,
+        salt: Some(Salt::new(&salt).map_err(|e| failed(&e))?),
+        hash: Some(Output::new(&out).map_err(|e| failed(&e))?),
+    };
+    Ok(phc.to_string())
 }
 
 /// Largest argon2 memory cost a stored hash may ask for (256 MiB): hashes come from our own
 /// database, but a damaged or hand-edited row must not make a login allocate without bound.
 const MAX_M_COST_KIB: u32 = 256 << 10;
 
-thread_local! {
-    /// This hashing thread's argon2 working memory (19 MiB with our parameters), kept between
-    /// verifications. Letting argon2 allocate it each time left the C allocator holding several
-    /// such blocks per thread: 32 simultaneous first logins grew the daemon by 170 MiB.
-    static BLOCKS: std::cell::RefCell<Vec<argon2::Block>> =
-        const { std::cell::RefCell::new(Vec::new()) };
+/// Runs `f` on fresh argon2 working memory of `blocks` KiB blocks, which goes back to the
+/// system as soon as `f` returns.
+///
+/// The reservation is larger than glibc's largest mmap threshold (32 MiB on 64-bit): a request
+/// that big is always served by a mapping of its own and unmapped when freed. A 19 MiB block
+/// allocated the usual way ends up in the allocator's per-thread arena after the first free
+/// raises the threshold, and stays there: each hashing thread then held a hash's worth of memory
+/// for good, which was most of an idle daemon's memory (bench/ W7). Only the blocks used are
+/// touched; the rest of the reservation is address space, not memory.
+fn with_memory<T>(blocks: usize, f: impl FnOnce(&mut [Block]) -> T) -> T {
+    const RESERVE: usize = (32 << 20) / Block::SIZE + 1;
+    let mut memory: Vec<Block> = Vec::with_capacity(blocks.max(RESERVE));
+    memory.resize(blocks, Block::new());
+    f(&mut memory)
 }
 
-/// Verifies `password` against a PHC string, synchronously, in this thread's kept working
-/// memory. A malformed hash never matches. Compares in constant time (`Output`'s equality).
+/// Verifies `password` against a PHC string, synchronously. A malformed hash never matches. Compares in constant time (`Output`'s equality).
 pub fn verify_blocking(password: &str, phc: &str) -> bool {
     let Ok(parsed) = PasswordHash::new(phc) else { return false };
     let (Some(salt), Some(expected)) = (&parsed.salt, &parsed.hash) else { return false };
@@ -85,20 +105,15 @@ pub fn verify_blocking(password: &str, phc: &str) -> bool {
     let argon = Argon2::new(algorithm, version, params);
     let mut out = [0u8; Output::MAX_LENGTH];
     let Some(out) = out.get_mut(..expected.len()) else { return false };
-    let hashed = BLOCKS.with(|cell| {
-        let mut memory = cell.borrow_mut();
-        if memory.len() < blocks {
-            memory.resize(blocks, argon2::Block::default());
-        }
-        argon.hash_password_into_with_memory(password.as_bytes(), salt, out, &mut memory[..blocks])
+    let hashed = with_memory(blocks, |memory| {
+        argon.hash_password_into_with_memory(password.as_bytes(), salt, out, memory)
     });
     hashed.is_ok() && Output::new(out).is_ok_and(|got| &got == expected)
 }
 
-/// A fixed pool of hashing threads, one per core. argon2 allocates 19 MiB per hash; on tokio's
-/// blocking pool (up to 512 threads) the C allocator keeps such blocks per thread, which grew
-/// the daemon by megabytes per login in bench/ W7. A few long-lived threads bound that memory
-/// to a few blocks, and more threads than cores would not hash any faster.
+/// A fixed pool of hashing threads, one per core: more threads than cores would not hash any
+/// faster, and at most one hash per core is in memory at a time (19 MiB each, see
+/// [`with_memory`]) however many logins arrive at once.
 fn pool() -> &'static std::sync::Mutex<std::sync::mpsc::Sender<Job>> {
     static POOL: OnceLock<std::sync::Mutex<std::sync::mpsc::Sender<Job>>> = OnceLock::new();
     POOL.get_or_init(|| {
@@ -198,9 +213,21 @@ mod tests {
         // A hash asking for absurd memory is refused, not computed.
         let greedy = phc.replace("m=19456", "m=4000000");
         assert!(!verify_blocking("correct horse", &greedy));
-        // The kept working memory serves the next verification too (same answers again).
+        // Fresh working memory each time gives the same answers again.
         assert!(verify_blocking("correct horse", &phc));
         assert!(!verify_blocking("correct horsf", &phc));
+    }
+
+    #[test]
+    fn our_phc_strings_are_argon2s_own() {
+        use argon2::password_hash::PasswordVerifier;
+        // Hashed through our own working memory, checked by argon2's own verifier: the PHC
+        // string we build is the standard one, so hashes stay portable.
+        let phc = hash_blocking("correct horse").unwrap();
+        let parsed = PasswordHash::new(&phc).unwrap();
+        assert!(hasher().verify_password(b"correct horse", &parsed).is_ok());
+        assert!(hasher().verify_password(b"wrong horse", &parsed).is_err());
+        assert_ne!(phc, hash_blocking("correct horse").unwrap(), "a fresh salt every time");
     }
 
     #[test]
