@@ -44,6 +44,7 @@ impl MsgCommand {
                     json!({"sent": 1, "to": to, "all": false}),
                 )
             }
+            // No --to: the group made it --all.
             MsgCommand::Send { recipients: Recipients { to: None, .. }, text } => {
                 let n = app.messages.broadcast(&text).await?;
                 let value = json!({"sent": n, "to": null, "all": true});
