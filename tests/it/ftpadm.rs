@@ -1,4 +1,4 @@
-use std::process::Command;
+use std::process::{Command, Output};
 
 use crate::harness::*;
 
@@ -179,4 +179,140 @@ fn environment_twins_configure_ftpadm_and_the_daemon_alike() {
         .unwrap();
     assert!(o.status.success(), "{}", err(&o));
     assert!(out(&o).contains("port = 2999"), "{}", out(&o));
+}
+
+/// Runs `ftpadm --root <root> args...` with its standard output going to `stdout`.
+fn ftpadm_to(root: &std::path::Path, args: &[&str], stdout: std::process::Stdio) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ftpadm"))
+        .arg("--root")
+        .arg(root)
+        .args(args)
+        .env_remove("MULTIFTP_CONFIG")
+        .env_remove("MULTIFTP_DB")
+        .stdin(std::process::Stdio::null())
+        .stdout(stdout)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap()
+}
+
+/// Parses the JSON that a successful `ftpadm --json ...` printed.
+fn json_of(o: &Output) -> serde_json::Value {
+    assert!(o.status.success(), "{}", err(o));
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", out(o)))
+}
+
+#[test]
+fn a_reader_that_closed_the_pipe_ends_the_output_quietly() {
+    let dir = root();
+    let r = dir.path();
+    let o = ftpadm_at(r, &["user", "add", "alice", "--admin", "--password-stdin"], "alicepass1\n");
+    assert!(o.status.success(), "{}", err(&o));
+    // The reader is gone before ftpadm writes anything (as after `| head -1` on a long list),
+    // so every write fails with EPIPE, whatever the timing.
+    for args in [
+        &["user", "list"][..],
+        &["--json", "user", "list"],
+        &["user", "show", "alice"],
+        &["share", "list"],
+        &["who"],
+        &["msg", "send", "--to", "alice", "hello"],
+    ] {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let o = ftpadm_to(r, args, writer.into());
+        let e = err(&o);
+        assert_eq!(o.status.code(), Some(0), "{args:?}: {e}");
+        assert!(!e.contains("panicked") && !e.contains("Broken pipe"), "{args:?}: {e}");
+        assert_eq!(e, "", "{args:?}: nothing on stderr");
+    }
+}
+
+#[test]
+fn a_failed_write_to_stdout_is_an_error() {
+    let dir = root();
+    let full = std::fs::OpenOptions::new().write(true).open("/dev/full").unwrap();
+    let o = ftpadm_to(dir.path(), &["user", "list"], full.into());
+    assert_eq!(o.status.code(), Some(1), "{}", err(&o));
+    let e = err(&o);
+    assert!(e.contains("cannot write to standard output") && !e.contains("panicked"), "{e}");
+}
+
+#[test]
+fn msg_send_needs_exactly_one_of_to_and_all() {
+    let dir = root();
+    let o = ftpadm_at(dir.path(), &["msg", "send", "hello"], "");
+    assert_eq!(o.status.code(), Some(2), "{}", err(&o));
+    let e = err(&o);
+    assert!(e.contains("required") && e.contains("--to") && e.contains("--all"), "{e}");
+    let o = ftpadm_at(dir.path(), &["msg", "send", "--to", "x", "--all", "hello"], "");
+    assert_eq!(o.status.code(), Some(2), "{}", err(&o));
+    assert!(err(&o).contains("cannot be used with"), "{}", err(&o));
+}
+
+#[test]
+fn every_change_prints_a_json_result_with_json() {
+    let dir = root();
+    let r = dir.path();
+    for name in ["alice", "bob"] {
+        let o = ftpadm_at(r, &["user", "add", name, "--password-stdin"], "goodpass1\n");
+        assert!(o.status.success(), "{}", err(&o));
+    }
+    std::fs::write(r.join("home/alice/plan.txt"), b"plan").unwrap();
+
+    let v = json_of(&ftpadm_at(r, &["--json", "share", "add", "alice", "/plan.txt", "bob"], ""));
+    assert_eq!(
+        v,
+        serde_json::json!({"shared": "/plan.txt", "owner": "alice", "recipient": "bob",
+            "created": true, "recipient_path": "/shared/alice/plan.txt"})
+    );
+    let v = json_of(&ftpadm_at(r, &["--json", "share", "add", "alice", "/plan.txt", "bob"], ""));
+    assert_eq!(v["created"], false, "{v}");
+    let v = json_of(&ftpadm_at(r, &["--json", "share", "revoke", "alice", "/plan.txt", "bob"], ""));
+    assert_eq!(
+        v,
+        serde_json::json!({"revoked": "/plan.txt", "owner": "alice", "recipient": "bob"})
+    );
+
+    let v = json_of(&ftpadm_at(r, &["--json", "msg", "send", "--to", "bob", "hi"], ""));
+    assert_eq!(v, serde_json::json!({"sent": 1, "to": "bob", "all": false}));
+    let v = json_of(&ftpadm_at(r, &["--json", "msg", "send", "--all", "maintenance"], ""));
+    assert_eq!(v, serde_json::json!({"sent": 2, "to": null, "all": true}));
+
+    let v = json_of(&ftpadm_at(r, &["--json", "passwd", "bob", "--password-stdin"], "newpass12\n"));
+    assert_eq!(v, serde_json::json!({"password_changed": "bob", "removed_file": null}));
+    let v = json_of(&ftpadm_at(r, &["--json", "kick", "bob"], ""));
+    assert_eq!(v, serde_json::json!({"kicked": "bob", "online": 0, "within_seconds": 1}));
+
+    let v = json_of(&ftpadm_at(r, &["--json", "user", "delete", "bob"], ""));
+    let home = r.join("home/bob");
+    assert_eq!(v, serde_json::json!({"deleted": "bob", "purged_files": false, "home": home}));
+    let v = json_of(&ftpadm_at(r, &["--json", "user", "delete", "alice", "--purge-files"], ""));
+    assert_eq!((&v["deleted"], &v["purged_files"]), (&"alice".into(), &true.into()), "{v}");
+
+    let certs = r.join("certs");
+    let dir_arg = certs.to_str().unwrap();
+    let v = json_of(&ftpadm_at(
+        r,
+        &["--json", "cert", "self-signed", "--host", "h", "--out-dir", dir_arg],
+        "",
+    ));
+    assert_eq!(
+        v,
+        serde_json::json!({"cert": certs.join("cert.pem"), "key": certs.join("key.pem")})
+    );
+    assert!(certs.join("cert.pem").is_file() && certs.join("key.pem").is_file());
+}
+
+#[test]
+fn passwd_with_json_names_the_first_password_file_it_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = dir.path();
+    assert!(ftpadm_at(r, &["init"], "").status.success());
+    let file = r.join("initial-admin-password");
+    assert!(file.exists());
+    let v =
+        json_of(&ftpadm_at(r, &["--json", "passwd", "admin", "--password-stdin"], "newpass12\n"));
+    assert_eq!(v, serde_json::json!({"password_changed": "admin", "removed_file": file}));
+    assert!(!file.exists());
 }
