@@ -5,9 +5,8 @@
 //! types, mismatched TLS keys and `MULTIFTP_VERBOSE`.
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::process::{Child, Stdio};
 
 use multiftp::account::{AccountChanges, Role};
 
@@ -15,45 +14,9 @@ use crate::harness::*;
 
 /// `ftpadm` started, not waited for (for races).
 fn spawn_ftpadm(root: &Path, args: &[&str]) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_ftpadm"))
-        .arg("--root")
-        .arg(root)
-        .args(args)
-        .env_remove("MULTIFTP_CONFIG")
-        .env_remove("MULTIFTP_DB")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
-}
-
-/// Runs `cmd` to its end, at most `secs` seconds (killed and failed after that).
-fn run_bounded(cmd: &mut Command, secs: u64) -> Output {
-    let child = cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn();
-    let child = child.unwrap();
-    let pid = child.id();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(child.wait_with_output());
-    });
-    match rx.recv_timeout(Duration::from_secs(secs)) {
-        Ok(o) => o.unwrap(),
-        Err(_) => {
-            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
-            panic!("{cmd:?} did not finish within {secs} s");
-        }
-    }
-}
-
-/// `multiftpd` with the test's usual environment removed.
-fn multiftpd() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_multiftpd"));
-    cmd.env_remove("RUST_LOG")
-        .env_remove("MULTIFTP_CONFIG")
-        .env_remove("MULTIFTP_VERBOSE")
-        .env_remove("MULTIFTP_LOG_FORMAT");
-    cmd
+    let mut cmd = ftpadm();
+    cmd.arg("--root").arg(root).args(args).stdin(Stdio::null());
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap()
 }
 
 /// The number of enabled admins, as `ftpadm --json user list` reports them.
@@ -72,69 +35,9 @@ fn password_file(root: &Path) -> String {
     std::fs::read_to_string(path).unwrap().trim().to_string()
 }
 
-/// A `multiftpd` process on a free loopback port, stderr in a file; killed on drop.
-struct Daemon {
-    child: Child,
-    port: u16,
-    log: PathBuf,
-}
-
-impl Daemon {
-    /// Starts it on `root` and waits (at most 20 s) until it accepts connections.
-    fn start(root: &Path, extra: &[&str]) -> Daemon {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let log = root.with_extension(format!("{port}.log"));
-        let child = multiftpd()
-            .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
-            .arg("--root")
-            .arg(root)
-            .args(extra)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap();
-        let d = Daemon { child, port, log };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "multiftpd did not start: {}", d.stderr());
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        d
-    }
-
-    fn stderr(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// Its stderr once it contains `needle` (waiting at most 10 s).
-    fn stderr_with(&self, needle: &str) -> String {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let log = self.stderr();
-            if log.contains(needle) {
-                return log;
-            }
-            assert!(Instant::now() < deadline, "no {needle:?} in the log: {log}");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    fn url(&self, user: &str, pass: &str) -> String {
-        format!("ftp://{user}:{pass}@127.0.0.1:{}/", self.port)
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// curl's exit status for a listing of `url` (20 s at most).
+/// Whether curl lists `url`.
 fn curl_lists(url: &str) -> bool {
-    run_bounded(Command::new("curl").args(["-sS", "--max-time", "20", url]), 30).status.success()
+    curl(&[url]).status.success()
 }
 
 // ---- item 3: the last enabled admin ----
@@ -234,13 +137,13 @@ fn ftpadm_init_creates_root_homes_database_and_the_first_admin() {
 
     // The generated password logs in, and the first `ftpadm passwd admin` removes its file.
     let d = Daemon::start(&r, &[]);
-    assert!(curl_lists(&d.url("admin", &password)));
+    assert!(curl_lists(&d.url("admin", &password, "/")));
     let o = ftpadm_at(&r, &["passwd", "admin", "--password-stdin"], "brand-new-pass1\n");
     assert!(o.status.success(), "{}", err(&o));
     assert!(!r.join("initial-admin-password").exists());
     assert!(out(&o).contains("initial-admin-password"), "{}", out(&o));
-    assert!(!curl_lists(&d.url("admin", &password)));
-    assert!(curl_lists(&d.url("admin", "brand-new-pass1")));
+    assert!(!curl_lists(&d.url("admin", &password, "/")));
+    assert!(curl_lists(&d.url("admin", "brand-new-pass1", "/")));
 }
 
 // ---- item 10: the first admin's password ----
@@ -253,6 +156,7 @@ fn a_first_start_on_a_busy_port_keeps_the_password_in_a_file() {
     let port = busy.local_addr().unwrap().port().to_string();
     let o = run_bounded(
         multiftpd().args(["--bind", "127.0.0.1", "--port", &port, "--root"]).arg(&root),
+        "",
         30,
     );
     assert_eq!(o.status.code(), Some(1), "{}", err(&o));
@@ -265,11 +169,11 @@ fn a_first_start_on_a_busy_port_keeps_the_password_in_a_file() {
 
     // The next start has users: it shows nothing new but points at the file, and the
     // password from the file works.
-    let d = Daemon::start(&root, &[]);
-    let log = d.stderr_with("multiftpd starting");
+    let mut d = Daemon::start(&root, &[]);
+    let log = d.wait_log("multiftpd starting", 1);
     assert!(!log.contains("First start") && !log.contains(&password), "{log}");
     assert!(log.contains("initial-admin-password"), "{log}");
-    assert!(curl_lists(&d.url("admin", &password)));
+    assert!(curl_lists(&d.url("admin", &password, "/")));
     let o = ftpadm_at(&root, &["passwd", "admin", "--password-stdin"], "brand-new-pass1\n");
     assert!(o.status.success(), "{}", err(&o));
     assert!(!root.join("initial-admin-password").exists(), "removed by ftpadm passwd admin");
@@ -279,24 +183,24 @@ fn a_first_start_on_a_busy_port_keeps_the_password_in_a_file() {
 fn a_first_start_prints_the_password_once_serving_and_writes_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("root");
-    let d = Daemon::start(&root, &[]);
-    let log = d.stderr_with("password:");
+    let mut d = Daemon::start(&root, &[]);
+    let log = d.wait_log("password:", 1);
     let password = password_file(&root);
     assert!(log.contains(&format!("password: {password}")), "{log}");
     assert!(log.contains("initial-admin-password"), "the block names the file: {log}");
     // Shown after the start-up line, i.e. once everything before serving went through.
     let starting = log.find("multiftpd starting").expect("start-up line");
     assert!(log.find("First start").unwrap() > starting, "{log}");
-    assert!(curl_lists(&d.url("admin", &password)));
+    assert!(curl_lists(&d.url("admin", &password, "/")));
 }
 
 #[test]
 fn a_first_start_in_json_mode_emits_the_password_as_one_json_event() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("root");
-    let d = Daemon::start(&root, &["--log-format", "json"]);
+    let mut d = Daemon::start(&root, &["--log-format", "json"]);
     let password = password_file(&root);
-    let log = d.stderr_with(&password);
+    let log = d.wait_log(&password, 1);
     let events: Vec<serde_json::Value> = log
         .lines()
         .filter(|l| !l.trim().is_empty())
@@ -316,13 +220,9 @@ fn a_first_start_in_json_mode_emits_the_password_as_one_json_event() {
 
 #[test]
 fn a_start_with_users_but_no_admin_says_how_to_make_one() {
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().join("root");
-    create_database(&root);
-    let o = ftpadm_at(&root, &["user", "add", "alice", "--password-stdin"], &format!("{PW}\n"));
-    assert!(o.status.success(), "{}", err(&o));
-    let d = Daemon::start(&root, &[]);
-    let log = d.stderr_with("multiftpd starting");
+    let (_dir, root) = root_with(&["alice"]);
+    let mut d = Daemon::start(&root, &[]);
+    let log = d.wait_log("multiftpd starting", 1);
     assert!(log.contains("no enabled admin"), "{log}");
     assert!(log.contains("ftpadm user update NAME --admin"), "{log}");
     assert!(!log.contains("First start") && !root.join("initial-admin-password").exists());
@@ -385,7 +285,7 @@ async fn site_user_add_refuses_an_old_home_and_del_refuses_yourself() {
 fn an_empty_stdin_is_reported_as_no_password() {
     let dir = tempfile::tempdir().unwrap();
     create_database(dir.path());
-    let dev_null = Command::new(env!("CARGO_BIN_EXE_ftpadm"))
+    let dev_null = ftpadm()
         .arg("--root")
         .arg(dir.path())
         .args(["user", "add", "dave", "--password-stdin"])
@@ -407,15 +307,10 @@ fn a_wrong_type_in_the_config_file_names_the_key() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("multiftpd.toml");
     std::fs::write(&file, "greeting = \"hi\"\nport = \"2121\"\n").unwrap();
-    let o = run_bounded(multiftpd().arg("--config").arg(&file).arg("check-config"), 30);
+    let o = run_bounded(multiftpd().arg("--config").arg(&file).arg("check-config"), "", 30);
     assert_eq!(o.status.code(), Some(1));
     assert!(err(&o).contains("key 'port' (line 2)"), "{}", err(&o));
-    let o = Command::new(env!("CARGO_BIN_EXE_ftpadm"))
-        .arg("--config")
-        .arg(&file)
-        .args(["user", "list"])
-        .output()
-        .unwrap();
+    let o = run_bounded(ftpadm().arg("--config").arg(&file).args(["user", "list"]), "", 60);
     assert_eq!(o.status.code(), Some(1));
     assert!(err(&o).contains("key 'port'"), "{}", err(&o));
 }
@@ -424,12 +319,7 @@ fn a_wrong_type_in_the_config_file_names_the_key() {
 fn check_config_loads_the_certificate_and_reports_a_key_mismatch() {
     let dir = tempfile::tempdir().unwrap();
     for pair in ["a", "b"] {
-        let o = Command::new(env!("CARGO_BIN_EXE_ftpadm"))
-            .args(["cert", "self-signed", "--host", "localhost", "--out-dir"])
-            .arg(dir.path().join(pair))
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "{}", err(&o));
+        self_signed_pair(&dir.path().join(pair));
     }
     let check = |cert: &str, key: &str| {
         run_bounded(
@@ -441,6 +331,7 @@ fn check_config_loads_the_certificate_and_reports_a_key_mismatch() {
                 .arg("--tls-key")
                 .arg(dir.path().join(key))
                 .arg("check-config"),
+            "",
             30,
         )
     };
@@ -463,6 +354,7 @@ fn multiftp_verbose_takes_boolean_words() {
                 .arg("--root")
                 .arg(dir.path())
                 .arg("check-config"),
+            "",
             30,
         );
         assert!(o.status.success(), "MULTIFTP_VERBOSE={value}: {}", err(&o));
@@ -473,6 +365,7 @@ fn multiftp_verbose_takes_boolean_words() {
             .arg("--root")
             .arg(dir.path())
             .arg("check-config"),
+        "",
         30,
     );
     assert_eq!(o.status.code(), Some(2), "{}", err(&o));

@@ -1,83 +1,9 @@
 //! The real `multiftpd` binary: logs, the fail2ban filter, the transfer log, signals.
 
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use crate::harness::*;
-
-/// A running `multiftpd` process with stderr captured in a file.
-struct Daemon {
-    child: Child,
-    port: u16,
-    log: std::path::PathBuf,
-}
-
-impl Daemon {
-    fn start(root: &Path, extra: &[&str]) -> Daemon {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let log = root.with_extension("stderr.log");
-        let child = Command::new(env!("CARGO_BIN_EXE_multiftpd"))
-            .args([
-                "--bind",
-                "127.0.0.1",
-                "--port",
-                &port.to_string(),
-                "--passive-ports",
-                "42000-42100",
-            ])
-            .arg("--root")
-            .arg(root)
-            .args(extra)
-            .env_remove("RUST_LOG")
-            .stderr(std::fs::File::create(&log).unwrap())
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "daemon did not start: {}",
-                std::fs::read_to_string(&log).unwrap()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Daemon { child, port, log }
-    }
-
-    fn url(&self, user: &str, pass: &str, path: &str) -> String {
-        format!("ftp://{user}:{pass}@127.0.0.1:{}{path}", self.port)
-    }
-
-    fn stderr(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap()
-    }
-
-    fn signal(&self, sig: &str) {
-        let st = Command::new("kill").args([sig, &self.child.id().to_string()]).status().unwrap();
-        assert!(st.success());
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn curl(args: &[&str]) -> std::process::Output {
-    Command::new("curl").args(["-sS", "--max-time", "30"]).args(args).output().unwrap()
-}
-
-fn add(root: &Path, user: &str) {
-    if !root.join("multiftp.db").exists() {
-        create_database(root);
-    }
-    let o = ftpadm_at(root, &["user", "add", user, "--password-stdin"], &format!("{PW}\n"));
-    assert!(o.status.success(), "{}", err(&o));
-}
 
 /// The failregex lines of our fail2ban filter, as Rust regexes with a `host` group.
 fn fail2ban_regexes() -> Vec<regex::Regex> {
@@ -122,16 +48,7 @@ fn fail2ban_regexes() -> Vec<regex::Regex> {
 #[test]
 fn the_fail2ban_filter_matches_the_failures_the_daemon_logs_in_both_formats() {
     for format in ["text", "json"] {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path().join("root");
-        std::fs::create_dir_all(&root).unwrap();
-        add(&root, "alice");
-        let d = Daemon::start(&root, &["--log-format", format]);
-        assert!(curl(&[&d.url("alice", PW, "/")]).status.success());
-        assert!(!curl(&[&d.url("alice", "wrongpass1", "/")]).status.success());
-        assert!(!curl(&[&d.url("nosuchuser", "whatever1", "/")]).status.success());
-        std::thread::sleep(Duration::from_millis(300));
-        let log = d.stderr();
+        let (_dir, _d, log) = daemon_after_failed_logins(format);
         assert!(!log.contains(PW) && !log.contains("wrongpass1"), "passwords never logged: {log}");
         let res = fail2ban_regexes();
         let hits: Vec<String> = log
@@ -145,10 +62,7 @@ fn the_fail2ban_filter_matches_the_failures_the_daemon_logs_in_both_formats() {
 
 #[test]
 fn the_transfer_log_records_uploads_downloads_and_deletes() {
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().join("root");
-    std::fs::create_dir_all(&root).unwrap();
-    add(&root, "alice");
+    let (dir, root) = root_with(&["alice"]);
     let xfer = dir.path().join("xferlog");
     let d = Daemon::start(&root, &["--transfer-log", xfer.to_str().unwrap()]);
     let src = dir.path().join("a file.bin");
@@ -158,8 +72,9 @@ fn the_transfer_log_records_uploads_downloads_and_deletes() {
     );
     assert!(curl(&[&d.url("alice", PW, "/a%20file.bin")]).status.success());
     assert!(curl(&["-Q", "DELE a file.bin", &d.url("alice", PW, "/")]).status.success());
-    std::thread::sleep(Duration::from_millis(300));
-    let text = std::fs::read_to_string(&xfer).unwrap();
+    let read = || std::fs::read_to_string(&xfer).unwrap_or_default();
+    assert!(wait_until(|| read().lines().count() >= 3, Duration::from_secs(10)), "{}", read());
+    let text = read();
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 3, "{text}");
     let re = regex::Regex::new(r"^\w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d \d{4} 0 127\.0\.0\.1 (\d+) (\S+) b _ ([iod]) r alice ftp 0 \* c$").unwrap();
@@ -177,40 +92,28 @@ fn the_transfer_log_records_uploads_downloads_and_deletes() {
 
 #[test]
 fn sigterm_lets_an_upload_in_flight_finish_then_exits_0() {
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().join("root");
-    std::fs::create_dir_all(&root).unwrap();
-    add(&root, "alice");
+    let (dir, root) = root_with(&["alice"]);
     let mut d = Daemon::start(&root, &["--shutdown-grace", "20"]);
     let src = dir.path().join("big.bin");
     let body = data(3 << 20);
     std::fs::write(&src, &body).unwrap();
-    // About 3 s at 1 MiB/s; the signal comes in the middle.
+    // About 3 s at 1 MiB/s; the signal comes in the middle, once a third has arrived.
     let upload = Command::new("curl")
-        .args([
-            "-sS",
-            "--limit-rate",
-            "1M",
-            "-T",
-            src.to_str().unwrap(),
-            &d.url("alice", PW, "/big.bin"),
-        ])
+        .args(["-sS", "--max-time", "60", "--limit-rate", "1M", "-T", src.to_str().unwrap()])
+        .arg(d.url("alice", PW, "/big.bin"))
+        .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(1200));
+    let target = root.join("home/alice/big.bin");
+    let arrived = || std::fs::metadata(&target).map_or(0, |m| m.len());
+    assert!(wait_until(|| arrived() >= 1 << 20, Duration::from_secs(20)), "upload did not start");
+    assert!(arrived() < body.len() as u64, "the upload was over before the signal");
     d.signal("-TERM");
     let out = upload.wait_with_output().unwrap();
     assert!(out.status.success(), "upload failed: {}", String::from_utf8_lossy(&out.stderr));
-    same(&std::fs::read(root.join("home/alice/big.bin")).unwrap(), &body, "upload in flight");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let status = loop {
-        if let Some(st) = d.child.try_wait().unwrap() {
-            break st;
-        }
-        assert!(Instant::now() < deadline, "daemon still running");
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    same(&std::fs::read(&target).unwrap(), &body, "upload in flight");
+    let status = d.wait_exit(Duration::from_secs(30));
     assert_eq!(status.code(), Some(0), "{}", d.stderr());
     assert!(d.stderr().contains("SIGTERM received"), "{}", d.stderr());
     // New connections are refused once it is down.
@@ -219,11 +122,7 @@ fn sigterm_lets_an_upload_in_flight_finish_then_exits_0() {
 
 #[test]
 fn session_limits_refuse_extra_logins_with_530() {
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().join("root");
-    std::fs::create_dir_all(&root).unwrap();
-    add(&root, "alice");
-    add(&root, "bob");
+    let (_dir, root) = root_with(&["alice", "bob"]);
     let d = Daemon::start(&root, &["--max-sessions-per-user", "1", "--max-sessions", "2"]);
     let login = |user: &str| {
         let mut s = std::net::TcpStream::connect(("127.0.0.1", d.port)).unwrap();
@@ -245,7 +144,7 @@ fn session_limits_refuse_extra_logins_with_530() {
     assert!(reply.starts_with("530 too many sessions for alice"), "second alice session: {reply}");
     let (_b1, _r3, reply) = login("bob");
     assert!(reply.starts_with("230"), "{reply}");
-    add(&root, "carol");
+    ftpadm_add_user(&root, "carol");
     let (_c1, _r4, reply) = login("carol");
     assert!(reply.starts_with("530 server full"), "server full: {reply}");
     let log = d.stderr();
@@ -254,13 +153,8 @@ fn session_limits_refuse_extra_logins_with_530() {
 
 #[test]
 fn metrics_and_health_are_served_over_http() {
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().join("root");
-    std::fs::create_dir_all(&root).unwrap();
-    add(&root, "alice");
-    let http_port =
-        std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let http = format!("127.0.0.1:{http_port}");
+    let (dir, root) = root_with(&["alice"]);
+    let http = format!("127.0.0.1:{}", unused_port());
     let d = Daemon::start(&root, &["--http-bind", &http]);
     let src = dir.path().join("f.bin");
     std::fs::write(&src, data(1000)).unwrap();

@@ -1,10 +1,14 @@
-//! `TestServer`: a temp root and database, the real server on a free loopback port, and helpers
-//! to log in with suppaftp and run `ftpadm`.
+//! Everything the tests share: `TestServer` (the server in process over a temp root and
+//! database), `Daemon` (the real `multiftpd` binary), `RawControl` (a control connection spoken
+//! by hand), the `ftpadm`/`curl`/tool runners with time limits, ports, and `wait_until`.
 
+use std::ffi::OsString;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::sync::atomic::{AtomicU16, Ordering};
-use std::time::Duration;
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use multiftp::account::{NewAccount, Role};
 use multiftp::config::RawConfig;
@@ -19,6 +23,9 @@ use tokio::task::JoinHandle;
 /// A password every test user gets.
 pub const PW: &str = "password123";
 
+/// How often [`wait_until`] and [`wait_until_async`] look again.
+const POLL: Duration = Duration::from_millis(20);
+
 /// A running server and its data.
 pub struct TestServer {
     /// Kept so the temp folder lives as long as the server.
@@ -31,16 +38,76 @@ pub struct TestServer {
     task: Option<JoinHandle<multiftp::Result<()>>>,
 }
 
-fn free_port() -> u16 {
+// ---- Waiting ----
+
+/// Polls `condition` until it holds or `timeout` has passed; whether it held. For tests without
+/// a runtime (in an async test use [`wait_until_async`], which lets the server run meanwhile).
+pub fn wait_until(mut condition: impl FnMut() -> bool, timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if condition() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(POLL);
+    }
+}
+
+/// [`wait_until`] for async tests: the runtime (and the in-process server on it) goes on
+/// between tries.
+pub async fn wait_until_async(mut condition: impl AsyncFnMut() -> bool, timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if condition().await {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+// ---- Ports ----
+
+/// A TCP port that was free on 127.0.0.1 a moment ago (the kernel's ephemeral range, which
+/// [`passive_range`] stays below).
+pub fn unused_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-/// Each server gets its own passive range so parallel tests never compete for data ports.
-fn passive_range() -> String {
-    static NEXT: AtomicU16 = AtomicU16::new(0);
-    let n = NEXT.fetch_add(1, Ordering::Relaxed) % 200;
-    let base = 30000 + n * 64;
-    format!("{}-{}", base, base + 63)
+/// The first port of the passive ranges, and the end of the area they come from: below Linux's
+/// ephemeral ports (32768 and up), so no control port from [`unused_port`] lands in one.
+const PASSIVE_AREA: std::ops::Range<usize> = 10_000..32_768;
+/// Ports in each test server's passive range.
+const PASSIVE_PORTS: usize = 64;
+
+/// A passive range (`"first-last"`) no other server of this process has had, every port of it
+/// free right now: parallel tests never compete for data ports. A process-wide counter hands
+/// out the blocks; it starts at a block chosen by the process id, so test runs in other
+/// worktrees on the same machine mostly use other blocks, and a block found busy is skipped.
+pub fn passive_range() -> String {
+    static NEXT: AtomicUsize = AtomicUsize::new(usize::MAX);
+    let blocks = PASSIVE_AREA.len() / PASSIVE_PORTS;
+    let _ = NEXT.compare_exchange(
+        usize::MAX,
+        std::process::id() as usize % blocks,
+        Ordering::Relaxed,
+        Ordering::Relaxed,
+    );
+    for _ in 0..blocks {
+        let block = NEXT.fetch_add(1, Ordering::Relaxed) % blocks;
+        let first = PASSIVE_AREA.start + block * PASSIVE_PORTS;
+        let ports = first..first + PASSIVE_PORTS;
+        let free =
+            ports.clone().all(|p| std::net::TcpListener::bind(("127.0.0.1", p as u16)).is_ok());
+        if free {
+            return format!("{}-{}", first, first + PASSIVE_PORTS - 1);
+        }
+    }
+    panic!("no free block of {PASSIVE_PORTS} ports in {PASSIVE_AREA:?} for a passive range");
 }
 
 impl TestServer {
@@ -64,7 +131,7 @@ impl TestServer {
     pub async fn start_bound(users: &[&str], extra: RawConfig, bind: &str) -> TestServer {
         let dir = TempDir::new().unwrap();
         for _attempt in 0..3 {
-            let port = free_port();
+            let port = unused_port();
             let raw = RawConfig {
                 bind: Some(bind.into()),
                 port: Some(port),
@@ -88,31 +155,32 @@ impl TestServer {
                 })
                 .await
             });
-            let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-            loop {
-                if task.is_finished() {
-                    break;
-                }
-                // In PROXY protocol mode the server says nothing until it gets the PROXY
-                // header, so a TCP connect is the readiness signal there.
-                let host: std::net::IpAddr = bind.parse().unwrap();
-                let ready = if extra.proxy_protocol_port.is_some() {
+            // In PROXY protocol mode the server says nothing until it gets the PROXY header,
+            // so a TCP connect is the readiness signal there.
+            let host: std::net::IpAddr = bind.parse().unwrap();
+            let proxy = extra.proxy_protocol_port.is_some();
+            let ready = async || {
+                if proxy {
                     tokio::net::TcpStream::connect((host, port)).await.is_ok()
                 } else {
                     AsyncFtpStream::connect((host, port)).await.is_ok()
-                };
-                if ready {
-                    return TestServer {
-                        _dir: dir,
-                        app,
-                        port,
-                        host: bind.to_string(),
-                        stop: Some(tx),
-                        task: Some(task),
-                    };
                 }
-                assert!(tokio::time::Instant::now() < deadline, "server did not come up");
-                tokio::time::sleep(Duration::from_millis(20)).await;
+            };
+            let up = wait_until_async(
+                async || task.is_finished() || ready().await,
+                Duration::from_secs(10),
+            )
+            .await;
+            if !task.is_finished() {
+                assert!(up, "server did not come up");
+                return TestServer {
+                    _dir: dir,
+                    app,
+                    port,
+                    host: bind.to_string(),
+                    stop: Some(tx),
+                    task: Some(task),
+                };
             }
             // The port was taken between our probe and the server's bind: try another.
         }
@@ -150,6 +218,11 @@ impl TestServer {
         // Image type (RFC 959 3.1.1.3): bytes go through unchanged.
         ftp.transfer_type(suppaftp::types::FileType::Binary).await.unwrap();
         ftp
+    }
+
+    /// A raw control connection logged in as `user` with [`PW`].
+    pub async fn control(&self, user: &str) -> RawControl {
+        RawControl::open(&self.addr(), user).await
     }
 
     /// Runs `ftpadm --root <root> args...` with `stdin` as input.
@@ -212,22 +285,91 @@ pub fn create_database(root: &Path) {
     .unwrap();
 }
 
-/// Runs the real `ftpadm` binary against `root`.
+/// Adds `user` (password [`PW`]) to the data root `root` with the real `ftpadm`, creating the
+/// database first when there is none (as the daemon's first start would).
+pub fn ftpadm_add_user(root: &Path, user: &str) {
+    if !root.join("multiftp.db").exists() {
+        create_database(root);
+    }
+    let o = ftpadm_at(root, &["user", "add", user, "--password-stdin"], &format!("{PW}\n"));
+    assert!(o.status.success(), "ftpadm user add {user}: {}", err(&o));
+}
+
+/// A temp folder holding a data root `<dir>/root` with a database and `users` ([`PW`]), added
+/// by the real `ftpadm`. The folder is free for the test's other files.
+pub fn root_with(users: &[&str]) -> (TempDir, PathBuf) {
+    let dir = TempDir::new().unwrap();
+    let root = dir.path().join("root");
+    create_database(&root);
+    for user in users {
+        ftpadm_add_user(&root, user);
+    }
+    (dir, root)
+}
+
+/// Removes what the test runner's environment could bring into a child: `RUST_LOG` and every
+/// `MULTIFTP_*` variable (the binaries read settings from them).
+fn clean_env(cmd: &mut Command) -> &mut Command {
+    cmd.env_remove("RUST_LOG");
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("MULTIFTP_") {
+            cmd.env_remove(name);
+        }
+    }
+    cmd
+}
+
+/// The real `ftpadm` binary, with a clean environment.
+pub fn ftpadm() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ftpadm"));
+    clean_env(&mut cmd);
+    cmd
+}
+
+/// The real `multiftpd` binary, with a clean environment.
+pub fn multiftpd() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_multiftpd"));
+    clean_env(&mut cmd);
+    cmd
+}
+
+/// Runs the real `ftpadm` binary against `root` with `stdin` as input, at most 60 s.
 pub fn ftpadm_at(root: &Path, args: &[&str], stdin: &str) -> Output {
-    use std::io::Write;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ftpadm"))
-        .arg("--root")
-        .arg(root)
-        .args(args)
-        .env_remove("MULTIFTP_CONFIG")
-        .env_remove("MULTIFTP_DB")
+    run_bounded(ftpadm().arg("--root").arg(root).args(args), stdin, 60)
+}
+
+/// Runs `cmd` with `stdin` as its input to its end, at most `secs` seconds (killed, and the
+/// test failed, after that). Panics with a hint when the program is not installed.
+pub fn run_bounded(cmd: &mut Command, stdin: &str, secs: u64) -> Output {
+    let mut child = cmd
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
-    child.wait_with_output().unwrap()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?} ({e}): .ci/run installs what tests need"));
+    let pid = child.id();
+    let input = child.stdin.take().unwrap();
+    let stdin = stdin.to_string();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut input = input;
+        // A program that exits without reading its input closes the pipe: not an error here.
+        let _ = input.write_all(stdin.as_bytes());
+        drop(input);
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(Duration::from_secs(secs)) {
+        Ok(o) => o.unwrap(),
+        Err(_) => {
+            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+            panic!("{cmd:?} did not finish within {secs} s");
+        }
+    }
+}
+
+/// Runs curl quietly (errors still shown), at most 20 s, from a test without a runtime.
+pub fn curl(args: &[&str]) -> Output {
+    run_bounded(Command::new("curl").args(["-sS", "--max-time", "20"]).args(args), "", 30)
 }
 
 /// stdout as text.
@@ -309,57 +451,46 @@ impl RawControl {
         RawControl { reader: tokio::io::BufReader::new(r), writer: w }
     }
 
-    /// Sends `text` as is (add the CRLF).
+    /// Connects to `addr`, reads the greeting and logs in as `user` with [`PW`] (image type).
+    pub async fn open(addr: &str, user: &str) -> RawControl {
+        let mut c = RawControl::connect(addr).await;
+        c.login_checked(user).await;
+        c
+    }
+
+    /// Sends `text` as is (add the CRLF); panics if the server has closed the connection.
     pub async fn send(&mut self, text: &str) {
-        use tokio::io::AsyncWriteExt;
-        self.writer.write_all(text.as_bytes()).await.unwrap();
-    }
-
-    /// The next whole reply (all lines of a multi-line one), waiting at most `secs`.
-    pub async fn reply_within(&mut self, secs: u64) -> String {
-        use tokio::io::AsyncBufReadExt;
-        let mut all = String::new();
-        loop {
-            let mut line = String::new();
-            let n =
-                tokio::time::timeout(Duration::from_secs(secs), self.reader.read_line(&mut line))
-                    .await
-                    .expect("a reply in time")
-                    .unwrap();
-            assert!(n > 0, "the server closed the control connection after {all:?}");
-            all.push_str(&line);
-            if line.len() >= 4 && line.as_bytes()[3] == b' ' {
-                return all;
-            }
-        }
-    }
-
-    /// The next whole reply, waiting at most 10 s.
-    pub async fn reply(&mut self) -> String {
-        self.reply_within(10).await
-    }
-
-    /// Sends `command` and returns its reply.
-    pub async fn cmd(&mut self, command: &str) -> String {
-        self.send(&format!("{command}\r\n")).await;
-        self.reply().await
-    }
-
-    /// Logs in as `user` with [`PW`] (reading the greeting first) and selects image type.
-    pub async fn login(&mut self, user: &str) {
-        assert!(self.reply().await.starts_with("220"));
-        assert!(self.cmd(&format!("USER {user}")).await.starts_with("331"));
-        assert!(self.cmd(&format!("PASS {PW}")).await.starts_with("230"));
-        assert!(self.cmd("TYPE I").await.starts_with("200"));
+        self.send_bytes(text.as_bytes()).await.unwrap();
     }
 
     /// Opens a passive data connection (EPSV, RFC 2428).
     pub async fn data_connection(&mut self) -> tokio::net::TcpStream {
-        let r = self.cmd("EPSV").await;
-        assert!(r.starts_with("229"), "{r}");
-        let port: u16 =
-            r.split("|||").nth(1).and_then(|t| t.split('|').next()).unwrap().parse().unwrap();
-        tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap()
+        let (code, text) = self.exchange("EPSV").await;
+        assert_eq!(code, 229, "{text}");
+        tokio::net::TcpStream::connect(("127.0.0.1", epsv_reply_port(&text))).await.unwrap()
+    }
+
+    /// STOR of `body` over a fresh EPSV connection (which must get 150); the final reply.
+    pub async fn store(&mut self, path: &str, body: &[u8]) -> (u32, String) {
+        use tokio::io::AsyncWriteExt as _;
+        let mut d = self.data_connection().await;
+        let (code, text) = self.exchange(&format!("STOR {path}")).await;
+        assert_eq!(code, 150, "STOR {path}: {text}");
+        d.write_all(body).await.unwrap();
+        d.shutdown().await.unwrap();
+        drop(d);
+        self.next_reply(10).await.expect("the transfer's final reply")
+    }
+
+    /// RETR over a fresh EPSV connection (which must get 150): the bytes and the final reply
+    /// code.
+    pub async fn retrieve(&mut self, path: &str) -> (Vec<u8>, u32) {
+        let mut d = self.data_connection().await;
+        let (code, text) = self.exchange(&format!("RETR {path}")).await;
+        assert_eq!(code, 150, "RETR {path}: {text}");
+        let body = read_all_within(&mut d, 10).await;
+        let (code, _) = self.next_reply(10).await.expect("the transfer's final reply");
+        (body, code)
     }
 }
 
@@ -405,7 +536,7 @@ pub enum NoReply {
 impl RawControl {
     /// Sends raw bytes; an error (the server closed or reset) is returned, not a panic.
     pub async fn send_bytes(&mut self, bytes: &[u8]) -> std::io::Result<()> {
-        use tokio::io::AsyncWriteExt;
+        use tokio::io::AsyncWriteExt as _;
         self.writer.write_all(bytes).await
     }
 
@@ -535,11 +666,11 @@ pub fn quoted_path(reply: &str) -> Option<String> {
 
 /// A new self-signed pair (certificate, key) from the real `ftpadm cert self-signed`, in `dir`.
 pub fn self_signed_pair(dir: &Path) -> (PathBuf, PathBuf) {
-    let o = Command::new(env!("CARGO_BIN_EXE_ftpadm"))
-        .args(["cert", "self-signed", "--host", "localhost", "--out-dir"])
-        .arg(dir)
-        .output()
-        .unwrap();
+    let o = run_bounded(
+        ftpadm().args(["cert", "self-signed", "--host", "localhost", "--out-dir"]).arg(dir),
+        "",
+        60,
+    );
     assert!(o.status.success(), "{}", err(&o));
     (dir.join("cert.pem"), dir.join("key.pem"))
 }
@@ -557,23 +688,13 @@ pub async fn start_tls(dir: &Path, policy: &str, users: &[&str], extra: RawConfi
     TestServer::start_custom(users, raw).await
 }
 
-/// Runs an external program with a time limit (tokio's Command, so the in-process server on
-/// the test's runtime keeps serving). Panics with a clear message if it is not installed.
+/// Runs an external program with a time limit from an async test: on the blocking pool, so the
+/// in-process server on the test's runtime keeps serving. Panics with a clear message if it is
+/// not installed.
 pub async fn run_tool(program: &str, args: &[&str], secs: u64) -> Output {
-    let child = tokio::process::Command::new(program)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap_or_else(|e| {
-            panic!("{program} is required for this test (.ci/run installs it): {e}")
-        });
-    tokio::time::timeout(Duration::from_secs(secs), child.wait_with_output())
-        .await
-        .unwrap_or_else(|_| panic!("{program} {args:?} did not finish within {secs} s"))
-        .unwrap()
+    let mut cmd = Command::new(program);
+    cmd.args(args);
+    tokio::task::spawn_blocking(move || run_bounded(&mut cmd, "", secs)).await.unwrap()
 }
 
 /// Runs a Python 3 script with arguments, at most 60 s.
@@ -583,7 +704,7 @@ pub async fn run_python(script: &str, args: &[&str]) -> Output {
     run_tool("python3", &all, 60).await
 }
 
-/// Runs curl quietly (errors still shown) with a 20 s limit.
+/// [`curl`] from an async test.
 pub async fn run_curl(args: &[&str]) -> Output {
     let mut all = vec!["-sS", "--max-time", "20"];
     all.extend_from_slice(args);
@@ -600,47 +721,144 @@ pub fn vm_rss_kib(pid: u32) -> u64 {
         .expect("VmRSS in /proc/<pid>/status")
 }
 
-/// A real `multiftpd` process on a free loopback port over a fresh root (stderr to a file).
-pub struct DaemonProcess {
-    child: std::process::Child,
-    /// Its control port.
-    pub port: u16,
-    /// Kept so the root lives as long as the process.
-    _dir: TempDir,
+// ---- The real daemon ----
+
+/// How to start a [`Daemon`]: its data root, extra flags, and how to run it.
+pub struct DaemonOptions {
+    root: PathBuf,
+    args: Vec<OsString>,
+    uid: Option<u32>,
+    ignore_sigxfsz: bool,
 }
 
-impl DaemonProcess {
-    /// Starts `multiftpd` with user `alice` ([`PW`]) and waits until it accepts connections.
-    pub fn start(extra: &[&str]) -> DaemonProcess {
-        let dir = TempDir::new().unwrap();
-        let root = dir.path().join("root");
-        create_database(&root);
-        let o = ftpadm_at(&root, &["user", "add", "alice", "--password-stdin"], &format!("{PW}\n"));
-        assert!(o.status.success(), "{}", err(&o));
-        let port = free_port();
-        let log = dir.path().join("stderr.log");
-        let child = Command::new(env!("CARGO_BIN_EXE_multiftpd"))
-            .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
-            .args(["--passive-ports", &passive_range()])
-            .arg("--root")
-            .arg(&root)
-            .args(extra)
-            .env_remove("RUST_LOG")
-            .env_remove("MULTIFTP_CONFIG")
-            .stderr(std::fs::File::create(&log).unwrap())
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap();
-        let deadline = std::time::Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "multiftpd did not start: {}",
-                std::fs::read_to_string(&log).unwrap_or_default()
+impl DaemonOptions {
+    /// Adds flags after the harness's own (`--bind`, `--port`, `--passive-ports`, `--root`).
+    pub fn args<S: Into<OsString>>(mut self, args: impl IntoIterator<Item = S>) -> Self {
+        self.args.extend(args.into_iter().map(Into::into));
+        self
+    }
+
+    /// Runs it as `uid` with the same gid (only root can).
+    pub fn uid(mut self, uid: u32) -> Self {
+        self.uid = Some(uid);
+        self
+    }
+
+    /// Starts it through `sh` with SIGXFSZ ignored (an ignored signal stays ignored across
+    /// exec): a write past a file-size limit then fails with EFBIG, as on a full disk, instead
+    /// of killing it.
+    pub fn ignore_sigxfsz(mut self) -> Self {
+        self.ignore_sigxfsz = true;
+        self
+    }
+
+    /// Starts `multiftpd` on a free loopback port and its own passive range, and waits (at most
+    /// 20 s) until it greets. A port taken between the probe and the daemon's bind is retried.
+    pub fn start(self) -> Daemon {
+        for _attempt in 0..3 {
+            let port = unused_port();
+            let mut cmd = if self.ignore_sigxfsz {
+                let mut sh = Command::new("sh");
+                clean_env(&mut sh)
+                    .args(["-c", "trap '' XFSZ; exec \"$0\" \"$@\""])
+                    .arg(env!("CARGO_BIN_EXE_multiftpd"));
+                sh
+            } else {
+                multiftpd()
+            };
+            cmd.args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+                .args(["--passive-ports", &passive_range()])
+                .arg("--root")
+                .arg(&self.root)
+                .args(&self.args)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                // A pipe, not a file: a file-size limit on the daemon must not silence its log.
+                .stderr(Stdio::piped());
+            if let Some(uid) = self.uid {
+                use std::os::unix::process::CommandExt;
+                cmd.uid(uid).gid(uid);
+            }
+            let mut child = cmd.spawn().unwrap();
+            let log = Arc::new(Mutex::new(Vec::new()));
+            let mut pipe = child.stderr.take().unwrap();
+            let sink = Arc::clone(&log);
+            let reader = std::thread::spawn(move || {
+                let mut buf = [0u8; 8192];
+                while let Ok(n @ 1..) = pipe.read(&mut buf) {
+                    sink.lock().unwrap().extend_from_slice(&buf[..n]);
+                }
+            });
+            let mut d = Daemon { child, port, root: self.root.clone(), log, reader: Some(reader) };
+            let mut exited = false;
+            let up = wait_until(
+                || {
+                    exited = d.child.try_wait().unwrap().is_some();
+                    exited || greets(port)
+                },
+                Duration::from_secs(20),
             );
-            std::thread::sleep(Duration::from_millis(50));
+            if exited {
+                if d.stderr().contains("already in use") {
+                    continue;
+                }
+                panic!("multiftpd exited: {}", d.stderr());
+            }
+            assert!(up, "multiftpd did not start: {}", d.stderr());
+            return d;
         }
-        DaemonProcess { child, port, _dir: dir }
+        panic!("could not start multiftpd on a free port");
+    }
+}
+
+/// A daemon over a fresh root with alice, logging in `format`, after one good login and two
+/// failed ones (alice's wrong password, an unknown user) by curl: the temp folder, the daemon
+/// and its log once it holds both failures.
+pub fn daemon_after_failed_logins(format: &str) -> (TempDir, Daemon, String) {
+    let (dir, root) = root_with(&["alice"]);
+    let mut d = Daemon::start(&root, &["--log-format", format]);
+    assert!(curl(&[&d.url("alice", PW, "/")]).status.success());
+    assert!(!curl(&[&d.url("alice", "wrongpass1", "/")]).status.success());
+    assert!(!curl(&[&d.url("nosuchuser", "whatever1", "/")]).status.success());
+    let log = d.wait_log("login failed", 2);
+    (dir, d, log)
+}
+
+/// Whether a server on `port` answers a connection with a 220 greeting (it binds its port
+/// before it registers in the database, and only greets after that).
+fn greets(port: u16) -> bool {
+    use std::io::BufRead;
+    let Ok(conn) = std::net::TcpStream::connect(("127.0.0.1", port)) else { return false };
+    conn.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(conn).read_line(&mut line).is_ok() && line.starts_with("220")
+}
+
+/// A real `multiftpd` process with its stderr captured; killed on drop.
+pub struct Daemon {
+    child: Child,
+    /// Its control port.
+    pub port: u16,
+    root: PathBuf,
+    log: Arc<Mutex<Vec<u8>>>,
+    reader: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Daemon {
+    /// Options for a daemon over the data root `root` (which needs no database: a first start
+    /// makes one).
+    pub fn on(root: &Path) -> DaemonOptions {
+        DaemonOptions {
+            root: root.to_path_buf(),
+            args: Vec::new(),
+            uid: None,
+            ignore_sigxfsz: false,
+        }
+    }
+
+    /// Starts a daemon over `root` with the extra flags `args`.
+    pub fn start(root: &Path, args: &[&str]) -> Daemon {
+        Daemon::on(root).args(args).start()
     }
 
     /// Its process id.
@@ -652,18 +870,79 @@ impl DaemonProcess {
     pub fn addr(&self) -> String {
         format!("127.0.0.1:{}", self.port)
     }
+
+    /// An `ftp://` URL of `path` on it, for curl.
+    pub fn url(&self, user: &str, pass: &str, path: &str) -> String {
+        format!("ftp://{user}:{pass}@127.0.0.1:{}{path}", self.port)
+    }
+
+    /// What it has written to stderr so far.
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.log.lock().unwrap()).into_owned()
+    }
+
+    /// Its stderr once it holds `needle` `n` times (at most 10 s); it must stay up meanwhile.
+    pub fn wait_log(&mut self, needle: &str, n: usize) -> String {
+        let mut died = false;
+        let seen = wait_until(
+            || {
+                died = self.child.try_wait().unwrap().is_some();
+                died || self.stderr().matches(needle).count() >= n
+            },
+            Duration::from_secs(10),
+        );
+        assert!(!died, "multiftpd died: {}", self.stderr());
+        assert!(seen, "not {n} times {needle:?} in the log: {}", self.stderr());
+        self.stderr()
+    }
+
+    /// Its stderr so far written to a file next to the root (for tools that read log files).
+    pub fn log_file(&self) -> PathBuf {
+        let path = self.root.with_extension(format!("{}.log", self.port));
+        std::fs::write(&path, self.stderr()).unwrap();
+        path
+    }
+
+    /// Sends it a signal (`-TERM`, `-HUP`).
+    pub fn signal(&self, sig: &str) {
+        let st = Command::new("kill").args([sig, &self.pid().to_string()]).status().unwrap();
+        assert!(st.success(), "kill {sig}");
+    }
+
+    /// Waits (at most `timeout`) until it exits; its exit status.
+    pub fn wait_exit(&mut self, timeout: Duration) -> ExitStatus {
+        let mut status = None;
+        let done = wait_until(
+            || {
+                status = self.child.try_wait().unwrap();
+                status.is_some()
+            },
+            timeout,
+        );
+        assert!(done, "multiftpd still running after {timeout:?}: {}", self.stderr());
+        status.unwrap()
+    }
+
+    /// Sends SIGTERM and returns the exit code (within 20 s).
+    pub fn stop(mut self) -> Option<i32> {
+        self.signal("-TERM");
+        self.wait_exit(Duration::from_secs(20)).code()
+    }
+
+    /// Kills it (SIGKILL), waits for it, and returns all it logged.
+    pub fn kill(mut self) -> String {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if let Some(reader) = self.reader.take() {
+            reader.join().unwrap();
+        }
+        self.stderr()
+    }
 }
 
-impl Drop for DaemonProcess {
+impl Drop for Daemon {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-/// A TCP port that was free on 127.0.0.1 a moment ago (for settings that take a second port).
-// Used by settings.rs, which joins main.rs with the engine's new settings.
-#[allow(dead_code)]
-pub fn unused_port() -> u16 {
-    free_port()
 }

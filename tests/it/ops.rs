@@ -7,139 +7,18 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::harness::*;
 
 /// The uid tests hand data roots to (`nobody` on Debian).
 const NOBODY: u32 = 65534;
 
-/// A running `multiftpd` with its stderr in a file.
-struct Daemon {
-    child: Child,
-    port: u16,
-    log: PathBuf,
-}
-
-impl Daemon {
-    /// Starts `multiftpd` on a free loopback port over `root` with `extra` flags, as `uid`
-    /// (and the same gid) when given, and waits until it accepts connections.
-    fn start(root: &Path, extra: &[&str], uid: Option<u32>) -> Daemon {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let log = root.with_extension("stderr.log");
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_multiftpd"));
-        cmd.args(["--bind", "127.0.0.1", "--port", &port.to_string()])
-            .args(["--passive-ports", "43000-43100"])
-            .arg("--root")
-            .arg(root)
-            .args(extra)
-            .env_remove("RUST_LOG")
-            .env_remove("MULTIFTP_CONFIG")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap());
-        if let Some(uid) = uid {
-            cmd.uid(uid).gid(uid);
-        }
-        let child = cmd.spawn().unwrap();
-        let mut d = Daemon { child, port, log };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(d.child.try_wait().unwrap().is_none(), "multiftpd exited: {}", d.stderr());
-            assert!(Instant::now() < deadline, "multiftpd did not start: {}", d.stderr());
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        d
-    }
-
-    fn stderr(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    fn url(&self, user: &str, path: &str) -> String {
-        format!("ftp://{user}:{PW}@127.0.0.1:{}{path}", self.port)
-    }
-
-    fn signal(&self, sig: &str) {
-        let st = Command::new("kill").args([sig, &self.child.id().to_string()]).status().unwrap();
-        assert!(st.success());
-    }
-
-    /// Waits (at most 10 s) until the log holds `needle` `n` times; the daemon must stay up.
-    fn wait_log(&mut self, needle: &str, n: usize) {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while self.stderr().matches(needle).count() < n {
-            assert!(self.child.try_wait().unwrap().is_none(), "multiftpd died: {}", self.stderr());
-            assert!(Instant::now() < deadline, "no {needle:?} in the log: {}", self.stderr());
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    /// Sends SIGTERM and returns the exit code (within 20 s).
-    fn stop(mut self) -> Option<i32> {
-        self.signal("-TERM");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Some(st) = self.child.try_wait().unwrap() {
-                return st.code();
-            }
-            assert!(Instant::now() < deadline, "multiftpd did not stop: {}", self.stderr());
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Runs `program args` under `timeout 60`; panics with a hint when it is missing.
+/// Runs `program args` with a 60 s limit; panics with a hint when it is missing.
 fn tool(program: &str, args: &[&str]) -> Output {
-    let o = Command::new("timeout")
-        .arg("60")
-        .arg(program)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    // timeout(1) exits 127 when it cannot run the program.
-    assert_ne!(o.status.code(), Some(127), "{program} is required (.ci/run installs it)");
-    o
-}
-
-fn curl(args: &[&str]) -> Output {
-    tool("curl", &[&["-sS", "--max-time", "30"][..], args].concat())
-}
-
-/// Creates the data root and its database through the library when missing, as the daemon's
-/// first start does (`ftpadm` itself is not meant to create one).
-fn ensure_database(root: &Path) {
-    if root.join("multiftp.db").exists() {
-        return;
-    }
-    let raw = multiftp::config::RawConfig { root: Some(root.to_path_buf()), ..Default::default() };
-    // A thread of its own: a runtime cannot start inside another.
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        rt.block_on(async {
-            let app = multiftp::App::open(multiftp::Settings::load(None, raw).unwrap()).await;
-            app.unwrap().pool.close().await;
-        });
-    })
-    .join()
-    .unwrap();
-}
-
-fn add_user(root: &Path, user: &str) {
-    ensure_database(root);
-    let o = ftpadm_at(root, &["user", "add", user, "--password-stdin"], &format!("{PW}\n"));
-    assert!(o.status.success(), "{}", err(&o));
+    run_bounded(Command::new(program).args(args), "", 60)
 }
 
 fn is_root() -> bool {
@@ -190,45 +69,25 @@ fn write_journal(lines: &str, pid: u32, file: &Path) {
     }
     let foreign = "2026-11-25T15:17:09.737745Z  WARN login failed user=x ip=198.51.100.7";
     entry(lines.len(), "other.service", foreign);
-    let mut child = Command::new("timeout")
-        .args(["60", journal_remote(), "-o"])
-        .arg(file)
-        .arg("-")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(export.as_bytes()).unwrap();
-    let o = child.wait_with_output().unwrap();
+    let o = run_bounded(Command::new(journal_remote()).arg("-o").arg(file).arg("-"), &export, 60);
     assert!(o.status.success(), "systemd-journal-remote: {}", err(&o));
 }
 
 #[test]
 fn fail2ban_regex_finds_the_failures_in_log_files_and_in_the_journal() {
     for format in ["text", "json"] {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path().join("root");
-        add_user(&root, "alice");
-        let d = Daemon::start(&root, &["--log-format", format], None);
-        assert!(curl(&[&d.url("alice", "/")]).status.success());
-        let wrong = format!("ftp://alice:wrongpass1@127.0.0.1:{}/", d.port);
-        assert!(!curl(&[&wrong]).status.success());
-        let unknown = format!("ftp://nosuchuser:whatever1@127.0.0.1:{}/", d.port);
-        assert!(!curl(&[&unknown]).status.success());
-        std::thread::sleep(Duration::from_millis(300));
-        let log = d.stderr();
+        let (dir, d, log) = daemon_after_failed_logins(format);
         assert_eq!(log.matches("login failed").count(), 2, "{format}: {log}");
         let two = ["127.0.0.1", "127.0.0.1"];
 
         // The log as a file (stderr redirected, or a syslog file).
-        let hits = fail2ban_hits(d.log.to_str().unwrap());
+        let hits = fail2ban_hits(d.log_file().to_str().unwrap());
         assert_eq!(hits, two, "{format}, log file: {log}");
 
         // The jail's backend: the journal, read by fail2ban's systemd backend with the
         // filter's journalmatch.
         let journal = dir.path().join("multiftpd.journal");
-        write_journal(&log, d.child.id(), &journal);
+        write_journal(&log, d.pid(), &journal);
         let hits = fail2ban_hits(&format!("systemd-journal[journalfiles={}]", journal.display()));
         assert_eq!(hits, two, "{format}, journal: {log}");
 
@@ -247,11 +106,9 @@ fn fail2ban_regex_finds_the_failures_in_log_files_and_in_the_journal() {
 
 #[test]
 fn a_user_name_cannot_choose_the_banned_address() {
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().join("root");
-    add_user(&root, "alice");
+    let (_dir, root) = root_with(&["alice"]);
     for format in ["text", "json"] {
-        let d = Daemon::start(&root, &["--log-format", format], None);
+        let mut d = Daemon::start(&root, &["--log-format", format]);
         let mut c = std::net::TcpStream::connect(("127.0.0.1", d.port)).unwrap();
         c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
         let mut r = BufReader::new(c.try_clone().unwrap());
@@ -263,8 +120,8 @@ fn a_user_name_cannot_choose_the_banned_address() {
             r.read_line(&mut line).unwrap();
         }
         assert!(line.starts_with("530"), "{line}");
-        std::thread::sleep(Duration::from_millis(300));
-        let hits = fail2ban_hits(d.log.to_str().unwrap());
+        d.wait_log("login failed", 1);
+        let hits = fail2ban_hits(d.log_file().to_str().unwrap());
         assert_eq!(hits, ["127.0.0.1"], "{format}: {}", d.stderr());
     }
 }
@@ -303,15 +160,15 @@ fn file_fingerprint(cert: &Path) -> String {
 /// Waits (at most 10 s) until new connections are shown the certificate in `cert`.
 fn wait_served(port: u16, cert: &Path) {
     let want = file_fingerprint(cert);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let got = served_fingerprint(port);
-        if got == want {
-            return;
-        }
-        assert!(Instant::now() < deadline, "still served {got}, want {want}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let mut got = String::new();
+    let served = wait_until(
+        || {
+            got = served_fingerprint(port);
+            got == want
+        },
+        Duration::from_secs(10),
+    );
+    assert!(served, "still served {got}, want {want}");
 }
 
 /// An FTPS session (Python's ftplib) opened now that goes on after reloads: it logs in with
@@ -339,6 +196,8 @@ ftp.quit()
 print("ok", flush=True)
 "#;
     let mut child = Command::new("timeout")
+        // The session waits for the test between its steps, so it cannot run through
+        // `run_bounded`: timeout(1) bounds it.
         .args(["60", "python3", "-c", script, &port.to_string(), PW])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -354,9 +213,7 @@ print("ok", flush=True)
 
 #[test]
 fn sighup_reloads_a_renewed_certificate_and_sessions_go_on() {
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().join("root");
-    add_user(&root, "alice");
+    let (dir, root) = root_with(&["alice"]);
     // certbot's layout: the daemon reads fixed paths whose contents are renewed.
     let live = dir.path().join("live");
     let (cert, key) = self_signed_pair(&live);
@@ -369,7 +226,7 @@ fn sighup_reloads_a_renewed_certificate_and_sessions_go_on() {
         )
     };
     std::fs::write(&config, settings(&cert, &key, "Welcome to multiftp")).unwrap();
-    let mut d = Daemon::start(&root, &["--config", config.to_str().unwrap()], None);
+    let mut d = Daemon::start(&root, &["--config", config.to_str().unwrap()]);
     wait_served(d.port, &cert);
     let (mut session, mut session_out) = old_session(d.port);
 
@@ -409,11 +266,9 @@ fn sighup_reloads_a_renewed_certificate_and_sessions_go_on() {
 
 #[test]
 fn sighup_reopens_a_rotated_transfer_log() {
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().join("root");
-    add_user(&root, "alice");
+    let (dir, root) = root_with(&["alice"]);
     let xfer = dir.path().join("xferlog");
-    let mut d = Daemon::start(&root, &["--transfer-log", xfer.to_str().unwrap()], None);
+    let mut d = Daemon::start(&root, &["--transfer-log", xfer.to_str().unwrap()]);
     let src = dir.path().join("f.bin");
     std::fs::write(&src, data(1000)).unwrap();
     let lines = |p: &Path| std::fs::read_to_string(p).unwrap_or_default().lines().count();
@@ -422,20 +277,17 @@ fn sighup_reopens_a_rotated_transfer_log() {
         assert!(o.status.success(), "{}", err(&o));
     };
     let wait_lines = |p: &Path, n: usize| {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while lines(p) < n {
-            assert!(Instant::now() < deadline, "{} has {} lines", p.display(), lines(p));
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        let done = wait_until(|| lines(p) >= n, Duration::from_secs(10));
+        assert!(done, "{} has {} lines", p.display(), lines(p));
     };
-    upload(d.url("alice", "/one.bin"));
+    upload(d.url("alice", PW, "/one.bin"));
     wait_lines(&xfer, 1);
     // logrotate: rename, then `postrotate systemctl reload multiftpd`.
     let rotated = dir.path().join("xferlog.1");
     std::fs::rename(&xfer, &rotated).unwrap();
     d.signal("-HUP");
     d.wait_log("transfer log reopened", 1);
-    upload(d.url("alice", "/two.bin"));
+    upload(d.url("alice", PW, "/two.bin"));
     wait_lines(&xfer, 1);
     assert_eq!(lines(&rotated), 1);
     assert!(std::fs::read_to_string(&xfer).unwrap().contains("/two.bin"));
@@ -474,11 +326,13 @@ fn homes_made_by_root_belong_to_the_service_user_who_can_write_them() {
     // The service user's side: its key (given to it with --owner) and its first start,
     // which makes the database.
     let tls = dir.path().join("tls");
-    let o = Command::new(env!("CARGO_BIN_EXE_ftpadm"))
-        .args(["cert", "self-signed", "--host", "localhost", "--owner", "nobody", "--out-dir"])
-        .arg(&tls)
-        .output()
-        .unwrap();
+    let o = run_bounded(
+        ftpadm()
+            .args(["cert", "self-signed", "--host", "localhost", "--owner", "nobody", "--out-dir"])
+            .arg(&tls),
+        "",
+        60,
+    );
     assert!(o.status.success(), "{}", err(&o));
     for f in ["cert.pem", "key.pem"] {
         let m = std::fs::metadata(tls.join(f)).unwrap();
@@ -487,22 +341,25 @@ fn homes_made_by_root_belong_to_the_service_user_who_can_write_them() {
     assert_eq!(std::fs::metadata(tls.join("key.pem")).unwrap().mode() & 0o777, 0o600);
     let (cert, key) = (tls.join("cert.pem"), tls.join("key.pem"));
     // Only where nobody may run the binary (not when the tree is in a private home).
-    let runnable = Command::new(env!("CARGO_BIN_EXE_multiftpd"))
-        .arg("--version")
-        .uid(NOBODY)
-        .gid(NOBODY)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|st| st.success());
+    let runnable = {
+        use std::os::unix::process::CommandExt;
+        multiftpd()
+            .arg("--version")
+            .uid(NOBODY)
+            .gid(NOBODY)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|st| st.success())
+    };
     let d = runnable.then(|| {
         let tls = ["--tls-cert", cert.to_str().unwrap(), "--tls-key", key.to_str().unwrap()];
-        Daemon::start(&root, &tls, Some(NOBODY))
+        Daemon::on(&root).args(tls).uid(NOBODY).start()
     });
 
     // The admin's side: `sudo ftpadm user add`, as root.
     if d.is_none() {
-        ensure_database(&root);
+        create_database(&root);
     }
     let o = ftpadm_at(&root, &["user", "add", "alice", "--password-stdin"], &format!("{PW}\n"));
     assert!(o.status.success(), "{}", err(&o));
@@ -523,7 +380,8 @@ fn homes_made_by_root_belong_to_the_service_user_who_can_write_them() {
     };
     let src = dir.path().join("up.bin");
     std::fs::write(&src, data(5000)).unwrap();
-    let o = curl(&["--ssl-reqd", "-k", "-T", src.to_str().unwrap(), &d.url("alice", "/up.bin")]);
+    let o =
+        curl(&["--ssl-reqd", "-k", "-T", src.to_str().unwrap(), &d.url("alice", PW, "/up.bin")]);
     assert!(o.status.success(), "upload as the service user: {}{}", err(&o), d.stderr());
     same(&std::fs::read(root.join("home/alice/up.bin")).unwrap(), &data(5000), "upload");
 }
@@ -532,7 +390,7 @@ fn homes_made_by_root_belong_to_the_service_user_who_can_write_them() {
 fn a_database_made_by_root_belongs_to_the_service_user() {
     let Some((_dir, root)) = nobody_root() else { return };
     // What `sudo ftpadm` does on a new root (the library opens, and so creates, it).
-    ensure_database(&root);
+    create_database(&root);
     for path in [root.join("multiftp.db"), root.join("home")] {
         let m = std::fs::metadata(&path).unwrap();
         assert_eq!((m.uid(), m.gid()), (NOBODY, NOBODY), "{}", path.display());
@@ -543,7 +401,7 @@ fn a_database_made_by_root_belongs_to_the_service_user() {
 fn ftpadm_as_the_roots_owner_does_not_warn() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("root");
-    ensure_database(&root);
+    create_database(&root);
     let o = ftpadm_at(&root, &["user", "add", "alice", "--password-stdin"], &format!("{PW}\n"));
     assert!(o.status.success(), "{}", err(&o));
     assert!(!err(&o).contains("warning"), "{}", err(&o));
@@ -555,12 +413,14 @@ fn ftpadm_as_the_roots_owner_does_not_warn() {
 fn cert_owner_must_be_a_known_user_and_nothing_is_written_otherwise() {
     let dir = tempfile::tempdir().unwrap();
     let out_dir = dir.path().join("tls");
-    let o = Command::new(env!("CARGO_BIN_EXE_ftpadm"))
-        .args(["cert", "self-signed", "--host", "localhost", "--owner", "no-such-user-x"])
-        .arg("--out-dir")
-        .arg(&out_dir)
-        .output()
-        .unwrap();
+    let o = run_bounded(
+        ftpadm()
+            .args(["cert", "self-signed", "--host", "localhost", "--owner", "no-such-user-x"])
+            .arg("--out-dir")
+            .arg(&out_dir),
+        "",
+        60,
+    );
     assert_eq!(o.status.code(), Some(1), "{}", err(&o));
     assert!(err(&o).contains("no user 'no-such-user-x'"), "{}", err(&o));
     assert!(!out_dir.join("key.pem").exists() && !out_dir.join("cert.pem").exists());

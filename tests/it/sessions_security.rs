@@ -2,8 +2,7 @@
 //! deleted and kicked accounts lose their open sessions in every daemon, SITE PASSWD guesses
 //! are throttled, and a login does not depend on writing its time.
 
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use multiftp::account::ACCESS_RECHECK as RECHECK;
@@ -11,108 +10,22 @@ use multiftp::account::Role;
 
 use crate::harness::*;
 
-/// Longer than the daemons' recheck interval: after this, every daemon sees a change.
+/// Longer than the daemons' recheck interval: after this, every daemon sees a change. The
+/// tests below sleep this long on purpose: what they check is that the first command after
+/// the recheck interval is refused, so nothing may be sent (polled) before it has passed.
 const SETTLE: Duration = Duration::from_millis(1300);
 
-/// A real `multiftpd` process on `root` (which must hold users), killed on drop. Started
-/// through `sh` so it ignores SIGXFSZ (see `a_login_succeeds_when_its_time_cannot_be_written`).
-struct Multiftpd {
-    child: Child,
-    port: u16,
-}
-
-impl Multiftpd {
-    fn start(root: &Path) -> Multiftpd {
-        let port = unused_port();
-        let child = Command::new("sh")
-            // An ignored signal stays ignored across exec: with SIGXFSZ ignored, a write over
-            // the file-size limit fails with EFBIG (as on a full disk) instead of killing it.
-            .args(["-c", "trap '' XFSZ; exec \"$0\" \"$@\""])
-            .arg(env!("CARGO_BIN_EXE_multiftpd"))
-            .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
-            .args(["--passive-ports", "43000-43063"])
-            .arg("--root")
-            .arg(root)
-            .env_remove("RUST_LOG")
-            .env_remove("MULTIFTP_CONFIG")
-            .env_remove("MULTIFTP_DB")
-            .stdout(Stdio::null())
-            // A pipe, not a file: the file-size limit must not silence the log.
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        // Ready when it greets: it binds its port before it registers in the database, and
-        // only serves after that.
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while !greets(port) {
-            assert!(Instant::now() < deadline, "multiftpd did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Multiftpd { child, port }
-    }
-
-    fn addr(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
-    }
-
-    /// Stops it and returns what it logged.
-    fn stop(mut self) -> String {
-        use std::io::Read;
-        let _ = self.child.kill();
-        let mut log = String::new();
-        if let Some(mut e) = self.child.stderr.take() {
-            let _ = e.read_to_string(&mut log);
-        }
-        let _ = self.child.wait();
-        log
-    }
-}
-
-/// Whether a server on `port` answers a connection with a 220 greeting.
-fn greets(port: u16) -> bool {
-    use std::io::BufRead;
-    let Ok(conn) = std::net::TcpStream::connect(("127.0.0.1", port)) else { return false };
-    let _ = conn.set_read_timeout(Some(Duration::from_secs(5)));
-    let mut line = String::new();
-    std::io::BufReader::new(conn).read_line(&mut line).is_ok() && line.starts_with("220")
-}
-
-impl Drop for Multiftpd {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// A raw session logged in as `user` at `addr`.
-async fn session(addr: &str, user: &str) -> RawControl {
-    let mut c = RawControl::connect(addr).await;
-    c.login_checked(user).await;
-    c
-}
-
-/// Uploads `data` to `path` over a passive data connection.
+/// Uploads `data` to `path`, which must succeed (226).
 async fn stor(c: &mut RawControl, path: &str, data: &[u8]) {
-    use tokio::io::AsyncWriteExt;
-    let mut conn = c.data_connection().await;
-    let (code, text) = c.exchange(&format!("STOR {path}")).await;
-    assert_eq!(code, 150, "STOR {path}: {text}");
-    conn.write_all(data).await.unwrap();
-    conn.shutdown().await.unwrap();
-    drop(conn);
-    let (code, text) = c.next_reply(10).await.unwrap();
+    let (code, text) = c.store(path, data).await;
     assert_eq!(code, 226, "STOR {path}: {text}");
 }
 
-/// Downloads `path` over a passive data connection.
+/// Downloads `path`, which must succeed (226).
 async fn retr(c: &mut RawControl, path: &str) -> Vec<u8> {
-    let mut conn = c.data_connection().await;
-    let (code, text) = c.exchange(&format!("RETR {path}")).await;
-    assert_eq!(code, 150, "RETR {path}: {text}");
-    let got = read_all_within(&mut conn, 10).await;
-    let (code, text) = c.next_reply(10).await.unwrap();
-    assert_eq!(code, 226, "RETR {path}: {text}");
-    got
+    let (body, code) = c.retrieve(path).await;
+    assert_eq!(code, 226, "RETR {path}");
+    body
 }
 
 /// Asserts the session's next command gets 530 and the server then closes the connection.
@@ -144,16 +57,16 @@ async fn time_to_530(c: &mut RawControl) -> Duration {
 /// alice with a file at home and bob's shared file, in two sessions: one working at home,
 /// one reading `/shared`.
 async fn alice_at_work(s: &TestServer) -> (RawControl, RawControl) {
-    let mut bob = session(&s.addr(), "bob").await;
+    let mut bob = RawControl::open(&s.addr(), "bob").await;
     stor(&mut bob, "/pub.txt", b"from bob").await;
     let (code, text) = bob.exchange("SITE SHARE alice /pub.txt").await;
     assert_eq!(code, 200, "{text}");
 
-    let mut home = session(&s.addr(), "alice").await;
+    let mut home = RawControl::open(&s.addr(), "alice").await;
     stor(&mut home, "/mine.txt", b"alice's").await;
     assert_eq!(retr(&mut home, "/mine.txt").await, b"alice's");
     assert_eq!(home.exchange("MKD /made").await.0, 257);
-    let mut shared = session(&s.addr(), "alice").await;
+    let mut shared = RawControl::open(&s.addr(), "alice").await;
     assert_eq!(retr(&mut shared, "/shared/bob/pub.txt").await, b"from bob");
     (home, shared)
 }
@@ -162,7 +75,7 @@ async fn alice_at_work(s: &TestServer) -> (RawControl, RawControl) {
 async fn disabling_an_account_ends_its_open_sessions_at_the_next_command() {
     let s = TestServer::start().await;
     let (mut home, mut shared) = alice_at_work(&s).await;
-    let mut bob = session(&s.addr(), "bob").await;
+    let mut bob = RawControl::open(&s.addr(), "bob").await;
 
     let o = s.ftpadm(&["user", "update", "alice", "--disable"], "");
     assert!(o.status.success(), "{}", err(&o));
@@ -190,17 +103,17 @@ async fn deleting_an_account_ends_its_open_sessions_at_the_next_command() {
     ends_with_530(&mut home, "STOR /after.txt").await;
     ends_with_530(&mut shared, "LIST /shared").await;
     // A fresh login is the new account's.
-    assert_eq!(session(&s.addr(), "alice").await.exchange("NOOP").await.0, 200);
+    assert_eq!(RawControl::open(&s.addr(), "alice").await.exchange("NOOP").await.0, 200);
 }
 
 #[tokio::test]
 async fn ftpadm_kick_ends_the_users_sessions_on_every_daemon_within_two_seconds() {
     let s = TestServer::start().await;
     // A second daemon, the real binary, on the same database.
-    let other = Multiftpd::start(s.root());
-    let mut here = session(&s.addr(), "alice").await;
-    let mut there = session(&other.addr(), "alice").await;
-    let mut bob = session(&other.addr(), "bob").await;
+    let other = Daemon::start(s.root(), &[]);
+    let mut here = RawControl::open(&s.addr(), "alice").await;
+    let mut there = RawControl::open(&other.addr(), "alice").await;
+    let mut bob = RawControl::open(&other.addr(), "bob").await;
 
     let o = s.ftpadm(&["kick", "alice"], "");
     assert!(o.status.success(), "{}", err(&o));
@@ -212,8 +125,8 @@ async fn ftpadm_kick_ends_the_users_sessions_on_every_daemon_within_two_seconds(
     }
     assert_eq!(bob.exchange("NOOP").await.0, 200, "other users go on");
     // Not a ban: alice logs in again, on both daemons.
-    assert_eq!(session(&s.addr(), "alice").await.exchange("NOOP").await.0, 200);
-    assert_eq!(session(&other.addr(), "alice").await.exchange("NOOP").await.0, 200);
+    assert_eq!(RawControl::open(&s.addr(), "alice").await.exchange("NOOP").await.0, 200);
+    assert_eq!(RawControl::open(&other.addr(), "alice").await.exchange("NOOP").await.0, 200);
 
     let o = s.ftpadm(&["kick", "ghost"], "");
     assert!(!o.status.success());
@@ -225,14 +138,14 @@ async fn ftpadm_kick_ends_the_users_sessions_on_every_daemon_within_two_seconds(
 async fn site_kick_is_for_admins_and_listed_in_their_help() {
     let s = TestServer::start().await;
     add_user(&s.app, "boss", Role::Admin).await;
-    let mut alice = session(&s.addr(), "alice").await;
-    let mut bob = session(&s.addr(), "bob").await;
+    let mut alice = RawControl::open(&s.addr(), "alice").await;
+    let mut bob = RawControl::open(&s.addr(), "bob").await;
 
     let (code, text) = bob.exchange("SITE KICK alice").await;
     assert_eq!(code, 550, "{text}");
     assert!(!bob.exchange("SITE HELP").await.1.contains("KICK"));
 
-    let mut boss = session(&s.addr(), "boss").await;
+    let mut boss = RawControl::open(&s.addr(), "boss").await;
     let (code, help) = boss.exchange("SITE HELP").await;
     assert_eq!(code, 214);
     assert!(help.contains("SITE KICK <user>"), "{help}");
@@ -246,13 +159,13 @@ async fn site_kick_is_for_admins_and_listed_in_their_help() {
     assert!(took <= RECHECK + Duration::from_secs(1), "ended after {took:?}");
     assert_eq!(bob.exchange("NOOP").await.0, 200);
     assert_eq!(boss.exchange("NOOP").await.0, 200);
-    assert_eq!(session(&s.addr(), "alice").await.exchange("NOOP").await.0, 200);
+    assert_eq!(RawControl::open(&s.addr(), "alice").await.exchange("NOOP").await.0, 200);
 }
 
 #[tokio::test]
 async fn thirty_wrong_current_passwords_in_site_passwd_are_throttled() {
     let s = TestServer::start().await;
-    let mut alice = session(&s.addr(), "alice").await;
+    let mut alice = RawControl::open(&s.addr(), "alice").await;
     let mut replies = Vec::new();
     for i in 0..30 {
         replies.push(alice.exchange(&format!("SITE PASSWD guess{i:02}xx newpass123")).await);
@@ -267,7 +180,7 @@ async fn thirty_wrong_current_passwords_in_site_passwd_are_throttled() {
     assert!(text.contains("Too many"), "{text}");
     s.connect().await.login("alice", PW).await.expect("the password did not change");
     // Per user: bob's first wrong guess is just wrong.
-    let mut bob = session(&s.addr(), "bob").await;
+    let mut bob = RawControl::open(&s.addr(), "bob").await;
     let (_, text) = bob.exchange("SITE PASSWD guess00xx newpass123").await;
     assert!(text.contains("current password is wrong"), "{text}");
 }
@@ -280,12 +193,14 @@ async fn site_passwd_blocks_last_failed_logins_block_seconds() {
         ..Default::default()
     };
     let s = TestServer::start_custom(&["alice"], extra).await;
-    let mut alice = session(&s.addr(), "alice").await;
+    let mut alice = RawControl::open(&s.addr(), "alice").await;
     for _ in 0..2 {
         assert_eq!(alice.exchange("SITE PASSWD wrongpass1 newpass123").await.0, 550);
     }
     let (_, text) = alice.exchange(&format!("SITE PASSWD {PW} newpass123")).await;
     assert!(text.contains("Too many"), "{text}");
+    // Deliberately a sleep: the block's length is what this test checks, and polling with
+    // more attempts would be attempts during the block.
     tokio::time::sleep(Duration::from_millis(2100)).await;
     let (code, text) = alice.exchange(&format!("SITE PASSWD {PW} newpass123")).await;
     assert_eq!(code, 200, "{text}");
@@ -293,16 +208,12 @@ async fn site_passwd_blocks_last_failed_logins_block_seconds() {
 
 #[tokio::test]
 async fn a_login_succeeds_when_its_time_cannot_be_written() {
-    let dir = tempfile::TempDir::new().unwrap();
-    let root = dir.path().join("root");
-    create_database(&root);
-    let o = ftpadm_at(&root, &["user", "add", "alice", "--password-stdin"], &format!("{PW}\n"));
-    assert!(o.status.success(), "{}", err(&o));
-    let daemon = Multiftpd::start(&root);
+    let (_dir, root) = root_with(&["alice"]);
+    let daemon = Daemon::on(&root).ignore_sigxfsz().start();
     // From now on no file of the daemon can grow or be written past byte 0: every database
     // write fails, as on a full disk (RLIMIT_FSIZE; the daemon ignores SIGXFSZ, so the write
     // returns EFBIG).
-    let pid = daemon.child.id().to_string();
+    let pid = daemon.pid().to_string();
     let o = Command::new("prlimit").args(["--pid", &pid, "--fsize=0"]).output().unwrap();
     assert!(o.status.success(), "prlimit: {}", err(&o));
 
@@ -315,7 +226,7 @@ async fn a_login_succeeds_when_its_time_cannot_be_written() {
         assert_eq!(c.exchange("PWD").await.0, 257);
         assert_eq!(c.exchange("QUIT").await.0, 221);
     }
-    let log = daemon.stop();
+    let log = daemon.kill();
     assert!(log.contains("could not record the login time"), "{log}");
     assert!(!log.contains("login failed"), "not counted as a failed login: {log}");
     let acc = ftpadm_at(&root, &["--json", "user", "show", "alice"], "");

@@ -1,3 +1,7 @@
+//! The /shared folder: browsing and downloading what others share, writes refused, unshared
+//! files invisible, shares following renames and removed with their files or users, SITE
+//! SHARE / UNSHARE / SHARES and `ftpadm share`.
+
 use crate::harness::*;
 
 /// alice shares `/projects/2026/plan.pdf` and the folder `/music` with bob.
@@ -140,8 +144,17 @@ async fn deleting_either_user_removes_their_shares() {
     let (s, _alice) = shared_setup().await;
     let o = s.ftpadm(&["share", "add", "carol", "/", "bob"], "");
     assert_eq!(o.status.code(), Some(1), "cannot share a whole home");
+    // The recipient: alice's two shares with bob go with bob.
+    assert_eq!(s.app.shares.list(Some("alice")).await.unwrap().len(), 2);
     s.app.accounts.delete("bob", false).await.unwrap();
     assert!(s.app.shares.list(Some("alice")).await.unwrap().is_empty());
+    // The owner: alice's share with carol goes with alice.
+    let o = s.ftpadm(&["share", "add", "alice", "/diary.txt", "carol"], "");
+    assert!(o.status.success(), "{}", err(&o));
+    assert_eq!(s.app.shares.list(Some("carol")).await.unwrap().len(), 1);
+    s.app.accounts.delete("alice", false).await.unwrap();
+    assert!(s.app.shares.list(Some("carol")).await.unwrap().is_empty());
+    assert!(s.app.shares.list(None).await.unwrap().is_empty());
 }
 
 #[tokio::test]

@@ -1,3 +1,6 @@
+//! FTPS: curl and Python's ftplib over explicit TLS (1.2 and 1.3, PROT P), logins refused
+//! without TLS, and a failed TLS handshake on a data connection.
+
 use std::path::Path;
 
 use multiftp::config::RawConfig;
@@ -9,15 +12,6 @@ async fn tls_server(dir: &Path, policy: &str) -> TestServer {
     start_tls(dir, policy, &["alice"], RawConfig::default()).await
 }
 
-async fn curl(args: &[&str]) -> std::process::Output {
-    tokio::process::Command::new("curl")
-        .args(["-sS", "--max-time", "20"])
-        .args(args)
-        .output()
-        .await
-        .unwrap()
-}
-
 #[tokio::test]
 async fn curl_over_ftps_transfers_byte_exact() {
     let tmp = tempfile::tempdir().unwrap();
@@ -27,21 +21,22 @@ async fn curl_over_ftps_transfers_byte_exact() {
     std::fs::write(&src, &body).unwrap();
     let url = format!("ftp://alice:{PW}@127.0.0.1:{}/secure.bin", s.port);
     let src_arg = src.to_str().unwrap();
-    let o = curl(&["--ssl-reqd", "-k", "-T", src_arg, &url]).await;
+    let o = run_curl(&["--ssl-reqd", "-k", "-T", src_arg, &url]).await;
     assert!(o.status.success(), "{}", err(&o));
     same(&std::fs::read(s.home("alice").join("secure.bin")).unwrap(), &body, "uploaded");
-    let o = curl(&["--ssl-reqd", "-k", &url]).await;
+    let o = run_curl(&["--ssl-reqd", "-k", &url]).await;
     assert!(o.status.success(), "{}", err(&o));
     same(&o.stdout, &body, "downloaded");
     let o =
-        curl(&["-v", "--ssl-reqd", "-k", &format!("ftp://alice:{PW}@127.0.0.1:{}/", s.port)]).await;
+        run_curl(&["-v", "--ssl-reqd", "-k", &format!("ftp://alice:{PW}@127.0.0.1:{}/", s.port)])
+            .await;
     let trace = err(&o);
     assert!(trace.contains("PROT P") && trace.contains("TLSv1.3"), "{trace}");
     // TLS 1.2 still works, and uploads over both versions arrive whole: no TLS 1.3 session
     // ticket on the data connection cuts an upload short.
     for version in ["1.2", "1.3"] {
         for round in 0..3 {
-            let o = curl(&[
+            let o = run_curl(&[
                 "--ssl-reqd",
                 "-k",
                 &format!("--tlsv{version}"),
@@ -63,11 +58,11 @@ async fn logins_without_tls_are_refused_when_tls_is_required() {
     let tmp = tempfile::tempdir().unwrap();
     let s = tls_server(tmp.path(), "logins").await;
     let url = format!("ftp://alice:{PW}@127.0.0.1:{}/", s.port);
-    let o = curl(&[&url]).await;
+    let o = run_curl(&[&url]).await;
     assert!(!o.status.success());
     assert!(err(&o).contains("534"), "RFC 4217 534, policy requires TLS: {}", err(&o));
     // With TLS on the control channel the login works, and a clear data channel is allowed.
-    let o = curl(&["--ssl-reqd", "-k", "--ftp-ssl-ccc", &url]).await;
+    let o = run_curl(&["--ssl-reqd", "-k", "--ftp-ssl-ccc", &url]).await;
     assert!(o.status.success(), "{}", err(&o));
 }
 
@@ -89,11 +84,7 @@ print('stor', f.storbinary('STOR up.bin', io.BytesIO(bytes(range(256)) * 1000))[
 print('version', f.sock.version()); f.quit()
 "#;
     let downloaded = tmp.path().join("down.bin");
-    let o = tokio::process::Command::new("python3")
-        .args(["-c", script, &s.port.to_string(), PW, downloaded.to_str().unwrap()])
-        .output()
-        .await
-        .unwrap();
+    let o = run_python(script, &[&s.port.to_string(), PW, downloaded.to_str().unwrap()]).await;
     let text = out(&o);
     assert!(o.status.success(), "{text}{}", err(&o));
     same(&std::fs::read(&downloaded).unwrap(), &data(500_000), "python download");
@@ -124,11 +115,7 @@ except ftplib.all_errors as e:
     print('second', str(e)[:3])
 print('noop', f.voidcmd('NOOP')[:3])
 "#;
-    let o = tokio::process::Command::new("python3")
-        .args(["-c", script, &s.port.to_string(), PW])
-        .output()
-        .await
-        .unwrap();
+    let o = run_python(script, &[&s.port.to_string(), PW]).await;
     let text = out(&o);
     assert!(o.status.success(), "{text}{}", err(&o));
     // The transfer ends with an error reply (426 or 4xx/5xx), not silence.
@@ -137,7 +124,7 @@ print('noop', f.voidcmd('NOOP')[:3])
     assert!(text.contains("noop 200"), "the session's control channel still answers: {text}");
     // Other clients are served as before.
     let url = format!("ftp://alice:{PW}@127.0.0.1:{}/f.bin", s.port);
-    let o = curl(&["--ssl-reqd", "-k", &url]).await;
+    let o = run_curl(&["--ssl-reqd", "-k", &url]).await;
     assert!(o.status.success(), "{}", err(&o));
     same(&o.stdout, &data(1000), "after the failed handshake");
 }

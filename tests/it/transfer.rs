@@ -1,3 +1,6 @@
+//! Transfers and directories: byte-exact uploads and downloads, resume, APPE, listings,
+//! UTF-8 names, passive modes, curl, PROXY protocol and stalled data connections.
+
 use crate::harness::*;
 
 #[tokio::test]
@@ -109,27 +112,17 @@ async fn passive_and_extended_passive_both_work() {
 
 #[tokio::test]
 async fn curl_uploads_and_downloads_like_a_stock_client() {
-    if std::process::Command::new("curl").arg("--version").output().is_err() {
-        panic!("curl is required for this test (.ci/run installs it)");
-    }
     let s = TestServer::start().await;
     let tmp = tempfile::tempdir().unwrap();
     let src = tmp.path().join("up.bin");
     let body = data(300_000);
     std::fs::write(&src, &body).unwrap();
     let url = format!("ftp://alice:{PW}@127.0.0.1:{}/curl%20dir/up.bin", s.port);
-    // tokio's Command, so the server on this test's runtime keeps serving while curl runs.
-    let st = tokio::process::Command::new("curl")
-        .args(["-sS", "--ftp-create-dirs", "-T"])
-        .arg(&src)
-        .arg(&url)
-        .status()
-        .await
-        .unwrap();
-    assert!(st.success());
+    let o = run_curl(&["--ftp-create-dirs", "-T", src.to_str().unwrap(), &url]).await;
+    assert!(o.status.success(), "{}", err(&o));
     same(&std::fs::read(s.home("alice").join("curl dir/up.bin")).unwrap(), &body, "curl upload");
-    let o = tokio::process::Command::new("curl").args(["-sS", &url]).output().await.unwrap();
-    assert!(o.status.success());
+    let o = run_curl(&[&url]).await;
+    assert!(o.status.success(), "{}", err(&o));
     same(&o.stdout, &body, "curl download");
 }
 
@@ -155,10 +148,9 @@ async fn proxy_protocol_mode_takes_the_client_address_from_the_proxy_header() {
     // What a load balancer sends first (PROXY protocol v1), then ordinary FTP.
     let mut c = RawControl::connect(&s.addr()).await;
     c.send("PROXY TCP4 198.51.100.7 127.0.0.1 40000 21\r\n").await;
-    assert!(c.reply().await.starts_with("220"));
-    assert!(c.cmd("USER root1").await.starts_with("331"));
-    assert!(c.cmd(&format!("PASS {PW}")).await.starts_with("230"));
-    let who = c.cmd("SITE WHO").await;
+    c.login_checked("root1").await;
+    let (code, who) = c.exchange("SITE WHO").await;
+    assert_eq!(code, 200, "{who}");
     assert!(who.contains("from 198.51.100.7"), "{who}");
 }
 
@@ -169,28 +161,27 @@ async fn a_stalled_data_connection_fails_its_transfer_with_451_and_the_daemon_go
     let s = TestServer::start_custom(&["alice"], raw_cfg).await;
     // Far more than the socket buffers on both ends hold, so the server's writes block.
     std::fs::write(s.home("alice").join("big.bin"), data(64 << 20)).unwrap();
-    let mut c = RawControl::connect(&s.addr()).await;
-    c.login("alice").await;
+    let mut c = s.control("alice").await;
 
     // A download the client never reads.
     let unread = c.data_connection().await;
-    assert!(c.cmd("RETR big.bin").await.starts_with("150"));
+    assert_eq!(c.exchange("RETR big.bin").await.0, 150);
     let t = std::time::Instant::now();
-    let r = c.reply_within(30).await;
-    assert!(r.starts_with("451"), "a stalled RETR fails with 451: {r}");
+    let (code, r) = c.next_reply(30).await.expect("a reply for the stalled RETR");
+    assert_eq!(code, 451, "a stalled RETR fails with 451: {r}");
     assert!(t.elapsed() >= std::time::Duration::from_millis(1500), "not before the timeout");
     drop(unread);
 
     // An upload that sends a little and then nothing, without closing.
     let mut stalled = c.data_connection().await;
-    assert!(c.cmd("STOR part.bin").await.starts_with("150"));
+    assert_eq!(c.exchange("STOR part.bin").await.0, 150);
     stalled.write_all(b"first bytes").await.unwrap();
-    let r = c.reply_within(30).await;
-    assert!(r.starts_with("451"), "a stalled STOR fails with 451: {r}");
+    let (code, r) = c.next_reply(30).await.expect("a reply for the stalled STOR");
+    assert_eq!(code, 451, "a stalled STOR fails with 451: {r}");
     drop(stalled);
 
     // The session and the daemon go on: a whole transfer still works.
-    assert!(c.cmd("NOOP").await.starts_with("200"));
+    assert_eq!(c.exchange("NOOP").await.0, 200);
     let mut ftp = s.login("alice").await;
     put(&mut ftp, "after.bin", b"still serving").await;
     assert_eq!(get(&mut ftp, "after.bin").await.unwrap(), b"still serving");
