@@ -230,3 +230,43 @@ fn show_first_password(password: &str, file: &std::path::Path, json: bool) {
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use multiftp::config::reference::{BEGIN, END, markdown_table};
+
+    use super::*;
+
+    #[test]
+    fn the_parser_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn the_readme_table_is_the_settings_definition() {
+        let readme = include_str!("../../README.md");
+        let table = markdown_table(&Cli::command());
+        assert!(
+            readme.contains(&format!("{BEGIN}\n{table}{END}\n")),
+            "README.md's configuration table is out of date: put the output of `multiftpd \
+             settings-table` between its markers:\n{table}"
+        );
+    }
+
+    /// Flags and variables override the file; the defaults clap fills in do not, or a file's
+    /// greeting would lose to the default greeting.
+    #[test]
+    fn only_flags_that_were_given_override_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("multiftpd.toml");
+        std::fs::write(&file, "greeting = \"from the file\"\nport = 21\n").unwrap();
+        let matches = Cli::command()
+            .try_get_matches_from(["multiftpd", "--config", file.to_str().unwrap(), "--port", "2200"])
+            .unwrap();
+        let cli = Cli::from_arg_matches(&matches).unwrap();
+        let sources = Sources::new(&cli, &matches).unwrap();
+        assert_eq!(sources.overrides.greeting, None);
+        let settings = sources.settings().unwrap();
+        assert_eq!((settings.port, settings.greeting.as_str()), (2200, "from the file"));
+    }
+}

@@ -66,7 +66,8 @@ fn help_and_default(arg: &Arg) -> (String, String) {
     if !choices.is_empty() {
         help = format!("{help}: {}", choices.join(", "));
     }
-    (help.replace('|', "\\|"), default)
+    // Markdown: a bar would end the cell, and `<user>` would be taken for an HTML tag.
+    (help.replace('|', "\\|").replace('<', "&lt;"), default)
 }
 
 fn code(text: &str) -> String {
