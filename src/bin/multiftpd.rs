@@ -82,7 +82,8 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     // Settings first: they choose the log format. Their errors go straight to stderr.
-    let loaded = Sources::new(&cli, &matches).and_then(|sources| Ok((sources.settings()?, sources)));
+    let loaded =
+        Sources::new(&cli, &matches).and_then(|sources| Ok((sources.settings()?, sources)));
     let (settings, sources) = match loaded {
         Ok(loaded) => loaded,
         Err(e) => {
@@ -261,7 +262,13 @@ mod tests {
         let file = dir.path().join("multiftpd.toml");
         std::fs::write(&file, "greeting = \"from the file\"\nport = 21\n").unwrap();
         let matches = Cli::command()
-            .try_get_matches_from(["multiftpd", "--config", file.to_str().unwrap(), "--port", "2200"])
+            .try_get_matches_from([
+                "multiftpd",
+                "--config",
+                file.to_str().unwrap(),
+                "--port",
+                "2200",
+            ])
             .unwrap();
         let cli = Cli::from_arg_matches(&matches).unwrap();
         let sources = Sources::new(&cli, &matches).unwrap();

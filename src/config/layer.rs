@@ -42,11 +42,21 @@ pub struct RawConfig {
     pub port: Option<u16>,
 
     /// Passive data ports LOW-HIGH (open them in the firewall)
-    #[arg(long, env = "MULTIFTP_PASSIVE_PORTS", value_name = "LOW-HIGH", default_value = "50000-50100")]
+    #[arg(
+        long,
+        env = "MULTIFTP_PASSIVE_PORTS",
+        value_name = "LOW-HIGH",
+        default_value = "50000-50100"
+    )]
     pub passive_ports: Option<String>,
 
     /// One-line greeting sent with the 220 reply on connect
-    #[arg(long, env = "MULTIFTP_GREETING", value_name = "TEXT", default_value = "Welcome to multiftp")]
+    #[arg(
+        long,
+        env = "MULTIFTP_GREETING",
+        value_name = "TEXT",
+        default_value = "Welcome to multiftp"
+    )]
     pub greeting: Option<String>,
 
     /// How long an idle session stays open (seconds, or a duration such as 10m)
@@ -70,7 +80,12 @@ pub struct RawConfig {
 
     /// Address in PASV replies: from-connection, an IPv4 address or a DNS name (resolved at
     /// each PASV); behind NAT, the public address
-    #[arg(long, env = "MULTIFTP_PASSIVE_HOST", value_name = "HOST", default_value = "from-connection")]
+    #[arg(
+        long,
+        env = "MULTIFTP_PASSIVE_HOST",
+        value_name = "HOST",
+        default_value = "from-connection"
+    )]
     pub passive_host: Option<String>,
 
     /// PROXY protocol mode behind a load balancer (the balancer's control port): every control
@@ -146,7 +161,12 @@ pub struct RawConfig {
     pub failed_logins_block: Option<u64>,
 
     /// What a failed-logins block applies to
-    #[arg(long, env = "MULTIFTP_FAILED_LOGINS_BY", value_name = "KEY", default_value = "user-and-ip")]
+    #[arg(
+        long,
+        env = "MULTIFTP_FAILED_LOGINS_BY",
+        value_name = "KEY",
+        default_value = "user-and-ip"
+    )]
     pub failed_logins_by: Option<BlockBy>,
 
     /// ADDR:PORT of an HTTP listener for Prometheus /metrics and /health (keep it private)
@@ -201,8 +221,8 @@ impl RawConfig {
     /// The defaults layer: each `#[arg(default_value)]` above, read through clap with the
     /// environment switched off, so a default is written in one place and `--help` shows it.
     pub fn defaults() -> RawConfig {
-        let command = RawConfig::augment_args(Command::new("defaults"))
-            .mut_args(|arg| arg.env(None::<&str>));
+        let command =
+            RawConfig::augment_args(Command::new("defaults")).mut_args(|arg| arg.env(None::<&str>));
         let matches = command
             .try_get_matches_from(["defaults"])
             .expect("the settings' default values parse (checked by a unit test)");

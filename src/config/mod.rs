@@ -163,8 +163,7 @@ impl Settings {
             Some(db) => absolute(&db)?,
             None => root.join("multiftp.db"),
         };
-        let passive_ports =
-            parse_port_range(&set(raw.passive_ports, "passive_ports")?)?;
+        let passive_ports = parse_port_range(&set(raw.passive_ports, "passive_ports")?)?;
         let greeting = set(raw.greeting, "greeting")?;
         let data_timeout = match set(raw.data_timeout, "data_timeout")? {
             0 => {
@@ -280,7 +279,10 @@ impl Settings {
             proxy_protocol_port: raw.proxy_protocol_port,
             active_mode: set(raw.active_mode, "active_mode")?,
             implicit_tls_port: raw.implicit_tls_port,
-            require_tls_session_reuse: set(raw.require_tls_session_reuse, "require_tls_session_reuse")?,
+            require_tls_session_reuse: set(
+                raw.require_tls_session_reuse,
+                "require_tls_session_reuse",
+            )?,
             data_peer_check: set(raw.data_peer_check, "data_peer_check")?,
             line_limit,
             log_format,
@@ -288,7 +290,10 @@ impl Settings {
             max_sessions_per_user: set(raw.max_sessions_per_user, "max_sessions_per_user")?,
             max_sessions: set(raw.max_sessions, "max_sessions")?,
             failed_logins_max: set(raw.failed_logins_max, "failed_logins_max")?,
-            failed_logins_block: Duration::from_secs(set(raw.failed_logins_block, "failed_logins_block")?),
+            failed_logins_block: Duration::from_secs(set(
+                raw.failed_logins_block,
+                "failed_logins_block",
+            )?),
             failed_logins_by,
             passive_host,
             tls,
@@ -495,7 +500,10 @@ mod tests {
     fn enums_take_their_names_in_the_file() {
         let raw: RawConfig =
             toml::from_str("log_format = \"json\"\nfailed_logins_by = \"user-and-ip\"").unwrap();
-        assert_eq!((raw.log_format, raw.failed_logins_by), (Some(LogFormat::Json), Some(BlockBy::UserAndIp)));
+        assert_eq!(
+            (raw.log_format, raw.failed_logins_by),
+            (Some(LogFormat::Json), Some(BlockBy::UserAndIp))
+        );
         let e = toml::from_str::<RawConfig>("tls_required = \"some\"").unwrap_err().to_string();
         assert!(e.contains("none") && e.contains("logins") && e.contains("all"), "{e}");
         assert_eq!("logins".parse::<TlsRequired>(), Ok(TlsRequired::Logins));

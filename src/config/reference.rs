@@ -7,7 +7,8 @@ use clap::{Arg, Args, Command};
 use super::RawConfig;
 
 /// The line before the generated table in the README.
-pub const BEGIN: &str = "<!-- settings table: made by `multiftpd settings-table`, checked by a test -->";
+pub const BEGIN: &str =
+    "<!-- settings table: made by `multiftpd settings-table`, checked by a test -->";
 /// The line after it.
 pub const END: &str = "<!-- end of settings table -->";
 
@@ -15,9 +16,8 @@ pub const END: &str = "<!-- end of settings table -->";
 /// setting has one), variable, flag, default and meaning.
 pub fn markdown_table(command: &Command) -> String {
     let keys = file_keys();
-    let mut table = String::from(
-        "| key | env | flag | default | meaning |\n| --- | --- | --- | --- | --- |\n",
-    );
+    let mut table =
+        String::from("| key | env | flag | default | meaning |\n| --- | --- | --- | --- | --- |\n");
     for arg in command.get_arguments().filter(|a| a.get_long().is_some() && !a.is_hide_set()) {
         let id = arg.get_id().as_str();
         let Some(long) = arg.get_long() else { continue };
@@ -61,7 +61,11 @@ fn help_and_default(arg: &Arg) -> (String, String) {
     let choices: Vec<String> = if arg.get_value_names().is_some_and(|n| n == ["BOOL"]) {
         Vec::new()
     } else {
-        arg.get_possible_values().iter().filter(|v| !v.is_hide_set()).map(|v| code(v.get_name())).collect()
+        arg.get_possible_values()
+            .iter()
+            .filter(|v| !v.is_hide_set())
+            .map(|v| code(v.get_name()))
+            .collect()
     };
     if !choices.is_empty() {
         help = format!("{help}: {}", choices.join(", "));

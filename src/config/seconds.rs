@@ -4,8 +4,8 @@
 use std::fmt;
 use std::time::Duration;
 
-use serde::de::{self, Deserializer, Visitor};
 use serde::Serializer;
+use serde::de::{self, Deserializer, Visitor};
 
 /// Parses `600`, `"600s"`, `"10m"` or `"1h 30m"` into seconds.
 ///
@@ -67,7 +67,9 @@ impl<'de> Visitor<'de> for SecondsVisitor {
     }
 
     fn visit_i64<E: de::Error>(self, secs: i64) -> Result<Self::Value, E> {
-        u64::try_from(secs).map(Some).map_err(|_| E::invalid_value(de::Unexpected::Signed(secs), &self))
+        u64::try_from(secs)
+            .map(Some)
+            .map_err(|_| E::invalid_value(de::Unexpected::Signed(secs), &self))
     }
 
     fn visit_str<E: de::Error>(self, text: &str) -> Result<Self::Value, E> {
