@@ -14,6 +14,10 @@ use serde::{Deserialize, Serialize};
 use super::seconds;
 use crate::error::{Error, Result};
 
+/// The keys whose flags and variables are [`crate::cli::DataArgs`]'s (shared with `ftpadm`),
+/// so `#[arg(skip)]` here.
+pub(super) const DATA_KEYS: [&str; 2] = ["root", "db"];
+
 /// One layer of settings: the file, the environment and flags, or the defaults. Every key is
 /// optional so that a layer says only what it sets; unknown keys in the file are an error.
 /// Durations are whole seconds, written `600` or `"10m"`.

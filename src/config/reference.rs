@@ -36,13 +36,13 @@ pub fn markdown_table(command: &Command) -> String {
     table
 }
 
-/// The file keys: every field of [`RawConfig`]; those without a flag of their own (the data
-/// root and database, whose flags are shared with `ftpadm`) are `#[arg(skip)]`.
+/// The file keys: every field of [`RawConfig`] (the data root and database are `#[arg(skip)]`
+/// there, their flags being `ftpadm`'s too).
 fn file_keys() -> Vec<String> {
     let command = RawConfig::augment_args(Command::new("keys"));
     let mut keys: Vec<String> =
         command.get_arguments().map(|a| a.get_id().as_str().to_string()).collect();
-    keys.extend(["root", "db"].map(String::from));
+    keys.extend(super::layer::DATA_KEYS.map(String::from));
     keys
 }
 
