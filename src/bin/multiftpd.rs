@@ -5,7 +5,7 @@
 use std::process::ExitCode;
 
 use anyhow::Context;
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use multiftp::cli::{DataArgs, init_tracing};
 use multiftp::config::RawConfig;
 use multiftp::{App, Settings};
@@ -20,112 +20,8 @@ struct Cli {
     #[command(flatten)]
     data: DataArgs,
 
-    /// Address to listen on [default: 0.0.0.0].
-    #[arg(long, env = "MULTIFTP_BIND", value_name = "ADDR")]
-    bind: Option<String>,
-
-    /// Control port [default: 2121].
-    #[arg(long, env = "MULTIFTP_PORT", value_name = "N")]
-    port: Option<u16>,
-
-    /// Passive data port range [default: 50000-50100].
-    #[arg(long, env = "MULTIFTP_PASSIVE_PORTS", value_name = "LOW-HIGH")]
-    passive_ports: Option<String>,
-
-    /// One-line greeting sent on connect [default: "Welcome to multiftp"].
-    #[arg(long, env = "MULTIFTP_GREETING", value_name = "TEXT")]
-    greeting: Option<String>,
-
-    /// Seconds an idle session stays open [default: 600].
-    #[arg(long, env = "MULTIFTP_IDLE_TIMEOUT", value_name = "SECS")]
-    idle_timeout: Option<u64>,
-
-    /// Seconds a data connection may make no progress (the client neither reads nor sends)
-    /// before its transfer fails with 451 [default: 300].
-    #[arg(long, env = "MULTIFTP_DATA_TIMEOUT", value_name = "SECS")]
-    data_timeout: Option<u64>,
-
-    /// Seconds running transfers get to finish on shutdown [default: 10].
-    #[arg(long, env = "MULTIFTP_SHUTDOWN_GRACE", value_name = "SECS")]
-    shutdown_grace: Option<u64>,
-
-    /// Address advertised in PASV replies: from-connection, an IPv4 address or a DNS name
-    /// [default: from-connection]. Set the public address when behind NAT.
-    #[arg(long, env = "MULTIFTP_PASSIVE_HOST", value_name = "HOST")]
-    passive_host: Option<String>,
-
-    /// PEM certificate chain; enables FTPS (explicit AUTH TLS, RFC 4217).
-    #[arg(long, env = "MULTIFTP_TLS_CERT", value_name = "FILE")]
-    tls_cert: Option<std::path::PathBuf>,
-
-    /// PEM private key for --tls-cert.
-    #[arg(long, env = "MULTIFTP_TLS_KEY", value_name = "FILE")]
-    tls_key: Option<std::path::PathBuf>,
-
-    /// When TLS is required: none, logins (before USER/PASS) or all (control and data)
-    /// [default: none].
-    #[arg(long, env = "MULTIFTP_TLS_REQUIRED", value_name = "POLICY")]
-    tls_required: Option<String>,
-
-    /// Log format on stderr: text or json [default: text].
-    #[arg(long, env = "MULTIFTP_LOG_FORMAT", value_name = "FORMAT")]
-    log_format: Option<String>,
-
-    /// Write an xferlog-format transfer log to this file.
-    #[arg(long, env = "MULTIFTP_TRANSFER_LOG", value_name = "FILE")]
-    transfer_log: Option<std::path::PathBuf>,
-
-    /// Most logged-in sessions per user, 0 for no limit [default: 0].
-    #[arg(long, env = "MULTIFTP_MAX_SESSIONS_PER_USER", value_name = "N")]
-    max_sessions_per_user: Option<u32>,
-
-    /// Most logged-in sessions in all, 0 for no limit [default: 0].
-    #[arg(long, env = "MULTIFTP_MAX_SESSIONS", value_name = "N")]
-    max_sessions: Option<u32>,
-
-    /// Failed logins before a block, 0 to turn blocking off [default: 3].
-    #[arg(long, env = "MULTIFTP_FAILED_LOGINS_MAX", value_name = "N")]
-    failed_logins_max: Option<u32>,
-
-    /// Seconds a failed-logins block lasts [default: 300].
-    #[arg(long, env = "MULTIFTP_FAILED_LOGINS_BLOCK", value_name = "SECS")]
-    failed_logins_block: Option<u64>,
-
-    /// What a block applies to: user-and-ip, ip or user [default: user-and-ip].
-    #[arg(long, env = "MULTIFTP_FAILED_LOGINS_BY", value_name = "KEY")]
-    failed_logins_by: Option<String>,
-
-    /// Serve Prometheus /metrics and /health over HTTP on ADDR:PORT (off by default).
-    #[arg(long, env = "MULTIFTP_HTTP_BIND", value_name = "ADDR:PORT")]
-    http_bind: Option<String>,
-
-    /// PROXY protocol mode behind a load balancer: the control port clients connect to.
-    #[arg(long, env = "MULTIFTP_PROXY_PROTOCOL_PORT", value_name = "PORT")]
-    proxy_protocol_port: Option<u16>,
-
-    /// Port for implicit FTPS (TLS from the first byte); needs --tls-cert [default: off].
-    #[arg(long, env = "MULTIFTP_IMPLICIT_TLS_PORT", value_name = "PORT")]
-    implicit_tls_port: Option<u16>,
-
-    /// Refuse TLS data connections that do not resume the control connection's TLS session
-    /// (Python's ftplib does not resume) [default: false].
-    #[arg(long, env = "MULTIFTP_REQUIRE_TLS_SESSION_REUSE", value_name = "BOOL",
-          value_parser = clap::builder::BoolishValueParser::new())]
-    require_tls_session_reuse: Option<bool>,
-
-    /// Allow active mode (PORT/EPRT, only to the client's own address) [default: true].
-    #[arg(long, env = "MULTIFTP_ACTIVE_MODE", value_name = "BOOL",
-          value_parser = clap::builder::BoolishValueParser::new())]
-    active_mode: Option<bool>,
-
-    /// Accept data connections only from the control connection's address [default: true].
-    #[arg(long, env = "MULTIFTP_DATA_PEER_CHECK", value_name = "BOOL",
-          value_parser = clap::builder::BoolishValueParser::new())]
-    data_peer_check: Option<bool>,
-
-    /// Longest command line after login, in bytes, at least 512 [default: 8192].
-    #[arg(long, env = "MULTIFTP_LINE_LIMIT", value_name = "BYTES")]
-    line_limit: Option<usize>,
+    #[command(flatten)]
+    settings: RawConfig,
 
     /// Log at debug level (RUST_LOG overrides). MULTIFTP_VERBOSE takes 1/0, true/false,
     /// yes/no, on/off.
@@ -142,59 +38,64 @@ enum Command {
     /// Serve FTP (the default).
     Run,
     /// Validate the configuration (loading the TLS certificate and key, if set, and checking
-    /// that they belong together) and print the effective settings, then exit.
+    /// that they belong together) and print the effective settings as a configuration file
+    /// that --config reads back, then exit.
     CheckConfig,
+    /// Print the README's configuration table (made from the settings' definition).
+    #[command(hide = true)]
+    SettingsTable,
 }
 
-impl Cli {
+/// What the settings are loaded from, kept for SIGHUP: the file is read again, the flags and
+/// environment (which cannot change) are reused.
+#[derive(Debug, Clone)]
+struct Sources {
+    file: Option<std::path::PathBuf>,
+    overrides: RawConfig,
+}
+
+impl Sources {
+    /// The configuration file and the layer that flags and variables set.
+    fn new(cli: &Cli, matches: &clap::ArgMatches) -> multiftp::Result<Sources> {
+        let overrides = cli.settings.explicit(matches)?.merged(&cli.data.raw())?;
+        Ok(Sources { file: cli.data.config.clone(), overrides })
+    }
+
+    /// The merged layers, before validation.
+    fn layers(&self) -> multiftp::Result<RawConfig> {
+        Settings::layers(self.file.as_deref(), self.overrides.clone())
+    }
+
     fn settings(&self) -> multiftp::Result<Settings> {
-        let layer = RawConfig {
-            bind: self.bind.clone(),
-            port: self.port,
-            passive_ports: self.passive_ports.clone(),
-            greeting: self.greeting.clone(),
-            idle_timeout: self.idle_timeout,
-            shutdown_grace: self.shutdown_grace,
-            data_timeout: self.data_timeout,
-            passive_host: self.passive_host.clone(),
-            tls_cert: self.tls_cert.clone(),
-            tls_key: self.tls_key.clone(),
-            tls_required: self.tls_required.clone(),
-            log_format: self.log_format.clone(),
-            transfer_log: self.transfer_log.clone(),
-            max_sessions_per_user: self.max_sessions_per_user,
-            max_sessions: self.max_sessions,
-            failed_logins_max: self.failed_logins_max,
-            failed_logins_block: self.failed_logins_block,
-            failed_logins_by: self.failed_logins_by.clone(),
-            http_bind: self.http_bind.clone(),
-            proxy_protocol_port: self.proxy_protocol_port,
-            implicit_tls_port: self.implicit_tls_port,
-            require_tls_session_reuse: self.require_tls_session_reuse,
-            active_mode: self.active_mode,
-            data_peer_check: self.data_peer_check,
-            line_limit: self.line_limit,
-            ..self.data.raw()
-        };
-        Settings::load(self.data.config.as_deref(), layer)
+        Settings::load(self.file.as_deref(), self.overrides.clone())
     }
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    if matches!(cli.command, Some(Command::SettingsTable)) {
+        print!("{}", multiftp::config::reference::markdown_table(&Cli::command()));
+        return ExitCode::SUCCESS;
+    }
     // Settings first: they choose the log format. Their errors go straight to stderr.
-    let settings = match cli.settings() {
-        Ok(s) => s,
+    let loaded =
+        Sources::new(&cli, &matches).and_then(|sources| Ok((sources.settings()?, sources)));
+    let (settings, sources) = match loaded {
+        Ok(loaded) => loaded,
         Err(e) => {
             eprintln!("multiftpd: error: {e:#}");
             return ExitCode::FAILURE;
         }
     };
     init_tracing(cli.verbose, "info,sqlx=warn", settings.log_format);
-    for var in multiftp::config::unknown_env_vars() {
+    for var in multiftp::config::unknown_env_vars(&Cli::command()) {
         tracing::warn!(%var, "unknown environment variable ignored; see multiftpd --help");
     }
-    match run(cli, settings) {
+    match run(cli.command, sources, settings) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("multiftpd: error: {e:#}");
@@ -208,21 +109,29 @@ fn main() -> ExitCode {
 /// tokio's default of 512 is too low for a busy server. Idle threads end after 10 s.
 const BLOCKING_THREADS: usize = 4096;
 
-fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
+fn run(command: Option<Command>, sources: Sources, settings: Settings) -> anyhow::Result<()> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .max_blocking_threads(BLOCKING_THREADS)
         .build()
         .context("starting the async runtime")?
-        .block_on(serve(cli, settings))
+        .block_on(serve(command, sources, settings))
 }
 
-async fn serve(cli: Cli, settings: Settings) -> anyhow::Result<()> {
-    if matches!(cli.command, Some(Command::CheckConfig)) {
+async fn serve(
+    command: Option<Command>,
+    sources: Sources,
+    settings: Settings,
+) -> anyhow::Result<()> {
+    if matches!(command, Some(Command::CheckConfig)) {
         // The start loads the certificate only after opening the database; load it here too,
         // so a key that does not belong to the certificate is found before a restart.
         multiftp::server::engine_options(&settings)?;
-        print!("{}", toml::to_string(&settings).context("printing settings")?);
+        // The merged layers, as a file that --config reads back to these settings; the data
+        // root and database resolved, as the daemon would use them.
+        let mut layers = sources.layers()?;
+        (layers.root, layers.db) = (Some(settings.root.clone()), Some(settings.db.clone()));
+        print!("{}", layers.to_toml()?);
         return Ok(());
     }
     // SIGHUP from the very start: its default action would kill the daemon.
@@ -278,7 +187,7 @@ async fn serve(cli: Cli, settings: Settings) -> anyhow::Result<()> {
     let reloader = tokio::spawn(async move {
         while hangups.recv().await.is_some() {
             tracing::info!("SIGHUP received, reloading");
-            match cli.settings() {
+            match sources.settings() {
                 Ok(settings) => {
                     if reload_tx.send(settings).is_err() {
                         break;
@@ -320,5 +229,51 @@ fn show_first_password(password: &str, file: &std::path::Path, json: bool) {
              deletes the file)\n",
             file.display()
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use multiftp::config::reference::{BEGIN, END, markdown_table};
+
+    use super::*;
+
+    #[test]
+    fn the_parser_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn the_readme_table_is_the_settings_definition() {
+        let readme = include_str!("../../README.md");
+        let table = markdown_table(&Cli::command());
+        assert!(
+            readme.contains(&format!("{BEGIN}\n{table}{END}\n")),
+            "README.md's configuration table is out of date: put the output of `multiftpd \
+             settings-table` between its markers:\n{table}"
+        );
+    }
+
+    /// Flags and variables override the file; the defaults clap fills in do not, or a file's
+    /// greeting would lose to the default greeting.
+    #[test]
+    fn only_flags_that_were_given_override_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("multiftpd.toml");
+        std::fs::write(&file, "greeting = \"from the file\"\nport = 21\n").unwrap();
+        let matches = Cli::command()
+            .try_get_matches_from([
+                "multiftpd",
+                "--config",
+                file.to_str().unwrap(),
+                "--port",
+                "2200",
+            ])
+            .unwrap();
+        let cli = Cli::from_arg_matches(&matches).unwrap();
+        let sources = Sources::new(&cli, &matches).unwrap();
+        assert_eq!(sources.overrides.greeting, None);
+        let settings = sources.settings().unwrap();
+        assert_eq!((settings.port, settings.greeting.as_str()), (2200, "from the file"));
     }
 }

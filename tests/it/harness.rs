@@ -682,7 +682,7 @@ pub async fn start_tls(dir: &Path, policy: &str, users: &[&str], extra: RawConfi
     let raw = RawConfig {
         tls_cert: Some(cert),
         tls_key: Some(key),
-        tls_required: Some(policy.into()),
+        tls_required: Some(policy.parse().unwrap()),
         ..extra
     };
     TestServer::start_custom(users, raw).await

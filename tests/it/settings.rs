@@ -1,10 +1,11 @@
 //! Settings the new engine brings (`active_mode`, `require_tls_session_reuse`,
-//! `data_peer_check`, `line_limit`, `implicit_tls_port`). Not in main.rs until those keys
-//! exist in `RawConfig`: add `mod settings;` there with them.
+//! `data_peer_check`, `line_limit`, `implicit_tls_port`), and the file `multiftpd
+//! check-config` prints.
 
 use std::time::Duration;
 
-use multiftp::config::RawConfig;
+use multiftp::Settings;
+use multiftp::config::{BlockBy, LogFormat, RawConfig};
 
 use crate::harness::*;
 
@@ -123,4 +124,53 @@ async fn implicit_tls_port_serves_ftps_from_the_first_byte() {
     let o = run_curl(&["-k", &format!("{url}hello.txt")]).await;
     assert!(o.status.success(), "{}", err(&o));
     assert_eq!(o.stdout, b"hello");
+}
+
+/// `multiftpd check-config` prints a configuration file that `--config` reads back to the same
+/// settings, in the library and in the daemon.
+#[tokio::test]
+async fn check_config_prints_a_file_that_loads_back_to_the_same_settings() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("root");
+    let daemon = env!("CARGO_BIN_EXE_multiftpd");
+    let flags = [
+        "--root",
+        root.to_str().unwrap(),
+        "--passive-ports",
+        "40000-40100",
+        "--idle-timeout",
+        "90",
+        "--failed-logins-by",
+        "ip",
+        "--active-mode",
+        "false",
+        "--log-format",
+        "json",
+        "check-config",
+    ];
+    let o = run_tool(daemon, &flags, 30).await;
+    assert!(o.status.success(), "{}", err(&o));
+    let printed = out(&o);
+    for line in ["idle_timeout = \"1m 30s\"", "passive_ports = \"40000-40100\"", "port = 2121"] {
+        assert!(printed.lines().any(|l| l == line), "{line} missing from:\n{printed}");
+    }
+    let file = tmp.path().join("printed.toml");
+    std::fs::write(&file, &printed).unwrap();
+    let from_flags = Settings::load(
+        None,
+        RawConfig {
+            root: Some(root.clone()),
+            passive_ports: Some("40000-40100".into()),
+            idle_timeout: Some(90),
+            failed_logins_by: Some(BlockBy::Ip),
+            active_mode: Some(false),
+            log_format: Some(LogFormat::Json),
+            ..RawConfig::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(Settings::load(Some(&file), RawConfig::default()).unwrap(), from_flags);
+    let o = run_tool(daemon, &["--config", file.to_str().unwrap(), "check-config"], 30).await;
+    assert!(o.status.success(), "{}", err(&o));
+    assert_eq!(out(&o), printed, "the daemon reads the printed file back to the same settings");
 }

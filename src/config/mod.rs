@@ -1,121 +1,29 @@
-//! Configuration: defaults < TOML file (`--config`) < `MULTIFTP_*` environment < command-line
-//! flags. The binaries' clap parsers read flags and their environment twins into a
-//! [`RawConfig`] (clap already gives flags precedence over the environment); [`Settings::load`]
-//! lays that over the file and the defaults, then validates once into typed [`Settings`].
-//! Nothing after that re-reads strings.
+//! Settings: [`RawConfig`] (in `layer.rs`) defines every setting once - its file key, flag,
+//! `MULTIFTP_*` variable, default and help; [`Settings::load`] stacks the layers, defaults <
+//! TOML file (`--config`) < environment < flags, and validates them once into typed
+//! [`Settings`]. Nothing after that re-reads strings. `reference.rs` renders the README's
+//! table from the same definition.
+
+mod layer;
+pub mod reference;
+pub mod seconds;
 
 use std::net::IpAddr;
 use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
+
+pub use layer::{BlockBy, LogFormat, RawConfig, TlsRequired};
 
 use crate::error::{Error, Result};
 
 /// The example configuration file, documenting every key.
-pub const EXAMPLE: &str = include_str!("../config/multiftpd.example.toml");
-
-/// One layer of configuration as read from the file, the environment or flags. Every key is
-/// optional; unknown keys in the file are an error.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawConfig {
-    /// Address to listen on.
-    pub bind: Option<String>,
-    /// Control port.
-    pub port: Option<u16>,
-    /// Data root: database and homes.
-    pub root: Option<PathBuf>,
-    /// SQLite database file.
-    pub db: Option<PathBuf>,
-    /// Passive data ports, `LOW-HIGH`.
-    pub passive_ports: Option<String>,
-    /// Greeting sent on connect (220).
-    pub greeting: Option<String>,
-    /// Seconds an idle session is kept open.
-    pub idle_timeout: Option<u64>,
-    /// Seconds running transfers get to finish on shutdown.
-    pub shutdown_grace: Option<u64>,
-    /// Seconds a data connection may make no progress before its transfer fails.
-    pub data_timeout: Option<u64>,
-    /// Address advertised in passive replies: `from-connection`, an IPv4 address or a DNS name.
-    pub passive_host: Option<String>,
-    /// TLS certificate chain (PEM) for FTPS.
-    pub tls_cert: Option<PathBuf>,
-    /// TLS private key (PEM) for FTPS.
-    pub tls_key: Option<PathBuf>,
-    /// When TLS is required: `none`, `logins` or `all`.
-    pub tls_required: Option<String>,
-    /// Log format on stderr: `text` or `json`.
-    pub log_format: Option<String>,
-    /// Transfer log in xferlog format.
-    pub transfer_log: Option<PathBuf>,
-    /// Most logged-in sessions per user (0 = no limit).
-    pub max_sessions_per_user: Option<u32>,
-    /// Most logged-in sessions in all (0 = no limit).
-    pub max_sessions: Option<u32>,
-    /// Failed logins before a block.
-    pub failed_logins_max: Option<u32>,
-    /// Seconds a block lasts.
-    pub failed_logins_block: Option<u64>,
-    /// What a block applies to: `user-and-ip`, `ip` or `user`.
-    pub failed_logins_by: Option<String>,
-    /// Address of the HTTP listener for /metrics and /health.
-    pub http_bind: Option<String>,
-    /// PROXY protocol mode: the port clients see for the control connection.
-    pub proxy_protocol_port: Option<u16>,
-    /// Whether active mode (PORT/EPRT) is allowed.
-    pub active_mode: Option<bool>,
-    /// Port for implicit FTPS (TLS from the first byte).
-    pub implicit_tls_port: Option<u16>,
-    /// Refuse TLS data connections that do not resume the control connection's TLS session.
-    pub require_tls_session_reuse: Option<bool>,
-    /// Accept data connections only from the control connection's address.
-    pub data_peer_check: Option<bool>,
-    /// Longest command line accepted after login, in bytes.
-    pub line_limit: Option<usize>,
-}
-
-impl RawConfig {
-    /// `self` with every key that `over` sets replaced.
-    fn overlay(self, over: RawConfig) -> RawConfig {
-        RawConfig {
-            bind: over.bind.or(self.bind),
-            port: over.port.or(self.port),
-            root: over.root.or(self.root),
-            db: over.db.or(self.db),
-            passive_ports: over.passive_ports.or(self.passive_ports),
-            greeting: over.greeting.or(self.greeting),
-            idle_timeout: over.idle_timeout.or(self.idle_timeout),
-            shutdown_grace: over.shutdown_grace.or(self.shutdown_grace),
-            data_timeout: over.data_timeout.or(self.data_timeout),
-            passive_host: over.passive_host.or(self.passive_host),
-            tls_cert: over.tls_cert.or(self.tls_cert),
-            tls_key: over.tls_key.or(self.tls_key),
-            tls_required: over.tls_required.or(self.tls_required),
-            log_format: over.log_format.or(self.log_format),
-            transfer_log: over.transfer_log.or(self.transfer_log),
-            max_sessions_per_user: over.max_sessions_per_user.or(self.max_sessions_per_user),
-            max_sessions: over.max_sessions.or(self.max_sessions),
-            failed_logins_max: over.failed_logins_max.or(self.failed_logins_max),
-            failed_logins_block: over.failed_logins_block.or(self.failed_logins_block),
-            failed_logins_by: over.failed_logins_by.or(self.failed_logins_by),
-            http_bind: over.http_bind.or(self.http_bind),
-            proxy_protocol_port: over.proxy_protocol_port.or(self.proxy_protocol_port),
-            active_mode: over.active_mode.or(self.active_mode),
-            implicit_tls_port: over.implicit_tls_port.or(self.implicit_tls_port),
-            require_tls_session_reuse: over
-                .require_tls_session_reuse
-                .or(self.require_tls_session_reuse),
-            data_peer_check: over.data_peer_check.or(self.data_peer_check),
-            line_limit: over.line_limit.or(self.line_limit),
-        }
-    }
-}
+pub const EXAMPLE: &str = include_str!("../../config/multiftpd.example.toml");
 
 /// Validated settings shared by `multiftpd` and `ftpadm`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Settings {
     /// Address to listen on.
     pub bind: IpAddr,
@@ -179,28 +87,6 @@ pub struct Settings {
 /// Shortest `line_limit` allowed: RFC 959 section 4.1 commands with a full path need room.
 pub const MIN_LINE_LIMIT: usize = 512;
 
-/// Log format on stderr.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum LogFormat {
-    /// Human-readable lines.
-    Text,
-    /// One JSON object per line.
-    Json,
-}
-
-/// What the failed-logins policy blocks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum BlockBy {
-    /// The pair of source address and username.
-    UserAndIp,
-    /// The source address, for every username.
-    Ip,
-    /// The username, from every address.
-    User,
-}
-
 /// The address put in PASV replies (RFC 959 4.1.2; behind NAT it must be the public one).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -214,7 +100,7 @@ pub enum PassiveHostSetting {
 }
 
 /// PEM files for FTPS.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TlsFiles {
     /// Certificate chain.
     pub cert: PathBuf,
@@ -222,34 +108,32 @@ pub struct TlsFiles {
     pub key: PathBuf,
 }
 
-/// When clients must use TLS (RFC 4217).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum TlsRequired {
-    /// TLS is offered but optional.
-    None,
-    /// The control channel must be protected before USER/PASS (credentials never in clear).
-    Logins,
-    /// Control and data channels must both be protected.
-    All,
-}
-
-/// Default control port (unprivileged, so no root is needed to try it).
-pub const DEFAULT_PORT: u16 = 2121;
-
 impl Settings {
     /// Loads the layers: defaults, then the file at `file` (if any), then `overrides` (flags
-    /// and environment, as parsed by the binary).
+    /// and environment, as parsed by the binary), and validates the result.
     ///
     /// # Errors
     ///
     /// [`Error::Config`] naming the key, file or value that is wrong.
     pub fn load(file: Option<&Path>, overrides: RawConfig) -> Result<Settings> {
+        Self::validate(Self::layers(file, overrides)?)
+    }
+
+    /// The layers of [`Settings::load`] merged, before validation: every key with a default
+    /// is set. Written out with [`RawConfig::to_toml`] it is a file that `--config` reads
+    /// back to the same settings (`multiftpd check-config` prints it).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] for a file that cannot be read or parsed.
+    pub fn layers(file: Option<&Path>, overrides: RawConfig) -> Result<RawConfig> {
         let from_file = match file {
             Some(path) => {
                 let text = std::fs::read_to_string(path).map_err(|e| {
                     Error::Config(format!("cannot read config file {}: {e}", path.display()))
                 })?;
+                // Parsed here rather than through figment's file provider: toml's error spans
+                // let the message name the line.
                 toml::from_str::<RawConfig>(&text).map_err(|e| {
                     let place = e.span().map(|span| key_at(&text, span.start)).unwrap_or_default();
                     Error::Config(format!(
@@ -261,26 +145,27 @@ impl Settings {
             }
             None => RawConfig::default(),
         };
-        Self::validate(from_file.overlay(overrides))
+        RawConfig::defaults().merged(&from_file)?.merged(&overrides)
     }
 
+    /// Checks the merged layers and types them. Every key with a default is set by then (the
+    /// defaults layer is at the bottom), so no default is written here.
     fn validate(raw: RawConfig) -> Result<Settings> {
-        let bind_text = raw.bind.unwrap_or_else(|| "0.0.0.0".into());
+        let bind_text = set(raw.bind, "bind")?;
         let bind = bind_text.parse::<IpAddr>().map_err(|_| {
             Error::Config(format!(
                 "invalid bind address '{bind_text}' (key 'bind', env MULTIFTP_BIND, flag --bind): \
                  use an IP address such as 0.0.0.0 or 127.0.0.1"
             ))
         })?;
-        let root = absolute(&raw.root.unwrap_or_else(|| PathBuf::from("./data")))?;
+        let root = absolute(&set(raw.root, "root")?)?;
         let db = match raw.db {
             Some(db) => absolute(&db)?,
             None => root.join("multiftp.db"),
         };
-        let passive_ports =
-            parse_port_range(raw.passive_ports.as_deref().unwrap_or("50000-50100"))?;
-        let greeting = raw.greeting.unwrap_or_else(|| "Welcome to multiftp".into());
-        let data_timeout = match raw.data_timeout.unwrap_or(300) {
+        let passive_ports = parse_port_range(&set(raw.passive_ports, "passive_ports")?)?;
+        let greeting = set(raw.greeting, "greeting")?;
+        let data_timeout = match set(raw.data_timeout, "data_timeout")? {
             0 => {
                 return Err(Error::Config(
                     "invalid data timeout 0 (key 'data_timeout', env MULTIFTP_DATA_TIMEOUT, flag \
@@ -339,17 +224,7 @@ impl Settings {
                 ));
             }
         };
-        let tls_required = match raw.tls_required.as_deref().map(str::trim) {
-            None | Some("none") => TlsRequired::None,
-            Some("logins") => TlsRequired::Logins,
-            Some("all") => TlsRequired::All,
-            Some(other) => {
-                return Err(Error::Config(format!(
-                    "invalid tls_required '{other}' (env MULTIFTP_TLS_REQUIRED, flag \
-                     --tls-required): use none, logins or all"
-                )));
-            }
-        };
+        let tls_required = set(raw.tls_required, "tls_required")?;
         if tls_required != TlsRequired::None && tls.is_none() {
             return Err(Error::Config(
                 "tls_required is set but no certificate is configured: set tls_cert and tls_key \
@@ -357,27 +232,8 @@ impl Settings {
                     .into(),
             ));
         }
-        let log_format = match raw.log_format.as_deref() {
-            None | Some("text") => LogFormat::Text,
-            Some("json") => LogFormat::Json,
-            Some(other) => {
-                return Err(Error::Config(format!(
-                    "invalid log_format '{other}' (env MULTIFTP_LOG_FORMAT, flag --log-format): \
-                     use text or json"
-                )));
-            }
-        };
-        let failed_logins_by = match raw.failed_logins_by.as_deref() {
-            None | Some("user-and-ip") => BlockBy::UserAndIp,
-            Some("ip") => BlockBy::Ip,
-            Some("user") => BlockBy::User,
-            Some(other) => {
-                return Err(Error::Config(format!(
-                    "invalid failed_logins_by '{other}' (env MULTIFTP_FAILED_LOGINS_BY): use \
-                     user-and-ip, ip or user"
-                )));
-            }
-        };
+        let log_format = set(raw.log_format, "log_format")?;
+        let failed_logins_by = set(raw.failed_logins_by, "failed_logins_by")?;
         if raw.require_tls_session_reuse == Some(true) && tls.is_none() {
             return Err(Error::Config(
                 "require_tls_session_reuse is set but no certificate is configured: set tls_cert \
@@ -385,7 +241,7 @@ impl Settings {
                     .into(),
             ));
         }
-        let port = raw.port.unwrap_or(DEFAULT_PORT);
+        let port = set(raw.port, "port")?;
         if let Some(implicit) = raw.implicit_tls_port {
             if tls.is_none() {
                 return Err(Error::Config(
@@ -401,7 +257,7 @@ impl Settings {
                 )));
             }
         }
-        let line_limit = raw.line_limit.unwrap_or(8192);
+        let line_limit = set(raw.line_limit, "line_limit")?;
         if line_limit < MIN_LINE_LIMIT {
             return Err(Error::Config(format!(
                 "invalid line_limit {line_limit} (env MULTIFTP_LINE_LIMIT, flag --line-limit): \
@@ -421,17 +277,23 @@ impl Settings {
         Ok(Settings {
             http_bind,
             proxy_protocol_port: raw.proxy_protocol_port,
-            active_mode: raw.active_mode.unwrap_or(true),
+            active_mode: set(raw.active_mode, "active_mode")?,
             implicit_tls_port: raw.implicit_tls_port,
-            require_tls_session_reuse: raw.require_tls_session_reuse.unwrap_or(false),
-            data_peer_check: raw.data_peer_check.unwrap_or(true),
+            require_tls_session_reuse: set(
+                raw.require_tls_session_reuse,
+                "require_tls_session_reuse",
+            )?,
+            data_peer_check: set(raw.data_peer_check, "data_peer_check")?,
             line_limit,
             log_format,
             transfer_log,
-            max_sessions_per_user: raw.max_sessions_per_user.unwrap_or(0),
-            max_sessions: raw.max_sessions.unwrap_or(0),
-            failed_logins_max: raw.failed_logins_max.unwrap_or(3),
-            failed_logins_block: Duration::from_secs(raw.failed_logins_block.unwrap_or(300)),
+            max_sessions_per_user: set(raw.max_sessions_per_user, "max_sessions_per_user")?,
+            max_sessions: set(raw.max_sessions, "max_sessions")?,
+            failed_logins_max: set(raw.failed_logins_max, "failed_logins_max")?,
+            failed_logins_block: Duration::from_secs(set(
+                raw.failed_logins_block,
+                "failed_logins_block",
+            )?),
             failed_logins_by,
             passive_host,
             tls,
@@ -442,8 +304,8 @@ impl Settings {
             db,
             passive_ports,
             greeting,
-            idle_timeout: Duration::from_secs(raw.idle_timeout.unwrap_or(600)),
-            shutdown_grace: Duration::from_secs(raw.shutdown_grace.unwrap_or(10)),
+            idle_timeout: Duration::from_secs(set(raw.idle_timeout, "idle_timeout")?),
+            shutdown_grace: Duration::from_secs(set(raw.shutdown_grace, "shutdown_grace")?),
             data_timeout,
         })
     }
@@ -454,45 +316,20 @@ impl Settings {
     }
 }
 
-/// Every `MULTIFTP_*` variable the binaries read.
-pub const KNOWN_ENV: &[&str] = &[
-    "MULTIFTP_CONFIG",
-    "MULTIFTP_ROOT",
-    "MULTIFTP_DB",
-    "MULTIFTP_BIND",
-    "MULTIFTP_PORT",
-    "MULTIFTP_PASSIVE_PORTS",
-    "MULTIFTP_PASSIVE_HOST",
-    "MULTIFTP_GREETING",
-    "MULTIFTP_IDLE_TIMEOUT",
-    "MULTIFTP_SHUTDOWN_GRACE",
-    "MULTIFTP_DATA_TIMEOUT",
-    "MULTIFTP_TLS_CERT",
-    "MULTIFTP_TLS_KEY",
-    "MULTIFTP_TLS_REQUIRED",
-    "MULTIFTP_LOG_FORMAT",
-    "MULTIFTP_TRANSFER_LOG",
-    "MULTIFTP_MAX_SESSIONS_PER_USER",
-    "MULTIFTP_MAX_SESSIONS",
-    "MULTIFTP_FAILED_LOGINS_MAX",
-    "MULTIFTP_FAILED_LOGINS_BLOCK",
-    "MULTIFTP_FAILED_LOGINS_BY",
-    "MULTIFTP_HTTP_BIND",
-    "MULTIFTP_PROXY_PROTOCOL_PORT",
-    "MULTIFTP_ACTIVE_MODE",
-    "MULTIFTP_IMPLICIT_TLS_PORT",
-    "MULTIFTP_REQUIRE_TLS_SESSION_REUSE",
-    "MULTIFTP_DATA_PEER_CHECK",
-    "MULTIFTP_LINE_LIMIT",
-    "MULTIFTP_VERBOSE",
-];
+/// The value of a key that has a default, which the defaults layer always sets.
+fn set<T>(value: Option<T>, key: &str) -> Result<T> {
+    value.ok_or_else(|| {
+        Error::Config(format!("setting '{key}' has no value: give its #[arg] a default_value"))
+    })
+}
 
-/// `MULTIFTP_*` variables in the environment that no setting reads: likely typos, which would
-/// otherwise be ignored silently.
-pub fn unknown_env_vars() -> Vec<String> {
+/// `MULTIFTP_*` variables in the environment that no argument of `command` reads: likely
+/// typos, which would otherwise be ignored silently.
+pub fn unknown_env_vars(command: &clap::Command) -> Vec<String> {
+    let known: Vec<_> = command.get_arguments().filter_map(clap::Arg::get_env).collect();
     std::env::vars_os()
         .filter_map(|(k, _)| k.into_string().ok())
-        .filter(|k| k.starts_with("MULTIFTP_") && !KNOWN_ENV.contains(&k.as_str()))
+        .filter(|k| k.starts_with("MULTIFTP_") && !known.iter().any(|known| *known == k.as_str()))
         .collect()
 }
 
@@ -558,8 +395,9 @@ mod tests {
     #[test]
     fn example_file_parses_and_matches_defaults() {
         let raw: RawConfig = toml::from_str(EXAMPLE).unwrap();
-        let from_example = Settings::validate(raw).unwrap();
-        let defaults = Settings::validate(RawConfig::default()).unwrap();
+        let from_example = Settings::load(None, raw).unwrap();
+        let defaults = Settings::load(None, RawConfig::default()).unwrap();
+        assert_eq!(from_example, defaults, "the example file's values are the defaults");
         assert_eq!(from_example.port, defaults.port);
         assert_eq!(from_example.passive_ports, defaults.passive_ports);
         assert_eq!(from_example.bind, defaults.bind);
@@ -573,32 +411,102 @@ mod tests {
 
     #[test]
     fn engine_settings_defaults_and_checks() {
-        let d = Settings::validate(RawConfig::default()).unwrap();
+        let d = Settings::load(None, RawConfig::default()).unwrap();
         assert!(d.active_mode && d.data_peer_check && !d.require_tls_session_reuse);
         assert_eq!((d.line_limit, d.implicit_tls_port), (8192, None));
         let raw = RawConfig { line_limit: Some(511), ..Default::default() };
-        assert!(Settings::validate(raw).unwrap_err().to_string().contains("MULTIFTP_LINE_LIMIT"));
+        assert!(Settings::load(None, raw).unwrap_err().to_string().contains("MULTIFTP_LINE_LIMIT"));
         let raw = RawConfig { line_limit: Some(512), ..Default::default() };
-        assert_eq!(Settings::validate(raw).unwrap().line_limit, 512);
+        assert_eq!(Settings::load(None, raw).unwrap().line_limit, 512);
         let raw = RawConfig { implicit_tls_port: Some(990), ..Default::default() };
-        assert!(Settings::validate(raw).unwrap_err().to_string().contains("no certificate"));
+        assert!(Settings::load(None, raw).unwrap_err().to_string().contains("no certificate"));
         let raw = RawConfig { require_tls_session_reuse: Some(true), ..Default::default() };
-        assert!(Settings::validate(raw).unwrap_err().to_string().contains("no certificate"));
+        assert!(Settings::load(None, raw).unwrap_err().to_string().contains("no certificate"));
         let raw: RawConfig =
             toml::from_str("active_mode = false\ndata_peer_check = false\nline_limit = 1024")
                 .unwrap();
-        let s = Settings::validate(raw).unwrap();
+        let s = Settings::load(None, raw).unwrap();
         assert!(!s.active_mode && !s.data_peer_check);
         assert_eq!(s.line_limit, 1024);
     }
 
     #[test]
     fn the_example_file_documents_every_environment_variable() {
-        for var in
-            KNOWN_ENV.iter().filter(|v| !matches!(**v, "MULTIFTP_CONFIG" | "MULTIFTP_VERBOSE"))
-        {
-            assert!(EXAMPLE.contains(var), "{var} missing from config/multiftpd.example.toml");
+        use clap::Args;
+        let command = crate::cli::DataArgs::augment_args(RawConfig::augment_args(
+            clap::Command::new("settings"),
+        ));
+        let vars: Vec<_> = command.get_arguments().filter_map(clap::Arg::get_env).collect();
+        assert!(vars.len() > 20, "{vars:?}");
+        for var in vars.iter().map(|v| v.to_string_lossy()).filter(|v| v != "MULTIFTP_CONFIG") {
+            assert!(EXAMPLE.contains(&*var), "{var} missing from config/multiftpd.example.toml");
         }
+    }
+
+    #[test]
+    fn the_defaults_parse_and_fill_every_key_that_has_one() {
+        let d = RawConfig::defaults();
+        assert_eq!(d.port, Some(2121));
+        assert_eq!(d.idle_timeout, Some(600));
+        assert_eq!(d.root, Some(PathBuf::from("./data")));
+        assert_eq!((&d.db, &d.tls_cert, &d.http_bind), (&None, &None, &None));
+        // The defaults layer alone is valid: every `set` in validate finds its value.
+        Settings::validate(d).unwrap();
+    }
+
+    #[test]
+    fn durations_are_seconds_or_durations_and_print_back() {
+        let raw: RawConfig =
+            toml::from_str("idle_timeout = \"10m\"\nshutdown_grace = 7\ndata_timeout = \"1h 1s\"")
+                .unwrap();
+        let s = Settings::load(None, raw.clone()).unwrap();
+        assert_eq!(s.idle_timeout, Duration::from_secs(600));
+        assert_eq!(s.shutdown_grace, Duration::from_secs(7));
+        assert_eq!(s.data_timeout, Duration::from_secs(3601));
+        let text = raw.to_toml().unwrap();
+        assert!(text.contains("idle_timeout = \"10m\""), "{text}");
+        assert_eq!(toml::from_str::<RawConfig>(&text).unwrap(), raw);
+        let e = toml::from_str::<RawConfig>("idle_timeout = \"soon\"").unwrap_err().to_string();
+        assert!(e.contains("such as 10m"), "{e}");
+        assert!(toml::from_str::<RawConfig>("idle_timeout = -1").is_err());
+    }
+
+    /// What `multiftpd check-config` prints (the merged layers) reads back, through a file,
+    /// to the same settings.
+    #[test]
+    fn the_merged_layers_round_trip_through_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let overrides = RawConfig {
+            root: Some(dir.path().join("root")),
+            passive_ports: Some("40000-40010".into()),
+            idle_timeout: Some(90),
+            failed_logins_by: Some(BlockBy::Ip),
+            log_format: Some(LogFormat::Json),
+            transfer_log: Some(dir.path().join("xferlog")),
+            http_bind: Some("127.0.0.1:9121".into()),
+            active_mode: Some(false),
+            ..Default::default()
+        };
+        let settings = Settings::load(None, overrides.clone()).unwrap();
+        let text = Settings::layers(None, overrides).unwrap().to_toml().unwrap();
+        assert!(text.contains("passive_ports = \"40000-40010\""), "{text}");
+        assert!(text.contains("idle_timeout = \"1m 30s\""), "{text}");
+        let file = dir.path().join("multiftpd.toml");
+        std::fs::write(&file, &text).unwrap();
+        assert_eq!(Settings::load(Some(&file), RawConfig::default()).unwrap(), settings);
+    }
+
+    #[test]
+    fn enums_take_their_names_in_the_file() {
+        let raw: RawConfig =
+            toml::from_str("log_format = \"json\"\nfailed_logins_by = \"user-and-ip\"").unwrap();
+        assert_eq!(
+            (raw.log_format, raw.failed_logins_by),
+            (Some(LogFormat::Json), Some(BlockBy::UserAndIp))
+        );
+        let e = toml::from_str::<RawConfig>("tls_required = \"some\"").unwrap_err().to_string();
+        assert!(e.contains("none") && e.contains("logins") && e.contains("all"), "{e}");
+        assert_eq!("logins".parse::<TlsRequired>(), Ok(TlsRequired::Logins));
     }
 
     #[test]
@@ -606,7 +514,7 @@ mod tests {
         let file =
             RawConfig { port: Some(21), greeting: Some("file".into()), ..Default::default() };
         let flags = RawConfig { port: Some(2200), ..Default::default() };
-        let s = Settings::validate(file.overlay(flags)).unwrap();
+        let s = Settings::load(None, file.merged(&flags).unwrap()).unwrap();
         assert_eq!(s.port, 2200);
         assert_eq!(s.greeting, "file");
     }
@@ -614,7 +522,7 @@ mod tests {
     #[test]
     fn db_defaults_into_root() {
         let raw = RawConfig { root: Some("/srv/ftp".into()), ..Default::default() };
-        let s = Settings::validate(raw).unwrap();
+        let s = Settings::load(None, raw).unwrap();
         assert_eq!(s.db, PathBuf::from("/srv/ftp/multiftp.db"));
     }
 
@@ -626,15 +534,15 @@ mod tests {
         }
         assert_eq!(parse_port_range("50000-50100").unwrap(), 50000..=50100);
         let raw = RawConfig { bind: Some("localhost:21".into()), ..Default::default() };
-        assert!(Settings::validate(raw).unwrap_err().to_string().contains("MULTIFTP_BIND"));
-        let raw = RawConfig { tls_required: Some("logins".into()), ..Default::default() };
-        assert!(Settings::validate(raw).unwrap_err().to_string().contains("no certificate"));
+        assert!(Settings::load(None, raw).unwrap_err().to_string().contains("MULTIFTP_BIND"));
+        let raw = RawConfig { tls_required: Some(TlsRequired::Logins), ..Default::default() };
+        assert!(Settings::load(None, raw).unwrap_err().to_string().contains("no certificate"));
         let raw = RawConfig { tls_cert: Some("/x.pem".into()), ..Default::default() };
-        assert!(Settings::validate(raw).unwrap_err().to_string().contains("both"));
+        assert!(Settings::load(None, raw).unwrap_err().to_string().contains("both"));
         let raw = RawConfig { data_timeout: Some(0), ..Default::default() };
-        assert!(Settings::validate(raw).unwrap_err().to_string().contains("--data-timeout"));
+        assert!(Settings::load(None, raw).unwrap_err().to_string().contains("--data-timeout"));
         let raw = RawConfig { data_timeout: Some(30), ..Default::default() };
-        assert_eq!(Settings::validate(raw).unwrap().data_timeout, Duration::from_secs(30));
+        assert_eq!(Settings::load(None, raw).unwrap().data_timeout, Duration::from_secs(30));
     }
 
     #[test]
@@ -651,7 +559,7 @@ mod tests {
     #[test]
     fn passive_host_forms() {
         let host = |h: &str| {
-            Settings::validate(RawConfig { passive_host: Some(h.into()), ..Default::default() })
+            Settings::load(None, RawConfig { passive_host: Some(h.into()), ..Default::default() })
                 .map(|s| s.passive_host)
         };
         assert_eq!(host("from-connection").unwrap(), PassiveHostSetting::FromConnection);
