@@ -1,34 +1,7 @@
-//! Command-line pieces shared by `multiftpd` and `ftpadm`: the flags that locate the data
-//! (each with its `MULTIFTP_*` environment twin) and logging set-up. Only the binaries call
-//! [`init_tracing`].
+//! Logging set-up shared by `multiftpd` and `ftpadm` (the flags that locate the data,
+//! shared too, are [`crate::config::DataArgs`]). Only the binaries call [`init_tracing`].
 
-use std::path::PathBuf;
-
-use crate::config::{LogFormat, RawConfig};
-
-/// Where the configuration and data are: the same flags and variables for both binaries, so
-/// `--root` alone points the daemon and `ftpadm` at the same database.
-#[derive(Debug, Clone, Default, clap::Args)]
-pub struct DataArgs {
-    /// TOML configuration file (see config/multiftpd.example.toml).
-    #[arg(long, env = "MULTIFTP_CONFIG", value_name = "FILE", global = true)]
-    pub config: Option<PathBuf>,
-
-    /// Data root holding the database and home/<user>/ [default: ./data].
-    #[arg(long, env = "MULTIFTP_ROOT", value_name = "DIR", global = true)]
-    pub root: Option<PathBuf>,
-
-    /// SQLite database file [default: <root>/multiftp.db].
-    #[arg(long, env = "MULTIFTP_DB", value_name = "PATH", global = true)]
-    pub db: Option<PathBuf>,
-}
-
-impl DataArgs {
-    /// These flags as a configuration layer.
-    pub fn raw(&self) -> RawConfig {
-        RawConfig { root: self.root.clone(), db: self.db.clone(), ..RawConfig::default() }
-    }
-}
+use crate::config::LogFormat;
 
 /// Installs the tracing subscriber on stderr. `RUST_LOG` wins; otherwise `info` (or `debug`
 /// with `verbose`), with sqlx's per-query lines kept at warn. Crates that log through the `log`

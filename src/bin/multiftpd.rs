@@ -6,7 +6,8 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
-use multiftp::cli::{DataArgs, init_tracing};
+use multiftp::cli::init_tracing;
+use multiftp::config::DataArgs;
 use multiftp::config::RawConfig;
 use multiftp::{App, Settings};
 

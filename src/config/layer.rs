@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use super::seconds;
 use crate::error::{Error, Result};
 
-/// The keys whose flags and variables are [`crate::cli::DataArgs`]'s (shared with `ftpadm`),
+/// The keys whose flags and variables are [`DataArgs`]'s (shared with `ftpadm`),
 /// so `#[arg(skip)]` here.
 pub(super) const DATA_KEYS: [&str; 2] = ["root", "db"];
 
@@ -28,12 +28,12 @@ pub(super) const DATA_KEYS: [&str; 2] = ["root", "db"];
 #[derive(Debug, Clone, Default, PartialEq, Eq, Args, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawConfig {
-    /// Data root; its flag and variable are in [`crate::cli::DataArgs`], shared with `ftpadm`.
+    /// Data root; its flag and variable are in [`DataArgs`], shared with `ftpadm`.
     #[arg(skip = Some(PathBuf::from("./data")))]
     pub root: Option<PathBuf>,
 
     /// SQLite database file (default `<root>/multiftp.db`); flag and variable in
-    /// [`crate::cli::DataArgs`].
+    /// [`DataArgs`].
     #[arg(skip)]
     pub db: Option<PathBuf>,
 
@@ -281,4 +281,28 @@ fn to_table(layer: &RawConfig) -> Result<toml::Table> {
 
 fn from_table(table: toml::Table) -> Result<RawConfig> {
     table.try_into().map_err(|e| Error::Config(format!("settings from TOML: {e}")))
+}
+
+/// Where the configuration and data are: the same flags and variables for both binaries, so
+/// `--root` alone points the daemon and `ftpadm` at the same database.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct DataArgs {
+    /// TOML configuration file (see config/multiftpd.example.toml).
+    #[arg(long, env = "MULTIFTP_CONFIG", value_name = "FILE", global = true)]
+    pub config: Option<PathBuf>,
+
+    /// Data root holding the database and home/<user>/ [default: ./data].
+    #[arg(long, env = "MULTIFTP_ROOT", value_name = "DIR", global = true)]
+    pub root: Option<PathBuf>,
+
+    /// SQLite database file [default: <root>/multiftp.db].
+    #[arg(long, env = "MULTIFTP_DB", value_name = "PATH", global = true)]
+    pub db: Option<PathBuf>,
+}
+
+impl DataArgs {
+    /// These flags as a configuration layer.
+    pub fn raw(&self) -> RawConfig {
+        RawConfig { root: self.root.clone(), db: self.db.clone(), ..RawConfig::default() }
+    }
 }

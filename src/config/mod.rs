@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-pub use layer::{BlockBy, LogFormat, RawConfig, TlsRequired};
+pub use layer::{BlockBy, DataArgs, LogFormat, RawConfig, TlsRequired};
 
 use crate::error::{Error, Result};
 
@@ -433,9 +433,8 @@ mod tests {
     #[test]
     fn the_example_file_documents_every_environment_variable() {
         use clap::Args;
-        let command = crate::cli::DataArgs::augment_args(RawConfig::augment_args(
-            clap::Command::new("settings"),
-        ));
+        let command =
+            DataArgs::augment_args(RawConfig::augment_args(clap::Command::new("settings")));
         let vars: Vec<_> = command.get_arguments().filter_map(clap::Arg::get_env).collect();
         assert!(vars.len() > 20, "{vars:?}");
         for var in vars.iter().map(|v| v.to_string_lossy()).filter(|v| v != "MULTIFTP_CONFIG") {

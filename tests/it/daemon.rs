@@ -123,7 +123,7 @@ fn sigterm_lets_an_upload_in_flight_finish_then_exits_0() {
 #[test]
 fn session_limits_refuse_extra_logins_with_530() {
     let (_dir, root) = root_with(&["alice", "bob"]);
-    let d = Daemon::start(&root, &["--max-sessions-per-user", "1", "--max-sessions", "2"]);
+    let mut d = Daemon::start(&root, &["--max-sessions-per-user", "1", "--max-sessions", "2"]);
     let login = |user: &str| {
         let mut s = std::net::TcpStream::connect(("127.0.0.1", d.port)).unwrap();
         s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
@@ -147,7 +147,8 @@ fn session_limits_refuse_extra_logins_with_530() {
     ftpadm_add_user(&root, "carol");
     let (_c1, _r4, reply) = login("carol");
     assert!(reply.starts_with("530 server full"), "server full: {reply}");
-    let log = d.stderr();
+    // The refusal is logged after the reply is sent: wait for the line.
+    let log = d.wait_log("max_sessions)", 1);
     assert!(log.contains("max_sessions_per_user") && log.contains("max_sessions)"), "{log}");
 }
 

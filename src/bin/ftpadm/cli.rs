@@ -6,7 +6,7 @@ use std::io::Write;
 
 use clap::{Parser, Subcommand};
 use multiftp::App;
-use multiftp::cli::DataArgs;
+use multiftp::config::DataArgs;
 
 use crate::output::Output;
 use crate::{cert, msg, password, profile, session, share, user};

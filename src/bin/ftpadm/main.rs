@@ -32,7 +32,8 @@ use std::process::ExitCode;
 
 use anyhow::bail;
 use clap::Parser;
-use multiftp::cli::{DataArgs, init_tracing};
+use multiftp::cli::init_tracing;
+use multiftp::config::DataArgs;
 use multiftp::{App, Settings};
 
 use crate::cli::{Cli, Command};
