@@ -92,9 +92,9 @@ const PARALLEL_STAT: usize = 2048;
 pub type Entry = (String, cap_std::fs::Metadata);
 
 /// Lists `rel` (relative to `dir`, `.` for the directory itself) with each entry's metadata,
-/// in one blocking task: a thread-pool hop per entry made LIST of a 10,000-file folder about ten
-/// times slower than vsftpd. Entries that vanish while we list
-/// are skipped. Names that are not UTF-8 are skipped too: FTP paths here are UTF-8 (RFC 2640).
+/// in one blocking task: a thread-pool hop per entry made LIST of a big folder many times
+/// slower than vsftpd (bench/). Entries that vanish while we list are skipped. Names that are
+/// not UTF-8 are skipped too: FTP paths here are UTF-8 (RFC 2640).
 ///
 /// # Errors
 ///
@@ -121,7 +121,7 @@ pub async fn list_dir(dir: ConfinedDir, rel: PathBuf) -> std::io::Result<Vec<Ent
                 .collect()
         };
         // One `lstat` per entry is most of a big listing's cost (path lookup in the kernel);
-        // big folders are split over the cores, so a 10,000-file LIST takes about half as long.
+        // big folders are split over the cores (bench/ has the figures).
         let threads = std::thread::available_parallelism().map_or(1, usize::from).min(4);
         if names.len() < PARALLEL_STAT || threads < 2 {
             return Ok(stat_all(&names));

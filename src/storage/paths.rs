@@ -4,7 +4,7 @@
 //!
 //! Paths here are FTP paths: `/` is the top of the user's FTP view (their home folder, with
 //! the virtual `/shared` beside their own files), not the data root (`Settings::root`) and
-//! not a directory handle ([`ConfinedDir`](super::ConfinedDir)).
+//! not a directory handle (`ConfinedDir`, in `dir.rs`).
 //!
 //! Normalisation is the first line of defence only: home operations also go through cap-std
 //! directory handles, which refuse to leave the home whatever the path says (symlinks too).

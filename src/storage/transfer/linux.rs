@@ -47,7 +47,8 @@ fn blocking_socket(
 
 thread_local! {
     /// The copy buffer of this blocking-pool thread, kept between transfers: allocating and
-    /// zeroing a fresh MiB per transfer was 8% of the server's CPU with 32 clients (bench/, W3).
+    /// zeroing a fresh MiB per transfer was a visible share of the server's CPU with many
+    /// clients (bench/, W3).
     /// At most [`CHUNK`] per thread; the pool ends idle threads after 10 s.
     static BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
@@ -76,11 +77,11 @@ pub const CACHED_MAX: u64 = 64 << 10;
 /// - A file of at most [`CACHED_MAX`] bytes whose bytes are in the page cache is read with
 ///   `RWF_NOWAIT` (which fails rather than wait for the disk) and written to the socket right
 ///   there: no hand-off to a blocking thread and back, which was most of a small download's
-///   cost (bench/, W4: 20% more files/s).
+///   cost (bench/, W4).
 /// - Anything else runs on one blocking thread that reads 1 MiB chunks and writes each
-///   straight into the socket: no hand-off per chunk as in [`send_file`](super::send_file). Not `sendfile(2)`:
-///   measured on loopback (bench/, W1) it was 30% slower, because page-sized fragments cost the
-///   receiver more than the copy saves here.
+///   straight into the socket: no hand-off per chunk as in [`send_file`](super::send_file).
+///   Not `sendfile(2)`: measured on loopback it was slower (bench/, W1), because page-sized
+///   fragments cost the receiver more than the copy saves here.
 ///
 /// Either way the sending side is closed at the end (RFC 959 3.3: closing the data connection
 /// marks the end of the file).
@@ -154,7 +155,7 @@ fn read_cached(file: &std::fs::File, start: u64, len: u64) -> Option<Vec<u8>> {
 /// cache), on one blocking thread. The file is opened as `mode` says, like
 /// [`receive_file_while`](super::receive_file_while) (an overwrite goes to a temporary name and
 /// replaces the old file when complete, and only if `alive` still says yes then, see
-/// [`Upload::commit`](super::Upload::commit)).
+/// [`Upload::commit`](super::upload::Upload::commit)).
 /// Filesystems that cannot take `splice` get plain reads and writes. Returns the bytes written.
 ///
 /// # Errors

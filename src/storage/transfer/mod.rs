@@ -38,7 +38,6 @@ use std::time::Duration;
 use cap_std::fs::Dir;
 
 pub use stream::{receive_file_while, send_file};
-pub use upload::Upload;
 
 use super::dir::ConfinedDir;
 use crate::ftp::{Data, WriteMode};
@@ -70,7 +69,7 @@ pub async fn send(
 /// STOR/APPE/STOU: writes what the data connection `input` brings to `rel` (relative to
 /// `dir`), opened as `mode` says, by the fastest path it allows; returns the bytes written. An
 /// overwrite replaces the old file only when complete and if `alive` still says yes then (see
-/// [`Upload`]). No data for `stall` fails the transfer.
+/// [`Upload`](upload::Upload)). No data for `stall` fails the transfer.
 ///
 /// # Errors
 ///
