@@ -2,12 +2,16 @@
 //! (the engine's, and SITE arguments) and their split into the user's home and the virtual
 //! `/shared` tree. No I/O happens here, so every rule is covered by table-driven tests.
 //!
+//! Paths here are FTP paths: `/` is the top of the user's FTP view (their home folder, with
+//! the virtual `/shared` beside their own files), not the data root (`Settings::root`) and
+//! not a directory handle (`ConfinedDir`, in `dir.rs`).
+//!
 //! Normalisation is the first line of defence only: home operations also go through cap-std
 //! directory handles, which refuse to leave the home whatever the path says (symlinks too).
 
-use std::path::{Component, Path};
+use std::path::{Component, Path, PathBuf};
 
-/// The reserved name of the virtual folder in every home root.
+/// The reserved name of the virtual folder at FTP `/` of every user.
 pub const SHARED: &str = "shared";
 
 /// Where a normalised path points.
@@ -29,7 +33,7 @@ pub enum Target {
 }
 
 /// Normalises `path` lexically into an absolute path: `.` is dropped, `..` removes the last
-/// component and stops at `/` (RFC 959 gives no meaning to going above the root, so `/..` is
+/// component and stops at `/` (RFC 959 gives no meaning to going above FTP `/`, so `/..` is
 /// `/`), repeated and trailing slashes go. Relative paths are taken from `/`: callers join them
 /// with the working directory first.
 pub fn normalise(path: &Path) -> String {
@@ -76,6 +80,12 @@ pub fn next_component<'a>(dir: &str, shared: &'a str) -> Option<&'a str> {
     }
     let rest = if dir == "/" { &shared[1..] } else { &shared[dir.len() + 1..] };
     rest.split('/').next()
+}
+
+/// A normalised absolute path as a path relative to a directory handle (`/` is `.`, the
+/// folder itself).
+pub fn rel(path: &str) -> PathBuf {
+    if path == "/" { PathBuf::from(".") } else { PathBuf::from(&path[1..]) }
 }
 
 #[cfg(test)]
