@@ -32,25 +32,18 @@ pub(super) enum UserCmd<'a> {
     List,
     /// `ADD <name> <password> [admin]`.
     Add {
-        /// Username.
         name: &'a str,
-        /// Password.
         password: &'a str,
-        /// Make an admin.
+        /// `admin` given: the new user is an admin.
         admin: bool,
     },
     /// `DEL <name>`.
-    Del {
-        /// Username.
-        name: &'a str,
-    },
+    Del { name: &'a str },
     /// `SET <name> <field> <value>`.
     Set {
-        /// Username.
         name: &'a str,
-        /// Field.
         field: &'a str,
-        /// Value (rest of the line).
+        /// The rest of the line, spaces inside kept.
         value: &'a str,
     },
 }
