@@ -77,6 +77,17 @@ pub enum Error {
     #[error("{0}")]
     InvalidInput(String),
 
+    /// A field name that is not one of those the operation knows (a profile field).
+    #[error("unknown {what} '{name}': use {expected}")]
+    UnknownField {
+        /// The kind of field, e.g. "profile field".
+        what: &'static str,
+        /// The name given.
+        name: String,
+        /// The names that would work, e.g. "full_name, email or bio".
+        expected: &'static str,
+    },
+
     /// The caller may not do this.
     #[error("{0}")]
     Forbidden(String),

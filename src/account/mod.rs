@@ -558,7 +558,8 @@ impl Accounts {
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidInput`] for an unknown field or a bad value, [`Error::NotFound`].
+    /// [`Error::UnknownField`] for an unknown field, [`Error::InvalidInput`] for a bad value,
+    /// [`Error::NotFound`].
     pub async fn set_profile_field(
         &self,
         username: &str,
@@ -576,9 +577,11 @@ impl Accounts {
                 AccountChanges { email_public: Some(parse_yes_no(&value)?), ..Default::default() }
             }
             other => {
-                return Err(Error::InvalidInput(format!(
-                    "unknown profile field '{other}': use full_name, email, bio or email_public"
-                )));
+                return Err(Error::UnknownField {
+                    what: "profile field",
+                    name: other.to_string(),
+                    expected: "full_name, email, bio or email_public",
+                });
             }
         };
         self.update(username, changes).await

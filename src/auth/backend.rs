@@ -26,7 +26,7 @@ use crate::ftp::{
 };
 use crate::session::Tracker;
 use crate::share::ShareStore;
-use crate::site::Registry;
+use crate::site::{GuessLimit, Registry};
 use crate::storage::{Owner, ShareIndex, UserStorage};
 use crate::transfer_log::{Record, TransferLog};
 
@@ -82,12 +82,13 @@ impl Daemon {
             homes: app.settings.homes(),
             homes_dir,
             data_timeout: app.settings.data_timeout,
-            site: Registry::new(&app.accounts, &app.shares, &app.messages, &app.sessions)
-                .with_passwd_limit(
-                    &app.accounts,
-                    app.settings.failed_logins_max,
-                    app.settings.failed_logins_block,
-                ),
+            site: Registry::new(
+                &app.accounts,
+                &app.shares,
+                &app.messages,
+                &app.sessions,
+                GuessLimit::new(app.settings.failed_logins_max, app.settings.failed_logins_block),
+            ),
             access: AccessWatch::new(app.accounts.clone()),
             logs_transfers,
             draining: AtomicBool::new(false),

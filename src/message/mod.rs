@@ -60,7 +60,9 @@ impl Messages {
     }
 
     fn check_rate(&self, sender: &str) -> Result<()> {
-        let mut sent = self.sent.lock().map_err(|_| Error::Forbidden("rate limiter".into()))?;
+        // A panic elsewhere while holding the lock leaves at worst a partly updated queue of
+        // send times: still a usable count, so the limiter goes on instead of refusing all.
+        let mut sent = self.sent.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let now = Instant::now();
         let q = sent.entry(sender.to_string()).or_default();
         while q.front().is_some_and(|t| now.duration_since(*t) > RATE_WINDOW) {
@@ -154,5 +156,26 @@ mod tests {
         assert!(validate_body("a\nb").is_err());
         assert!(validate_body(&"x".repeat(MAX_MESSAGE_LEN)).is_ok());
         assert!(validate_body(&"x".repeat(MAX_MESSAGE_LEN + 1)).is_err());
+    }
+
+    #[tokio::test]
+    async fn a_poisoned_rate_limiter_still_counts() {
+        let pool = SqlitePool::connect_lazy("sqlite::memory:").unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let messages = Messages::new(pool.clone(), Accounts::new(pool, tmp.path()));
+        messages.check_rate("alice").unwrap();
+        let sent = Arc::clone(&messages.sent);
+        let panicked = std::thread::spawn(move || {
+            let _guard = sent.lock().unwrap();
+            panic!("poisons the lock on purpose");
+        })
+        .join();
+        assert!(panicked.is_err() && messages.sent.is_poisoned());
+        for _ in 1..RATE_LIMIT {
+            messages.check_rate("alice").unwrap();
+        }
+        let refused = messages.check_rate("alice").unwrap_err();
+        assert!(refused.to_string().starts_with("too many messages"), "{refused}");
+        messages.check_rate("bob").unwrap();
     }
 }

@@ -14,29 +14,22 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::ftp::{Reply, SiteRequest};
 use async_trait::async_trait;
 
-use super::{SiteHandler, error_reply, ok, usage};
+use super::{Call, SiteCommand, Syntax, ok};
 use crate::account::Accounts;
-use crate::account::LoggedIn;
-use crate::error::Error;
+use crate::error::{Error, Result};
+use crate::ftp::Reply;
 
-/// Wrong current passwords before a block, as the `failed_logins_max` default.
-pub const DEFAULT_MAX: u32 = 3;
-/// How long a block lasts, as the `failed_logins_block` default.
-pub const DEFAULT_BLOCK: Duration = Duration::from_secs(300);
 /// Most users tracked at once; expired entries go first (only logged-in users get here, so
 /// this is never reached in practice).
 const MAX_ENTRIES: usize = 10_000;
 
-/// The handler.
+/// `SITE PASSWD`.
 #[derive(Debug)]
-pub struct Passwd {
-    /// The account service.
-    pub accounts: Accounts,
-    /// The wrong-guesses limit.
-    pub limit: GuessLimit,
+pub(super) struct Passwd {
+    pub(super) accounts: Accounts,
+    pub(super) limit: GuessLimit,
 }
 
 /// Counts the attempts of each user and blocks them after too many wrong ones.
@@ -120,38 +113,46 @@ pub fn parse(args: &str) -> Option<(&str, &str)> {
 }
 
 #[async_trait]
-impl SiteHandler for Passwd {
-    async fn handle(&self, me: &LoggedIn, req: &SiteRequest<'_>) -> Reply {
-        let Some((current, new)) = parse(req.args) else {
-            return usage("PASSWD <current> <new>");
-        };
-        if let Err(left) = self.limit.begin(&me.username, Instant::now()) {
+impl SiteCommand for Passwd {
+    const NAME: &'static str = "PASSWD";
+    const SYNTAX: &'static [Syntax] =
+        &[Syntax { args: "<current> <new>", summary: "change your password" }];
+    /// The current and the new password.
+    type Request<'a> = (&'a str, &'a str);
+
+    fn parse(args: &str) -> Option<(&str, &str)> {
+        parse(args)
+    }
+
+    async fn run(&self, (current, new): Self::Request<'_>, call: &Call<'_>) -> Result<Reply> {
+        let me = &call.user.username;
+        if let Err(left) = self.limit.begin(me, Instant::now()) {
             tracing::warn!(
-                user = %me.username,
-                ip = %req.client.addr.ip(),
+                user = %me,
+                ip = %call.client.addr.ip(),
                 "password change refused: too many wrong current passwords"
             );
-            return Reply::new(
+            return Ok(Reply::new(
                 550,
                 format!(
                     "Too many wrong current passwords: SITE PASSWD is blocked for {} s",
                     left.as_secs().max(1)
                 ),
-            );
+            ));
         }
-        match self.accounts.change_own_password(&me.username, current, new).await {
+        match self.accounts.change_own_password(me, current, new).await {
             Ok(()) => {
-                self.limit.cleared(&me.username);
-                ok("Password changed; use the new one from your next login".into())
+                self.limit.cleared(me);
+                Ok(ok("Password changed; use the new one from your next login".into()))
             }
             // The current password was right, the new one is refused (policy, unchanged).
             Err(e @ Error::InvalidInput(_)) => {
-                self.limit.cleared(&me.username);
-                error_reply(&e)
+                self.limit.cleared(me);
+                Err(e)
             }
             // A wrong current password (Forbidden) stays counted, and so does anything that
             // failed before the check.
-            Err(e) => error_reply(&e),
+            Err(e) => Err(e),
         }
     }
 }

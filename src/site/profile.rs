@@ -6,29 +6,27 @@
 //! `email_public` (`yes`/`no`; the value is the rest of the line and may hold spaces). Any
 //! logged-in user; 501 on bad syntax, 550 for an unknown user, field or invalid value.
 
-use crate::ftp::{Reply, SiteRequest};
 use async_trait::async_trait;
 
-use super::{SiteHandler, error_reply, ok, one_line, split_word, usage};
-use crate::account::LoggedIn;
+use super::{Call, SiteCommand, Syntax, ok, one_line, split_word};
 use crate::account::{Account, Accounts};
+use crate::error::Result;
+use crate::ftp::Reply;
 
 /// `SITE PROFILE`.
 #[derive(Debug)]
-pub struct Show {
-    /// The account service.
-    pub accounts: Accounts,
+pub(super) struct Profile {
+    pub(super) accounts: Accounts,
 }
 
 /// `SITE SETPROFILE`.
 #[derive(Debug)]
-pub struct Set {
-    /// The account service.
-    pub accounts: Accounts,
+pub(super) struct SetProfile {
+    pub(super) accounts: Accounts,
 }
 
 /// Parses `SITE PROFILE` arguments: nothing (yourself) or one username.
-pub fn parse_show(args: &str) -> Option<Option<&str>> {
+fn parse_show(args: &str) -> Option<Option<&str>> {
     let mut words = args.split_whitespace();
     match (words.next(), words.next()) {
         (None, _) => Some(None),
@@ -39,7 +37,7 @@ pub fn parse_show(args: &str) -> Option<Option<&str>> {
 
 /// The lines of a profile listing; `full` for the user themselves and admins (the email, and
 /// whether it is public), otherwise the email only if it is public.
-pub fn profile_lines(a: &Account, full: bool) -> Vec<String> {
+fn profile_lines(a: &Account, full: bool) -> Vec<String> {
     let email = if full || a.email_public { a.email.as_str() } else { "(private)" };
     let mut lines = vec![
         format!("Profile of {}", a.username),
@@ -62,35 +60,42 @@ pub fn profile_lines(a: &Account, full: bool) -> Vec<String> {
 }
 
 #[async_trait]
-impl SiteHandler for Show {
-    async fn handle(&self, me: &LoggedIn, req: &SiteRequest<'_>) -> Reply {
-        let Some(who) = parse_show(req.args) else {
-            return usage("PROFILE [<user>]");
-        };
-        let account = match self.accounts.get(who.unwrap_or(&me.username)).await {
-            Ok(account) => account,
-            Err(e) => return error_reply(&e),
-        };
+impl SiteCommand for Profile {
+    const NAME: &'static str = "PROFILE";
+    const SYNTAX: &'static [Syntax] = &[Syntax { args: "[<user>]", summary: "show a profile" }];
+    /// Whose profile: `None` for the caller's.
+    type Request<'a> = Option<&'a str>;
+
+    fn parse(args: &str) -> Option<Option<&str>> {
+        parse_show(args)
+    }
+
+    async fn run(&self, who: Self::Request<'_>, call: &Call<'_>) -> Result<Reply> {
+        let me = &call.user.username;
+        let account = self.accounts.get(who.unwrap_or(me)).await?;
         // The admin check reads the current role, so a demoted admin stops seeing addresses.
-        let full = account.username == me.username
-            || match self.accounts.is_admin(&me.username).await {
-                Ok(admin) => admin,
-                Err(e) => return error_reply(&e),
-            };
-        Reply::multi(200, profile_lines(&account, full))
+        let full = account.username == *me || call.is_admin().await?;
+        Ok(Reply::multi(200, profile_lines(&account, full)))
     }
 }
 
 #[async_trait]
-impl SiteHandler for Set {
-    async fn handle(&self, me: &LoggedIn, req: &SiteRequest<'_>) -> Reply {
-        let Some((field, value)) = split_word(req.args) else {
-            return usage("SETPROFILE <full_name|email|bio|email_public> <value>");
-        };
-        match self.accounts.set_profile_field(&me.username, field, value).await {
-            Ok(_) => ok(format!("{} updated", field.to_ascii_lowercase())),
-            Err(e) => error_reply(&e),
-        }
+impl SiteCommand for SetProfile {
+    const NAME: &'static str = "SETPROFILE";
+    const SYNTAX: &'static [Syntax] = &[Syntax {
+        args: "<field> <value>",
+        summary: "set your full_name, email, bio or email_public (yes/no)",
+    }];
+    /// The field and its value (the rest of the line).
+    type Request<'a> = (&'a str, &'a str);
+
+    fn parse(args: &str) -> Option<(&str, &str)> {
+        split_word(args)
+    }
+
+    async fn run(&self, (field, value): Self::Request<'_>, call: &Call<'_>) -> Result<Reply> {
+        self.accounts.set_profile_field(&call.user.username, field, value).await?;
+        Ok(ok(format!("{} updated", field.to_ascii_lowercase())))
     }
 }
 

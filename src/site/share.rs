@@ -4,47 +4,64 @@
 //! 200 on success, 501 on bad syntax, 550 when refused (yourself, unknown or disabled user,
 //! missing path, a path under /shared).
 
-use crate::ftp::{Reply, SiteRequest};
 use async_trait::async_trait;
 
-use super::{SiteHandler, error_reply, ok, resolve_path, split_word, usage};
-use crate::account::LoggedIn;
+use super::{Call, SiteCommand, Syntax, ok, resolve_path, split_word};
+use crate::error::Result;
+use crate::ftp::Reply;
 use crate::share::Shares;
 
-/// The handler for both commands.
+/// `SITE SHARE`.
 #[derive(Debug)]
-pub struct Share {
-    /// The share service.
-    pub shares: Shares,
-    /// UNSHARE instead of SHARE.
-    pub revoke: bool,
+pub(super) struct Share {
+    pub(super) shares: Shares,
+}
+
+/// `SITE UNSHARE`.
+#[derive(Debug)]
+pub(super) struct Unshare {
+    pub(super) shares: Shares,
 }
 
 #[async_trait]
-impl SiteHandler for Share {
-    async fn handle(&self, user: &LoggedIn, req: &SiteRequest<'_>) -> Reply {
-        let Some((recipient, path)) = split_word(req.args) else {
-            return usage(if self.revoke {
-                "UNSHARE <user> <path>"
-            } else {
-                "SHARE <user> <path>"
-            });
-        };
-        let path = resolve_path(req.cwd, path);
-        if self.revoke {
-            match self.shares.revoke(&user.username, &path, recipient).await {
-                Ok(p) => ok(format!("No longer sharing {p} with {recipient}")),
-                Err(e) => error_reply(&e),
-            }
-        } else {
-            match self.shares.grant(&user.username, &path, recipient).await {
-                Ok((p, true)) => ok(format!(
-                    "Shared {p} with {recipient}; they see it as /shared/{}{p}",
-                    user.username
-                )),
-                Ok((p, false)) => ok(format!("{p} was already shared with {recipient}")),
-                Err(e) => error_reply(&e),
-            }
-        }
+impl SiteCommand for Share {
+    const NAME: &'static str = "SHARE";
+    const SYNTAX: &'static [Syntax] = &[Syntax {
+        args: "<user> <path>",
+        summary: "share a file or folder of your home with <user>",
+    }];
+    /// The recipient and the path as given (the rest of the line).
+    type Request<'a> = (&'a str, &'a str);
+
+    fn parse(args: &str) -> Option<(&str, &str)> {
+        split_word(args)
+    }
+
+    async fn run(&self, (recipient, path): Self::Request<'_>, call: &Call<'_>) -> Result<Reply> {
+        let me = &call.user.username;
+        let path = resolve_path(call.cwd, path);
+        Ok(match self.shares.grant(me, &path, recipient).await? {
+            (p, true) => ok(format!("Shared {p} with {recipient}; they see it as /shared/{me}{p}")),
+            (p, false) => ok(format!("{p} was already shared with {recipient}")),
+        })
+    }
+}
+
+#[async_trait]
+impl SiteCommand for Unshare {
+    const NAME: &'static str = "UNSHARE";
+    const SYNTAX: &'static [Syntax] =
+        &[Syntax { args: "<user> <path>", summary: "revoke a share" }];
+    /// The recipient and the path as given (the rest of the line).
+    type Request<'a> = (&'a str, &'a str);
+
+    fn parse(args: &str) -> Option<(&str, &str)> {
+        split_word(args)
+    }
+
+    async fn run(&self, (recipient, path): Self::Request<'_>, call: &Call<'_>) -> Result<Reply> {
+        let path = resolve_path(call.cwd, path);
+        let p = self.shares.revoke(&call.user.username, &path, recipient).await?;
+        Ok(ok(format!("No longer sharing {p} with {recipient}")))
     }
 }

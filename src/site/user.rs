@@ -12,56 +12,44 @@
 //! at once. 200 on success, 501 on bad syntax, 550 for non-admins and refusals (including
 //! deleting or demoting the last admin).
 
-use crate::ftp::{Reply, SiteRequest};
 use async_trait::async_trait;
 
-use super::{SiteHandler, error_reply, ok, one_line, usage};
-use crate::account::LoggedIn;
-use crate::account::{AccountChanges, Accounts, NewAccount, Role};
+use super::{Audience, Call, SiteCommand, Syntax, ok, one_line};
+use crate::account::{AccountChanges, Accounts, NewAccount, Role, parse_yes_no};
 use crate::error::{Error, Result};
+use crate::ftp::Reply;
 
-/// The handler.
+/// `SITE USER`.
 #[derive(Debug)]
-pub struct User {
-    /// The account service.
-    pub accounts: Accounts,
+pub(super) struct User {
+    pub(super) accounts: Accounts,
 }
 
 /// A parsed `SITE USER` command.
 #[derive(Debug, PartialEq, Eq)]
-pub enum UserCmd<'a> {
+pub(super) enum UserCmd<'a> {
     /// `LIST`.
     List,
     /// `ADD <name> <password> [admin]`.
     Add {
-        /// Username.
         name: &'a str,
-        /// Password.
         password: &'a str,
-        /// Make an admin.
+        /// `admin` given: the new user is an admin.
         admin: bool,
     },
     /// `DEL <name>`.
-    Del {
-        /// Username.
-        name: &'a str,
-    },
+    Del { name: &'a str },
     /// `SET <name> <field> <value>`.
     Set {
-        /// Username.
         name: &'a str,
-        /// Field.
         field: &'a str,
-        /// Value (rest of the line).
+        /// The rest of the line, spaces inside kept.
         value: &'a str,
     },
 }
 
-const SYNTAX: &str =
-    "USER LIST | ADD <name> <password> [admin] | DEL <name> | SET <name> <field> <value>";
-
 /// Parses the arguments of `SITE USER`.
-pub fn parse(args: &str) -> Option<UserCmd<'_>> {
+fn parse(args: &str) -> Option<UserCmd<'_>> {
     let args = args.trim();
     let (verb, rest) = args.split_once(char::is_whitespace).unwrap_or((args, ""));
     let words: Vec<&str> = rest.split_whitespace().collect();
@@ -82,16 +70,26 @@ pub fn parse(args: &str) -> Option<UserCmd<'_>> {
     }
 }
 
-fn parse_bool(value: &str) -> Result<bool> {
-    match value.to_ascii_lowercase().as_str() {
-        "yes" | "true" | "1" | "on" => Ok(true),
-        "no" | "false" | "0" | "off" => Ok(false),
-        _ => Err(Error::InvalidInput(format!("invalid value '{value}': use yes or no"))),
-    }
-}
+#[async_trait]
+impl SiteCommand for User {
+    const NAME: &'static str = "USER";
+    const SYNTAX: &'static [Syntax] = &[
+        Syntax { args: "LIST", summary: "list users" },
+        Syntax { args: "ADD <name> <password> [admin]", summary: "add a user" },
+        Syntax { args: "DEL <name>", summary: "delete a user (files kept)" },
+        Syntax {
+            args: "SET <name> <field> <value>",
+            summary: "set full_name, email, bio, role, enabled or password",
+        },
+    ];
+    const AUDIENCE: Audience = Audience::Admins;
+    type Request<'a> = UserCmd<'a>;
 
-impl User {
-    async fn run(&self, me: &LoggedIn, cmd: UserCmd<'_>) -> Result<Reply> {
+    fn parse(args: &str) -> Option<UserCmd<'_>> {
+        parse(args)
+    }
+
+    async fn run(&self, cmd: Self::Request<'_>, call: &Call<'_>) -> Result<Reply> {
         match cmd {
             UserCmd::List => {
                 let users = self.accounts.list().await?;
@@ -124,7 +122,7 @@ impl User {
                 Ok(ok(format!("User {} added ({})", account.username, account.role.as_str())))
             }
             UserCmd::Del { name } => {
-                if name == me.username {
+                if name == call.user.username {
                     return Err(Error::Forbidden(
                         "you cannot delete your own account: ask another admin, or use ftpadm"
                             .into(),
@@ -143,48 +141,25 @@ impl User {
                         AccountChanges { role: Some(Role::parse(value)?), ..Default::default() }
                     }
                     "enabled" => {
-                        AccountChanges { enabled: Some(parse_bool(value)?), ..Default::default() }
+                        AccountChanges { enabled: Some(parse_yes_no(value)?), ..Default::default() }
                     }
-                    _ => {
-                        self.accounts.set_profile_field(name, field, value).await.map_err(|e| {
-                            match e {
-                                Error::InvalidInput(m)
-                                    if m.starts_with("unknown profile field") =>
-                                {
-                                    Error::InvalidInput(format!(
-                                        "unknown field '{field}': use full_name, email, bio, role, \
-                                     enabled or password"
-                                    ))
-                                }
-                                e => e,
-                            }
-                        })?;
-                        return Ok(ok(format!("{field} of {name} updated")));
-                    }
+                    // A profile field, or none the service knows: then the error lists what
+                    // an admin may set, which is more than the user's own profile fields.
+                    _ => match self.accounts.set_profile_field(name, field, value).await {
+                        Ok(_) => return Ok(ok(format!("{field} of {name} updated"))),
+                        Err(Error::UnknownField { .. }) => {
+                            return Err(Error::UnknownField {
+                                what: "field",
+                                name: field.to_string(),
+                                expected: "full_name, email, bio, role, enabled or password",
+                            });
+                        }
+                        Err(e) => return Err(e),
+                    },
                 };
                 self.accounts.update(name, changes).await?;
                 Ok(ok(format!("{field} of {name} updated")))
             }
-        }
-    }
-}
-
-#[async_trait]
-impl SiteHandler for User {
-    async fn handle(&self, me: &LoggedIn, req: &SiteRequest<'_>) -> Reply {
-        match self.accounts.is_admin(&me.username).await {
-            Ok(true) => {}
-            Ok(false) => {
-                return Reply::new(550, "SITE USER is for admins only");
-            }
-            Err(e) => return error_reply(&e),
-        }
-        let Some(cmd) = parse(req.args) else {
-            return usage(SYNTAX);
-        };
-        match self.run(me, cmd).await {
-            Ok(reply) => reply,
-            Err(e) => error_reply(&e),
         }
     }
 }
@@ -220,8 +195,8 @@ mod tests {
 
     #[test]
     fn booleans() {
-        assert!(parse_bool("YES").unwrap());
-        assert!(!parse_bool("no").unwrap());
-        assert!(parse_bool("maybe").is_err());
+        assert!(parse_yes_no("YES").unwrap());
+        assert!(!parse_yes_no("no").unwrap());
+        assert!(parse_yes_no("maybe").is_err());
     }
 }

@@ -1,37 +1,33 @@
 //! `SITE WHO`: who is online now, in every daemon on this database (username and since when;
-//! admins also see each client's address). Any logged-in user; multi-line 200.
+//! admins also see each client's address). Any logged-in user; multi-line 200, 501 with
+//! arguments.
 
-use crate::ftp::{Reply, SiteRequest};
 use async_trait::async_trait;
 
-use super::{SiteHandler, error_reply};
-use crate::account::Accounts;
-use crate::account::LoggedIn;
+use super::{Call, SiteCommand, Syntax, no_args};
+use crate::error::Result;
+use crate::ftp::Reply;
 use crate::session::Sessions;
 
-/// The handler.
+/// `SITE WHO`.
 #[derive(Debug)]
-pub struct Who {
-    /// Who is online.
-    pub sessions: Sessions,
-    /// To check the caller's role.
-    pub accounts: Accounts,
+pub(super) struct Who {
+    pub(super) sessions: Sessions,
 }
 
 #[async_trait]
-impl SiteHandler for Who {
-    async fn handle(&self, me: &LoggedIn, req: &SiteRequest<'_>) -> Reply {
-        if !req.args.trim().is_empty() {
-            return super::usage("WHO");
-        }
-        let is_admin = match self.accounts.is_admin(&me.username).await {
-            Ok(a) => a,
-            Err(e) => return error_reply(&e),
-        };
-        let online = match self.sessions.online().await {
-            Ok(rows) => rows,
-            Err(e) => return error_reply(&e),
-        };
+impl SiteCommand for Who {
+    const NAME: &'static str = "WHO";
+    const SYNTAX: &'static [Syntax] = &[Syntax { args: "", summary: "who is online now" }];
+    type Request<'a> = ();
+
+    fn parse(args: &str) -> Option<()> {
+        no_args(args)
+    }
+
+    async fn run(&self, (): Self::Request<'_>, call: &Call<'_>) -> Result<Reply> {
+        let is_admin = call.is_admin().await?;
+        let online = self.sessions.online().await?;
         let mut lines = vec![format!("{} session(s) online:", online.len())];
         lines.extend(online.iter().map(|s| {
             if is_admin {
@@ -41,6 +37,6 @@ impl SiteHandler for Who {
             }
         }));
         lines.push("End of list".into());
-        Reply::multi(200, lines)
+        Ok(Reply::multi(200, lines))
     }
 }
