@@ -16,7 +16,7 @@ use crate::error::Result;
 pub use store::{SessionRow, SessionStore};
 
 /// How often a daemon refreshes its heartbeat.
-pub const HEARTBEAT: Duration = Duration::from_secs(10);
+const HEARTBEAT: Duration = Duration::from_secs(10);
 
 /// The session service.
 #[derive(Debug, Clone)]
@@ -28,11 +28,6 @@ impl Sessions {
     /// The service over `pool`.
     pub fn new(pool: SqlitePool) -> Self {
         Self { store: SessionStore::new(pool) }
-    }
-
-    /// The store, for the daemon's tracker.
-    pub fn store(&self) -> &SessionStore {
-        &self.store
     }
 
     /// Who is online now, in any live daemon on this database.
