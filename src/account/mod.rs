@@ -126,6 +126,33 @@ impl NewAccount {
     }
 }
 
+/// A profile field a user may change about themselves ([`Accounts::set_profile_field`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProfileField {
+    /// `full_name` (also `fullname`, `name`).
+    FullName,
+    /// `email`.
+    Email,
+    /// `bio`.
+    Bio,
+    /// `email_public`: `yes`/`no`, whether other users see the email.
+    EmailPublic,
+}
+
+impl ProfileField {
+    /// The field named `name` (any case), or `None`: callers that accept more fields than
+    /// these (`SITE USER SET`) tell an unknown name apart without reading an error's text.
+    pub fn parse(name: &str) -> Option<Self> {
+        match name.to_ascii_lowercase().as_str() {
+            "full_name" | "fullname" | "name" => Some(ProfileField::FullName),
+            "email" => Some(ProfileField::Email),
+            "bio" => Some(ProfileField::Bio),
+            "email_public" => Some(ProfileField::EmailPublic),
+            _ => None,
+        }
+    }
+}
+
 /// Changes to an account; `None` leaves a field alone.
 #[derive(Debug, Clone, Default)]
 pub struct AccountChanges {
@@ -517,20 +544,21 @@ impl Accounts {
         field: &str,
         value: &str,
     ) -> Result<Account> {
+        let Some(field) = ProfileField::parse(field) else {
+            return Err(Error::InvalidInput(format!(
+                "unknown profile field '{}': use full_name, email, bio or email_public",
+                field.to_ascii_lowercase()
+            )));
+        };
         let value = value.to_string();
-        let changes = match field.to_ascii_lowercase().as_str() {
-            "full_name" | "fullname" | "name" => {
+        let changes = match field {
+            ProfileField::FullName => {
                 AccountChanges { full_name: Some(value), ..Default::default() }
             }
-            "email" => AccountChanges { email: Some(value), ..Default::default() },
-            "bio" => AccountChanges { bio: Some(value), ..Default::default() },
-            "email_public" => {
+            ProfileField::Email => AccountChanges { email: Some(value), ..Default::default() },
+            ProfileField::Bio => AccountChanges { bio: Some(value), ..Default::default() },
+            ProfileField::EmailPublic => {
                 AccountChanges { email_public: Some(parse_yes_no(&value)?), ..Default::default() }
-            }
-            other => {
-                return Err(Error::InvalidInput(format!(
-                    "unknown profile field '{other}': use full_name, email, bio or email_public"
-                )));
             }
         };
         self.update(username, changes).await
@@ -703,6 +731,14 @@ mod tests {
         for bad in ["a", "a@b", "@b.org", "a@@b.org", "a b@c.org", "a@.org", "a@b.org."] {
             assert!(validate_email(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn profile_fields_parse() {
+        assert_eq!(ProfileField::parse("Full_Name"), Some(ProfileField::FullName));
+        assert_eq!(ProfileField::parse("name"), Some(ProfileField::FullName));
+        assert_eq!(ProfileField::parse("EMAIL_public"), Some(ProfileField::EmailPublic));
+        assert_eq!(ProfileField::parse("role"), None);
     }
 
     #[test]

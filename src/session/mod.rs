@@ -103,7 +103,7 @@ impl Tracker {
     ///
     /// The reason, for the client and the log, when a limit is reached.
     pub fn admit(&self, username: &str) -> std::result::Result<(), String> {
-        let live = self.live.lock().map_err(|_| "session table poisoned".to_string())?;
+        let live = self.live();
         let total = live.len();
         if self.limits.total > 0 && total >= self.limits.total as usize {
             return Err(format!("server full: {total} sessions open (max_sessions), try later"));
@@ -119,19 +119,24 @@ impl Tracker {
 
     /// Counts engine session `session` as logged in as `username` (no I/O).
     pub fn logged_in(&self, session: u64, username: &str) {
-        if let Ok(mut live) = self.live.lock() {
-            live.insert(session, username.to_string());
-        }
+        self.live().insert(session, username.to_string());
     }
 
     /// Stops counting `session` (no I/O); whether it was counted.
     pub fn logged_out(&self, session: u64) -> bool {
-        self.live.lock().map(|mut l| l.remove(&session).is_some()).unwrap_or(false)
+        self.live().remove(&session).is_some()
     }
 
     /// Logged-in sessions in this daemon.
     pub fn live_count(&self) -> usize {
-        self.live.lock().map(|l| l.len()).unwrap_or(0)
+        self.live().len()
+    }
+
+    /// The live table. A panic while it was held leaves it whole (every change is one map
+    /// insert or remove), so a poisoned lock is used as it is: refusing every login as "session
+    /// table poisoned", or counting nobody, would be worse.
+    fn live(&self) -> std::sync::MutexGuard<'_, HashMap<u64, String>> {
+        self.live.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// The `trace_id` of engine session `session` in the `sessions` table: unique across the
