@@ -39,27 +39,25 @@ impl App {
     /// database.
     pub async fn open(mut settings: Settings) -> Result<App> {
         let homes = settings.homes();
-        std::fs::create_dir_all(&homes).map_err(|source| Error::Io {
-            what: "cannot create the data root (check --root / MULTIFTP_ROOT and permissions)",
+        std::fs::create_dir_all(&homes).map_err(|cause| Error::Io {
+            what: "cannot create the data root",
             path: homes.clone(),
-            source,
+            cause,
+            hint: Some("check --root / MULTIFTP_ROOT and permissions"),
         })?;
         // One name per process: two `ftpadm` runs at once must not remove each other's probe.
         let probe = settings.root.join(format!(".multiftp-write-test.{}", std::process::id()));
         std::fs::write(&probe, b"").and_then(|()| std::fs::remove_file(&probe)).map_err(
-            |source| Error::Io {
-                what: "the data root is not writable (fix its permissions or choose another \
-                       --root)",
+            |cause| Error::Io {
+                what: "the data root is not writable",
                 path: settings.root.clone(),
-                source,
+                cause,
+                hint: Some("fix its permissions or choose another --root"),
             },
         )?;
         // Canonical from here on: the storage checks that each home is `<root>/home/<user>`.
-        settings.root = std::fs::canonicalize(&settings.root).map_err(|source| Error::Io {
-            what: "cannot resolve the data root",
-            path: settings.root.clone(),
-            source,
-        })?;
+        settings.root = std::fs::canonicalize(&settings.root)
+            .map_err(|cause| Error::io("cannot resolve the data root", &settings.root, cause))?;
         let pool = crate::db::open(&settings.db).await?;
         // Made by root (`sudo ftpadm ...` on a root owned by the service user), the homes
         // folder, the database and its WAL files go to the root's owner, or the daemon could

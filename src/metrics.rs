@@ -119,7 +119,8 @@ impl HttpServer {
     ///
     /// # Errors
     ///
-    /// [`Error::Config`] when the address cannot be bound.
+    /// [`Error::Config`] when the address cannot be bound, [`Error::Runtime`] when the thread
+    /// cannot be started.
     pub fn start(addr: SocketAddr, accounts: Accounts, stats: Arc<Stats>) -> Result<HttpServer> {
         let server = Arc::new(tiny_http::Server::http(addr).map_err(|e| {
             Error::Config(format!(
@@ -174,7 +175,7 @@ impl HttpServer {
                     let _ = request.respond(response);
                 }
             })
-            .map_err(|e| Error::Config(format!("cannot start the HTTP thread: {e}")))?;
+            .map_err(|cause| Error::Runtime { what: "cannot start the HTTP thread", cause })?;
         tracing::info!(%addr, "metrics and health on http");
         Ok(HttpServer { server, thread: Some(thread) })
     }

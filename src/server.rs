@@ -24,8 +24,10 @@ use crate::transfer_log::TransferLog;
 ///
 /// # Errors
 ///
-/// [`Error::Config`] when an address is in use, the certificate cannot be loaded or the grace
-/// period expired; [`Error::Io`] for an unusable homes folder or transfer log.
+/// [`Error::Config`] when an address is in use or the certificate cannot be loaded,
+/// [`Error::GraceExpired`] when transfers had to be cut at shutdown, [`Error::Io`] for an
+/// unusable homes folder or transfer log, [`Error::Runtime`] when the HTTP thread cannot start
+/// and [`Error::Query`] when the session table cannot be set up.
 pub async fn run<F>(app: &App, shutdown: F) -> Result<()>
 where
     F: Future<Output = ()> + Send + Sync + 'static,
@@ -66,13 +68,8 @@ where
     let tls = options.tls.clone();
     let homes = s.homes();
     let homes_dir = Arc::new(
-        cap_std::fs::Dir::open_ambient_dir(&homes, cap_std::ambient_authority()).map_err(
-            |source| Error::Io {
-                what: "cannot open the homes folder",
-                path: homes.clone(),
-                source,
-            },
-        )?,
+        cap_std::fs::Dir::open_ambient_dir(&homes, cap_std::ambient_authority())
+            .map_err(|cause| Error::io("cannot open the homes folder", &homes, cause))?,
     );
     let transfer_log = s.transfer_log.as_deref().map(TransferLog::open).transpose()?;
     crate::account::password::prewarm().await;
@@ -120,8 +117,8 @@ where
         tracing::warn!(cause = %e, "could not clear this daemon's sessions");
     }
     result.map_err(|e| match e {
-        ServeError::GraceExpired(_) => {
-            Error::Config("shutdown grace period expired with transfers still running".into())
+        ServeError::GraceExpired(transfers) => {
+            Error::GraceExpired { grace: app.settings.shutdown_grace, transfers }
         }
     })
 }

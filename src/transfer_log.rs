@@ -103,10 +103,11 @@ impl TransferLog {
 
 /// Opens `path` for appending, creating it if needed.
 fn open_append(path: &Path) -> Result<std::fs::File> {
-    std::fs::OpenOptions::new().create(true).append(true).open(path).map_err(|source| Error::Io {
-        what: "cannot open the transfer log (check transfer_log / MULTIFTP_TRANSFER_LOG)",
+    std::fs::OpenOptions::new().create(true).append(true).open(path).map_err(|cause| Error::Io {
+        what: "cannot open the transfer log",
         path: path.to_path_buf(),
-        source,
+        cause,
+        hint: Some("check transfer_log / MULTIFTP_TRANSFER_LOG and the folder's permissions"),
     })
 }
 

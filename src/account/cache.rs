@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use ring::hmac;
 
 /// How long a verified login is remembered.
-pub const TTL: Duration = Duration::from_secs(300);
+const TTL: Duration = Duration::from_secs(300);
 /// Most entries kept; beyond it expired entries go, then everything.
 const MAX_ENTRIES: usize = 10_000;
 
@@ -61,7 +61,8 @@ impl CredentialCache {
         id
     }
 
-    /// Whether this username and password were verified against `phc` within [`TTL`].
+    /// Whether this username and password were verified against `phc` within the last five
+    /// minutes.
     pub fn check(&self, username: &str, password: &str, phc: &str) -> bool {
         let id = self.id(username, password);
         self.entries

@@ -15,6 +15,7 @@ pub use user::LoggedIn;
 
 use crate::error::{Error, Result};
 use cache::CredentialCache;
+pub use store::Role;
 use store::{UserChanges, UserRow, UserStore};
 
 /// How soon a change that ends sessions (disable, delete, kick) reaches every daemon on the
@@ -23,57 +24,22 @@ use store::{UserChanges, UserRow, UserStore};
 pub const ACCESS_RECHECK: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Longest username.
-pub const MAX_USERNAME_LEN: usize = 32;
+const MAX_USERNAME_LEN: usize = 32;
 /// Longest full name or email.
-pub const MAX_FIELD_LEN: usize = 128;
+const MAX_FIELD_LEN: usize = 128;
 /// Longest bio.
-pub const MAX_BIO_LEN: usize = 1000;
+const MAX_BIO_LEN: usize = 1000;
 
 /// The account a first start creates.
 pub const FIRST_ADMIN: &str = "admin";
 
 /// The file in the data root that keeps the first admin's generated password until that
 /// password is changed, so a first start that fails (port in use) does not lose it.
-pub const INITIAL_PASSWORD_FILE: &str = "initial-admin-password";
+const INITIAL_PASSWORD_FILE: &str = "initial-admin-password";
 
 /// `<root>/initial-admin-password`.
 pub fn initial_password_path(root: &Path) -> PathBuf {
     root.join(INITIAL_PASSWORD_FILE)
-}
-
-/// A user's role.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    /// May manage other users.
-    Admin,
-    /// An ordinary user.
-    User,
-}
-
-impl Role {
-    /// The stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Admin => "admin",
-            Role::User => "user",
-        }
-    }
-
-    /// Parses `admin` or `user`.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::InvalidInput`] for anything else.
-    pub fn parse(s: &str) -> Result<Self> {
-        match s.to_ascii_lowercase().as_str() {
-            "admin" => Ok(Role::Admin),
-            "user" => Ok(Role::User),
-            other => {
-                Err(Error::InvalidInput(format!("unknown role '{other}': use 'admin' or 'user'")))
-            }
-        }
-    }
 }
 
 /// A user as shown to admins and `ftpadm` (everything but the password hash).
@@ -113,7 +79,7 @@ impl From<UserRow> for Account {
     fn from(row: UserRow) -> Self {
         Account {
             id: row.id,
-            role: if row.role == "admin" { Role::Admin } else { Role::User },
+            role: row.role,
             username: row.username,
             enabled: row.enabled,
             full_name: row.full_name,
@@ -156,6 +122,33 @@ impl NewAccount {
             enabled: true,
             full_name: String::new(),
             email: String::new(),
+        }
+    }
+}
+
+/// A profile field a user may change about themselves ([`Accounts::set_profile_field`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProfileField {
+    /// `full_name` (also `fullname`, `name`).
+    FullName,
+    /// `email`.
+    Email,
+    /// `bio`.
+    Bio,
+    /// `email_public`: `yes`/`no`, whether other users see the email.
+    EmailPublic,
+}
+
+impl ProfileField {
+    /// The field named `name` (any case), or `None`: callers that accept more fields than
+    /// these (`SITE USER SET`) tell an unknown name apart without reading an error's text.
+    pub fn parse(name: &str) -> Option<Self> {
+        match name.to_ascii_lowercase().as_str() {
+            "full_name" | "fullname" | "name" => Some(ProfileField::FullName),
+            "email" => Some(ProfileField::Email),
+            "bio" => Some(ProfileField::Bio),
+            "email_public" => Some(ProfileField::EmailPublic),
+            _ => None,
         }
     }
 }
@@ -218,7 +211,7 @@ pub fn validate_username(name: &str) -> Result<()> {
 /// # Errors
 ///
 /// [`Error::InvalidInput`] when it does not look like an address.
-pub fn validate_email(email: &str) -> Result<()> {
+fn validate_email(email: &str) -> Result<()> {
     if email.is_empty() {
         return Ok(());
     }
@@ -272,7 +265,7 @@ pub fn give_to_root_owner(root: &Path, path: &Path) -> Result<()> {
     }
     let io = |what: &'static str, path: &Path| {
         let path = path.to_path_buf();
-        move |source| Error::Io { what, path, source }
+        move |cause| Error::io(what, path, cause)
     };
     let owner = std::fs::metadata(root).map_err(io("cannot read the data root's owner", root))?;
     let have = std::fs::symlink_metadata(path).map_err(io("cannot read the owner", path))?;
@@ -293,11 +286,6 @@ impl Accounts {
         }
     }
 
-    /// The folder holding every user's home.
-    pub fn homes(&self) -> &Path {
-        &self.homes
-    }
-
     /// The home folder of `username` (not checked for existence).
     pub fn home_of(&self, username: &str) -> PathBuf {
         self.homes.join(username)
@@ -312,11 +300,8 @@ impl Accounts {
     /// [`Error::Io`] when the folder cannot be created or handed over.
     pub fn ensure_home(&self, username: &str) -> Result<PathBuf> {
         let home = self.home_of(username);
-        std::fs::create_dir_all(&home).map_err(|source| Error::Io {
-            what: "cannot create home folder",
-            path: home.clone(),
-            source,
-        })?;
+        std::fs::create_dir_all(&home)
+            .map_err(|cause| Error::io("cannot create the home folder", &home, cause))?;
         if let Some(root) = self.homes.parent() {
             give_to_root_owner(root, &self.homes)?;
             give_to_root_owner(root, &home)?;
@@ -373,17 +358,10 @@ impl Accounts {
         let hash = password::hash(new.password).await?;
         let row = self
             .store
-            .insert(
-                &new.username,
-                &hash,
-                new.role.as_str(),
-                new.enabled,
-                &new.full_name,
-                &new.email,
-            )
+            .insert(&new.username, &hash, new.role, new.enabled, &new.full_name, &new.email)
             .await?;
         self.ensure_home(&row.username)?;
-        tracing::info!(user = %row.username, role = %row.role, "user added");
+        tracing::info!(user = %row.username, role = row.role.as_str(), "user added");
         Ok(row.into())
     }
 
@@ -429,7 +407,7 @@ impl Accounts {
             validate_text("bio", bio, MAX_BIO_LEN)?;
         }
         let current = self.find_row(username).await?;
-        let loses_admin = current.role == "admin"
+        let loses_admin = current.role == Role::Admin
             && current.enabled
             && (changes.role == Some(Role::User) || changes.enabled == Some(false));
         if loses_admin && self.store.count_enabled_admins().await? <= 1 {
@@ -445,7 +423,7 @@ impl Accounts {
                     full_name: changes.full_name,
                     email: changes.email,
                     bio: changes.bio,
-                    role: changes.role.map(|r| r.as_str().to_string()),
+                    role: changes.role,
                     enabled: changes.enabled,
                     email_public: changes.email_public,
                 },
@@ -492,7 +470,7 @@ impl Accounts {
     /// [`Error::NotFound`], [`Error::Forbidden`] (last admin) or [`Error::Io`] (purge failed).
     pub async fn delete(&self, username: &str, purge_files: bool) -> Result<PathBuf> {
         let current = self.find_row(username).await?;
-        if current.role == "admin"
+        if current.role == Role::Admin
             && current.enabled
             && self.store.count_enabled_admins().await? <= 1
         {
@@ -506,10 +484,11 @@ impl Accounts {
         }
         let home = self.home_of(username);
         if purge_files && home.exists() {
-            std::fs::remove_dir_all(&home).map_err(|source| Error::Io {
-                what: "user deleted, but cannot remove their files at",
+            std::fs::remove_dir_all(&home).map_err(|cause| Error::Io {
+                what: "user deleted, but cannot remove their files",
                 path: home.clone(),
-                source,
+                cause,
+                hint: Some("remove the folder by hand"),
             })?;
         }
         tracing::info!(user = %username, purged = purge_files, "user deleted");
@@ -566,22 +545,22 @@ impl Accounts {
         field: &str,
         value: &str,
     ) -> Result<Account> {
+        let Some(field) = ProfileField::parse(field) else {
+            return Err(Error::UnknownField {
+                what: "profile field",
+                name: field.to_ascii_lowercase(),
+                expected: "full_name, email, bio or email_public",
+            });
+        };
         let value = value.to_string();
-        let changes = match field.to_ascii_lowercase().as_str() {
-            "full_name" | "fullname" | "name" => {
+        let changes = match field {
+            ProfileField::FullName => {
                 AccountChanges { full_name: Some(value), ..Default::default() }
             }
-            "email" => AccountChanges { email: Some(value), ..Default::default() },
-            "bio" => AccountChanges { bio: Some(value), ..Default::default() },
-            "email_public" => {
+            ProfileField::Email => AccountChanges { email: Some(value), ..Default::default() },
+            ProfileField::Bio => AccountChanges { bio: Some(value), ..Default::default() },
+            ProfileField::EmailPublic => {
                 AccountChanges { email_public: Some(parse_yes_no(&value)?), ..Default::default() }
-            }
-            other => {
-                return Err(Error::UnknownField {
-                    what: "profile field",
-                    name: other.to_string(),
-                    expected: "full_name, email, bio or email_public",
-                });
             }
         };
         self.update(username, changes).await
@@ -655,7 +634,7 @@ impl Accounts {
     ///
     /// [`Error::Query`] on database failure.
     pub async fn is_admin(&self, username: &str) -> Result<bool> {
-        Ok(self.store.find(username).await?.is_some_and(|r| r.enabled && r.role == "admin"))
+        Ok(self.store.find(username).await?.is_some_and(|r| r.enabled && r.role == Role::Admin))
     }
 
     /// On a first start with no users, creates `admin` with a random password, writes the
@@ -678,11 +657,8 @@ impl Accounts {
         let draft = path.with_file_name(format!(".{INITIAL_PASSWORD_FILE}.{}", std::process::id()));
         // A draft left by a crashed start with the same process id would block create_new.
         let _ = std::fs::remove_file(&draft);
-        write_private(&draft, &password).map_err(|source| Error::Io {
-            what: "cannot write the first admin's password to",
-            path: draft.clone(),
-            source,
-        })?;
+        write_private(&draft, &password)
+            .map_err(|cause| Error::io("cannot write the first admin's password", &draft, cause))?;
         let added = self
             .add_with(
                 NewAccount {
@@ -702,11 +678,8 @@ impl Accounts {
             let _ = std::fs::remove_file(&draft);
             return Err(e);
         }
-        std::fs::rename(&draft, &path).map_err(|source| Error::Io {
-            what: "cannot write the first admin's password to",
-            path: path.clone(),
-            source,
-        })?;
+        std::fs::rename(&draft, &path)
+            .map_err(|cause| Error::io("cannot write the first admin's password", &path, cause))?;
         Ok(Some(password))
     }
 
@@ -760,6 +733,14 @@ mod tests {
         for bad in ["a", "a@b", "@b.org", "a@@b.org", "a b@c.org", "a@.org", "a@b.org."] {
             assert!(validate_email(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn profile_fields_parse() {
+        assert_eq!(ProfileField::parse("Full_Name"), Some(ProfileField::FullName));
+        assert_eq!(ProfileField::parse("name"), Some(ProfileField::FullName));
+        assert_eq!(ProfileField::parse("EMAIL_public"), Some(ProfileField::EmailPublic));
+        assert_eq!(ProfileField::parse("role"), None);
     }
 
     #[test]

@@ -10,9 +10,9 @@ use argon2::{Algorithm, Argon2, Block, Params, Version};
 use crate::error::{Error, Result};
 
 /// Shortest password the policy accepts.
-pub const MIN_PASSWORD_LEN: usize = 8;
+const MIN_PASSWORD_LEN: usize = 8;
 /// Longest password accepted, so a huge PASS line cannot make hashing expensive.
-pub const MAX_PASSWORD_LEN: usize = 256;
+const MAX_PASSWORD_LEN: usize = 256;
 
 fn hasher() -> Argon2<'static> {
     // OWASP Password Storage Cheat Sheet: m=19456 KiB, t=2, p=1.
@@ -48,7 +48,7 @@ pub fn check_policy(password: &str) -> Result<()> {
 /// # Errors
 ///
 /// [`Error::PasswordHash`] if argon2 fails (it does not for valid parameters).
-pub fn hash_blocking(password: &str) -> Result<String> {
+fn hash_blocking(password: &str) -> Result<String> {
     use argon2::password_hash::phc::{ParamsString, Salt};
     let failed = |e: &dyn std::fmt::Display| Error::PasswordHash(e.to_string());
     let argon = hasher();
@@ -89,8 +89,9 @@ fn with_memory<T>(blocks: usize, f: impl FnOnce(&mut [Block]) -> T) -> T {
     f(&mut memory)
 }
 
-/// Verifies `password` against a PHC string, synchronously. A malformed hash never matches. Compares in constant time (`Output`'s equality).
-pub fn verify_blocking(password: &str, phc: &str) -> bool {
+/// Verifies `password` against a PHC string, synchronously. A malformed hash never matches.
+/// Compares in constant time (`Output`'s equality).
+fn verify_blocking(password: &str, phc: &str) -> bool {
     let Ok(parsed) = PasswordHash::new(phc) else { return false };
     let (Some(salt), Some(expected)) = (&parsed.salt, &parsed.hash) else { return false };
     let Ok(params) = Params::try_from(&parsed) else { return false };
@@ -155,7 +156,8 @@ async fn on_pool<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> O
 ///
 /// # Errors
 ///
-/// As [`hash_blocking`].
+/// [`Error::PasswordHash`] when the hashing threads have stopped (argon2 itself does not fail
+/// with our fixed parameters).
 pub async fn hash(password: String) -> Result<String> {
     on_pool(move || hash_blocking(&password))
         .await
@@ -164,7 +166,8 @@ pub async fn hash(password: String) -> Result<String> {
 
 /// Verifies on the blocking pool. With `phc = None` (unknown or disabled user) it verifies
 /// against a fixed dummy hash with the same parameters, so the caller takes as long as for a
-/// wrong password and timing does not tell which usernames exist.
+/// wrong password and timing does not tell which usernames exist. Hashing threads that have
+/// stopped (a broken invariant, logged) make every verification fail, like a wrong password.
 pub async fn verify(password: String, phc: Option<String>) -> bool {
     on_pool(move || match phc {
         Some(phc) => verify_blocking(&password, &phc),
@@ -174,7 +177,10 @@ pub async fn verify(password: String, phc: Option<String>) -> bool {
         }
     })
     .await
-    .unwrap_or(false)
+    .unwrap_or_else(|| {
+        tracing::error!("the password hashing threads stopped: every login fails");
+        false
+    })
 }
 
 /// Computes the dummy hash [`verify`] uses for unknown users now, on the blocking pool, so

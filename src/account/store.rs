@@ -5,8 +5,44 @@
 use sqlx::SqlitePool;
 use tracing::instrument;
 
-use crate::db::now;
+use crate::db::{DbFailure, classify, now};
 use crate::error::{Error, Result};
+
+/// A user's role, stored as the TEXT `admin` or `user`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, sqlx::Type)]
+#[serde(rename_all = "lowercase")]
+#[sqlx(type_name = "TEXT", rename_all = "lowercase")]
+pub enum Role {
+    /// May manage other users.
+    Admin,
+    /// An ordinary user.
+    User,
+}
+
+impl Role {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::User => "user",
+        }
+    }
+
+    /// Parses `admin` or `user`, in any case.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] for anything else.
+    pub fn parse(s: &str) -> Result<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "admin" => Ok(Role::Admin),
+            "user" => Ok(Role::User),
+            other => {
+                Err(Error::InvalidInput(format!("unknown role '{other}': use 'admin' or 'user'")))
+            }
+        }
+    }
+}
 
 /// One row of `users`, including the password hash: never leaves the library.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -17,8 +53,8 @@ pub struct UserRow {
     pub username: String,
     /// argon2id PHC string.
     pub password_hash: String,
-    /// `admin` or `user`.
-    pub role: String,
+    /// Admin or ordinary user.
+    pub role: Role,
     /// Whether the account may log in.
     pub enabled: bool,
     /// Display name.
@@ -62,25 +98,26 @@ pub struct UserChanges {
     /// New bio.
     pub bio: Option<String>,
     /// New role.
-    pub role: Option<String>,
+    pub role: Option<Role>,
     /// New enabled flag.
     pub enabled: Option<bool>,
     /// New e-mail visibility.
     pub email_public: Option<bool>,
 }
 
-/// The text the triggers of migration `20261201000300_keep_an_enabled_admin` abort with when a
-/// change would leave no enabled admin.
-const LAST_ADMIN_ABORT: &str = "multiftp: last enabled admin";
-
-/// Maps the last-admin trigger's abort to [`Error::Forbidden`] (the same refusal the service
-/// layer gives when it sees the case first), anything else to [`Error::Query`].
+/// Maps the abort of the last-admin triggers (migration `20261201000300_keep_an_enabled_admin`)
+/// to [`Error::Forbidden`] (the same refusal the service layer gives when it sees the case
+/// first), anything else to [`Error::Query`].
+///
+/// The result code alone identifies the abort: those triggers are the only ones in the schema
+/// that `RAISE` (a test below keeps it so), so a `SQLITE_CONSTRAINT_TRIGGER` from a change to
+/// `users` cannot come from anywhere else and the message text need not be read.
 fn last_admin_guard(username: &str) -> impl FnOnce(sqlx::Error) -> Error + '_ {
-    move |e| match e {
-        sqlx::Error::Database(d) if d.message().contains(LAST_ADMIN_ABORT) => Error::Forbidden(
-            format!("'{username}' is the last enabled admin; make another user admin first"),
-        ),
-        e => Error::Query(e),
+    move |e| match classify(&e) {
+        DbFailure::Trigger => Error::Forbidden(format!(
+            "'{username}' is the last enabled admin; make another user admin first"
+        )),
+        _ => Error::Query(e),
     }
 }
 
@@ -111,7 +148,8 @@ impl UserStore {
     ///
     /// [`Error::Query`] on database failure.
     pub async fn count_enabled_admins(&self) -> Result<i64> {
-        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE role = 'admin' AND enabled = 1")
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE role = ?1 AND enabled = 1")
+            .bind(Role::Admin)
             .fetch_one(&self.pool)
             .await?)
     }
@@ -127,7 +165,7 @@ impl UserStore {
         &self,
         username: &str,
         password_hash: &str,
-        role: &str,
+        role: Role,
         enabled: bool,
         full_name: &str,
         email: &str,
@@ -147,11 +185,9 @@ impl UserStore {
         .bind(&now)
         .fetch_one(&self.pool)
         .await
-        .map_err(|e| match e {
-            sqlx::Error::Database(d) if d.is_unique_violation() => {
-                Error::AlreadyExists { what: "user", name: username.to_string() }
-            }
-            e => Error::Query(e),
+        .map_err(|e| match classify(&e) {
+            DbFailure::Unique => Error::AlreadyExists { what: "user", name: username.to_string() },
+            _ => Error::Query(e),
         })
     }
 
@@ -195,7 +231,7 @@ impl UserStore {
         .bind(&changes.full_name)
         .bind(&changes.email)
         .bind(&changes.bio)
-        .bind(&changes.role)
+        .bind(changes.role)
         .bind(changes.enabled)
         .bind(now())
         .bind(changes.email_public)
@@ -293,5 +329,54 @@ impl UserStore {
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected() == 1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// [`last_admin_guard`] tells the last-admin abort by its result code alone, which is right
+    /// only while no other trigger raises: a new `RAISE` must come with a way to tell them
+    /// apart.
+    #[test]
+    fn only_the_last_admin_triggers_raise() {
+        let mut raises = Vec::new();
+        for entry in std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations")).unwrap()
+        {
+            let path = entry.unwrap().path();
+            let sql = std::fs::read_to_string(&path).unwrap().to_ascii_uppercase();
+            if sql.contains("RAISE(") || sql.contains("RAISE (") {
+                raises.push(path.file_name().unwrap().to_string_lossy().into_owned());
+            }
+        }
+        assert_eq!(raises, ["20261201000300_keep_an_enabled_admin.sql"]);
+    }
+
+    #[tokio::test]
+    async fn roles_are_stored_as_text_and_the_last_admin_abort_is_forbidden() {
+        let dir = tempfile::tempdir().unwrap();
+        let pool = crate::db::open(&dir.path().join("db")).await.unwrap();
+        let store = UserStore::new(pool.clone());
+        let row = store.insert("root", "x", Role::Admin, true, "", "").await.unwrap();
+        assert_eq!(row.role, Role::Admin);
+        let text: String = sqlx::query_scalar("SELECT role FROM users WHERE id = ?1")
+            .bind(row.id)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        assert_eq!(text, "admin");
+        assert!(matches!(
+            store.insert("root", "x", Role::User, true, "", "").await,
+            Err(Error::AlreadyExists { .. })
+        ));
+        // Straight to the store: only the database's triggers stand in the way.
+        let demote = UserChanges { role: Some(Role::User), ..Default::default() };
+        assert!(matches!(store.update("root", &demote).await, Err(Error::Forbidden(_))));
+        assert!(matches!(store.delete("root").await, Err(Error::Forbidden(_))));
+        store.insert("second", "x", Role::Admin, true, "", "").await.unwrap();
+        let row = store.update("root", &demote).await.unwrap().unwrap();
+        assert_eq!(row.role, Role::User);
+        assert_eq!(store.count_enabled_admins().await.unwrap(), 1);
     }
 }

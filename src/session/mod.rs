@@ -16,7 +16,7 @@ use crate::error::Result;
 pub use store::{SessionRow, SessionStore};
 
 /// How often a daemon refreshes its heartbeat.
-pub const HEARTBEAT: Duration = Duration::from_secs(10);
+const HEARTBEAT: Duration = Duration::from_secs(10);
 
 /// The session service.
 #[derive(Debug, Clone)]
@@ -28,11 +28,6 @@ impl Sessions {
     /// The service over `pool`.
     pub fn new(pool: SqlitePool) -> Self {
         Self { store: SessionStore::new(pool) }
-    }
-
-    /// The store, for the daemon's tracker.
-    pub fn store(&self) -> &SessionStore {
-        &self.store
     }
 
     /// Who is online now, in any live daemon on this database.
@@ -108,7 +103,7 @@ impl Tracker {
     ///
     /// The reason, for the client and the log, when a limit is reached.
     pub fn admit(&self, username: &str) -> std::result::Result<(), String> {
-        let live = self.live.lock().map_err(|_| "session table poisoned".to_string())?;
+        let live = self.live();
         let total = live.len();
         if self.limits.total > 0 && total >= self.limits.total as usize {
             return Err(format!("server full: {total} sessions open (max_sessions), try later"));
@@ -124,19 +119,24 @@ impl Tracker {
 
     /// Counts engine session `session` as logged in as `username` (no I/O).
     pub fn logged_in(&self, session: u64, username: &str) {
-        if let Ok(mut live) = self.live.lock() {
-            live.insert(session, username.to_string());
-        }
+        self.live().insert(session, username.to_string());
     }
 
     /// Stops counting `session` (no I/O); whether it was counted.
     pub fn logged_out(&self, session: u64) -> bool {
-        self.live.lock().map(|mut l| l.remove(&session).is_some()).unwrap_or(false)
+        self.live().remove(&session).is_some()
     }
 
     /// Logged-in sessions in this daemon.
     pub fn live_count(&self) -> usize {
-        self.live.lock().map(|l| l.len()).unwrap_or(0)
+        self.live().len()
+    }
+
+    /// The live table. A panic while it was held leaves it whole (every change is one map
+    /// insert or remove), so a poisoned lock is used as it is: refusing every login as "session
+    /// table poisoned", or counting nobody, would be worse.
+    fn live(&self) -> std::sync::MutexGuard<'_, HashMap<u64, String>> {
+        self.live.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// The `trace_id` of engine session `session` in the `sessions` table: unique across the

@@ -23,7 +23,7 @@ pub struct SessionStore {
 }
 
 /// A heartbeat older than this many seconds means the daemon is gone.
-pub const STALE_AFTER_SECS: i64 = 30;
+const STALE_AFTER_SECS: i64 = 30;
 
 fn stale_cutoff() -> String {
     (chrono::Utc::now() - chrono::Duration::seconds(STALE_AFTER_SECS))
