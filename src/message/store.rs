@@ -12,7 +12,7 @@ pub struct MessageRow {
     pub id: i64,
     /// Sender's username, `None` for admin/system messages.
     pub sender: Option<String>,
-    /// The text.
+    /// The message as sent (one line, at most the service's length limit).
     pub body: String,
     /// RFC 3339 send time.
     pub sent_at: String,

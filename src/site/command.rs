@@ -34,7 +34,7 @@ pub struct Call<'a> {
     pub user: &'a LoggedIn,
     /// The session's working directory (absolute, normalised).
     pub cwd: &'a str,
-    /// The client.
+    /// Where the session comes from (address, session id), for logs and `SITE WHO`.
     pub client: &'a Client,
     pub(super) accounts: &'a Accounts,
 }
