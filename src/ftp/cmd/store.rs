@@ -5,7 +5,8 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use super::super::session::{Control, Flow, Session};
+use super::super::control::Control;
+use super::super::session::{Flow, Session};
 use super::super::{Backend, Reply, Storage, WriteMode};
 use super::StoreKind;
 use super::transfer::Op;
