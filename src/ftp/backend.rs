@@ -251,7 +251,7 @@ pub struct SiteRequest<'a> {
     pub args: &'a str,
     /// The session's working directory (absolute, normalised).
     pub cwd: &'a str,
-    /// The client.
+    /// The session that sent it.
     pub client: &'a Client,
 }
 
@@ -271,7 +271,7 @@ pub enum Direction {
 pub enum Event<'a> {
     /// A session logged in (sent once per successful login).
     LoggedIn {
-        /// The client.
+        /// The session it happened in.
         client: &'a Client,
         /// Login name as the backend returned it.
         user: &'a str,
@@ -279,14 +279,14 @@ pub enum Event<'a> {
     /// A logged-in session ended or logged out (sent once for every `LoggedIn`, whatever ended
     /// the session: QUIT, REIN, idle timeout, reset, error, shutdown).
     LoggedOut {
-        /// The client.
+        /// The session it happened in.
         client: &'a Client,
         /// Login name.
         user: &'a str,
     },
     /// A transfer or deletion finished (successfully or not).
     Transfer {
-        /// The client.
+        /// The session it happened in.
         client: &'a Client,
         /// Login name.
         user: &'a str,
@@ -306,7 +306,7 @@ pub enum Event<'a> {
     /// A failed login (bad credentials); `blocked` when the failed-logins policy refused it
     /// before the password was checked.
     LoginFailed {
-        /// The client.
+        /// The session it happened in.
         client: &'a Client,
         /// The name tried (truncated by the engine to 64 characters).
         user: &'a str,
@@ -327,7 +327,7 @@ pub enum Event<'a> {
 pub trait Backend: Send + Sync + 'static {
     /// A logged-in user.
     type User: Send + Sync + 'static;
-    /// Their storage.
+    /// The file tree a logged-in user sees (opened by [`Backend::storage`]).
     type Storage: Storage;
 
     /// Checks `username`/`password` from `client`.

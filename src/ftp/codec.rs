@@ -71,7 +71,7 @@ pub struct LineReader {
     /// A CR was read and not yet emitted: what follows decides (LF ends the line, NUL makes
     /// it a bare CR, anything else keeps it).
     cr: bool,
-    /// The Telnet state.
+    /// Where the Telnet decoder stands, kept across reads.
     telnet: Telnet,
     /// The current line is over the limit: bytes are dropped up to its LF.
     discarding: bool,

@@ -192,8 +192,8 @@ pub async fn connect_active(
 
 /// Sets TCP_NODELAY on a TLS data connection, so its close_notify goes out at once instead of
 /// waiting for an ACK (Nagle). Plain data connections keep Nagle: their last segment is pushed
-/// by the close anyway, and without NODELAY small-file downloads ran 12-16% faster (bench/ W4
-/// RETR, 2,500 -> 2,800 files/s).
+/// by the close anyway, and small-file downloads are faster without NODELAY (README,
+/// "Performance", W4 RETR).
 pub fn tune(stream: &TcpStream) {
     if let Err(e) = stream.set_nodelay(true) {
         tracing::debug!(error = %e, "TCP_NODELAY on a data connection failed");

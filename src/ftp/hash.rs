@@ -54,7 +54,7 @@ impl Algo {
     }
 }
 
-/// The running digest.
+/// The digest being computed, by algorithm: ring for the SHA family, the md-5 crate for MD5.
 enum State {
     /// SHA-256 or SHA-1.
     Ring(ring::digest::Context),

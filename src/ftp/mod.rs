@@ -7,16 +7,18 @@
 //! through the traits in [`backend`], so this module uses nothing else of the crate.
 //!
 //! Layout: [`server`] accepts connections and drains them on shutdown; [`session`] runs one
-//! control connection (its command handlers live in `cmd/`); [`codec`] reads command lines,
-//! [`command`] parses them and [`reply`] writes replies; [`data`] opens data connections;
-//! [`tls`], [`proxy`] and [`guard`] hold FTPS, the PROXY protocol and the failed-logins
-//! policy; [`path`], [`listing`] and [`hash`] are the pure helpers of the file commands.
+//! control connection (its byte stream is in `control.rs`, its command handlers in `cmd/`);
+//! [`codec`] reads command lines, [`command`] parses them and [`reply`] writes replies;
+//! [`data`] opens data connections; [`tls`], [`proxy`] and [`guard`] hold FTPS, the PROXY
+//! protocol and the failed-logins policy; [`path`], [`listing`] and [`hash`] are the pure
+//! helpers of the file commands.
 
 pub mod ascii;
 pub mod backend;
 mod cmd;
 pub mod codec;
 pub mod command;
+mod control;
 pub mod data;
 pub mod guard;
 pub mod hash;

@@ -5,7 +5,7 @@
 
 use std::fmt::Write as _;
 
-/// One reply.
+/// One reply: a code and its text lines, encoded as RFC 959 section 4.2 single or multi-line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reply {
     /// The code, 100..=599.

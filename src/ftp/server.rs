@@ -14,9 +14,10 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+use super::control::Control;
 use super::data::PortPool;
 use super::guard::Guard;
-use super::session::{self, Control, Counted, Shared};
+use super::session::{self, Counted, Shared};
 use super::{Backend, Client, Options};
 
 /// The listening sockets the engine serves.
@@ -47,7 +48,8 @@ pub struct Stats {
     pub transfers: AtomicUsize,
 }
 
-/// The FTP server.
+/// The FTP server over a [`Backend`]: built from [`Options`], it accepts control connections
+/// and runs one session task for each until shut down.
 pub struct Server<B: Backend> {
     backend: Arc<B>,
     options: Arc<Options>,

@@ -51,9 +51,9 @@ pub enum TlsError {
     /// The certificate file could not be read or is not PEM.
     #[error("cannot read the TLS certificate {path} (setting tls_cert): {source}")]
     Cert {
-        /// The file.
+        /// The certificate file as configured (`(memory)` for a built-in pair).
         path: PathBuf,
-        /// What went wrong.
+        /// Why it is not a readable PEM file.
         #[source]
         source: rustls::pki_types::pem::Error,
     },
@@ -69,9 +69,9 @@ pub enum TlsError {
          PKCS#1 or SEC1 private key): {source}"
     )]
     Key {
-        /// The file.
+        /// The key file as configured (`(memory)` for a built-in pair).
         path: PathBuf,
-        /// What went wrong.
+        /// Why no private key could be read from it.
         #[source]
         source: rustls::pki_types::pem::Error,
     },
@@ -208,36 +208,35 @@ pub fn is_resumed(stream: &TlsStream<TcpStream>) -> bool {
     stream.get_ref().1.handshake_kind() == Some(HandshakeKind::Resumed)
 }
 
+/// A PEM certificate chain and private key as read (DER).
+type Pair = (Vec<CertificateDer<'static>>, PrivateKeyDer<'static>);
+
 /// Reads a PEM certificate chain and private key from files.
-fn read_pem_files(
-    cert: &Path,
-    key: &Path,
-) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), TlsError> {
-    let chain = CertificateDer::pem_file_iter(cert)
-        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
-        .map_err(|source| TlsError::Cert { path: cert.to_path_buf(), source })?;
-    if chain.is_empty() {
-        return Err(TlsError::NoCertificate(cert.to_path_buf()));
-    }
-    let key_der = PrivateKeyDer::from_pem_file(key)
-        .map_err(|source| TlsError::Key { path: key.to_path_buf(), source })?;
-    Ok((chain, key_der))
+fn read_pem_files(cert: &Path, key: &Path) -> Result<Pair, TlsError> {
+    let chain = CertificateDer::pem_file_iter(cert).and_then(|certs| certs.collect());
+    checked_pair(cert, chain, key, || PrivateKeyDer::from_pem_file(key))
 }
 
 /// Reads a PEM certificate chain and private key from memory.
-fn read_pem(
-    cert: &[u8],
-    key: &[u8],
-) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), TlsError> {
+fn read_pem(cert: &[u8], key: &[u8]) -> Result<Pair, TlsError> {
     let memory = Path::new("(memory)");
-    let chain = CertificateDer::pem_slice_iter(cert)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|source| TlsError::Cert { path: memory.to_path_buf(), source })?;
+    let chain = CertificateDer::pem_slice_iter(cert).collect();
+    checked_pair(memory, chain, memory, || PrivateKeyDer::from_pem_slice(key))
+}
+
+/// The pair once its chain (read from `cert_path`) holds a certificate and its key (read
+/// from `key_path` only then) is found; errors name the place each came from.
+fn checked_pair(
+    cert_path: &Path,
+    chain: Result<Vec<CertificateDer<'static>>, rustls::pki_types::pem::Error>,
+    key_path: &Path,
+    key: impl FnOnce() -> Result<PrivateKeyDer<'static>, rustls::pki_types::pem::Error>,
+) -> Result<Pair, TlsError> {
+    let chain = chain.map_err(|source| TlsError::Cert { path: cert_path.to_path_buf(), source })?;
     if chain.is_empty() {
-        return Err(TlsError::NoCertificate(memory.to_path_buf()));
+        return Err(TlsError::NoCertificate(cert_path.to_path_buf()));
     }
-    let key_der = PrivateKeyDer::from_pem_slice(key)
-        .map_err(|source| TlsError::Key { path: memory.to_path_buf(), source })?;
+    let key_der = key().map_err(|source| TlsError::Key { path: key_path.to_path_buf(), source })?;
     Ok((chain, key_der))
 }
 

@@ -8,7 +8,8 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::super::command::Prot;
-use super::super::session::{Control, Flow, LoggedIn, Login, Presence, Session};
+use super::super::control::Control;
+use super::super::session::{Flow, LoggedIn, Login, Presence, Session};
 use super::super::{AuthError, Backend, Event, LOGIN_LINE_LIMIT, Reply, TlsPolicy};
 
 /// How long a TLS handshake or close may take on the control connection.

@@ -1,13 +1,18 @@
 //! The command handlers, grouped by what they touch: [`login`] (USER, PASS, REIN, AUTH, PBSZ,
 //! PROT, CCC), [`info`] (FEAT, OPTS, STAT, HELP and the other commands that only answer),
 //! [`files`] (the working directory and file operations on the control connection),
-//! [`port`] (PASV, EPSV, PORT, EPRT) and [`transfer`] (RETR, STOR, STOU, APPE, LIST, NLST,
-//! MLSD, HASH). [`Session::dispatch`] routes a parsed command to its handler.
+//! [`port`] (PASV, EPSV, PORT, EPRT), and the data transfers: [`retr`] (RETR, and HASH, which
+//! reads a file without a data connection), [`store`] (STOR, APPE, STOU) and [`list`] (LIST,
+//! NLST, MLSD) over what [`transfer`] gives them all (the data connection, ABOR, the closing
+//! replies). [`Session::dispatch`] routes a parsed command to its handler.
 
 mod files;
 mod info;
+mod list;
 mod login;
 mod port;
+mod retr;
+mod store;
 mod transfer;
 
 use super::Backend;

@@ -1,6 +1,7 @@
-//! Data transfer commands: RETR, STOR, STOU, APPE, LIST, NLST (RFC 959 4.1.3), MLSD (RFC
-//! 3659 section 7) and HASH (draft-bryan-ftpext-hash), which reads a file without a data
-//! connection.
+//! What every data transfer command shares: taking the REST offset and the pending data
+//! connection, opening it (150, then TLS under PROT P), watching the control connection while
+//! the transfer runs, moving a file's bytes, and the closing replies. The commands themselves
+//! are in [`retr`](super::retr), [`store`](super::store) and [`list`](super::list).
 //!
 //! Every transfer command takes the pending data connection and clears REST, whatever its
 //! outcome; a command that finds no data connection set up answers 425 at once, and one whose
@@ -19,16 +20,12 @@ use tokio_rustls::server::TlsStream;
 use super::super::ascii::Ascii;
 use super::super::codec::Line;
 use super::super::command::{self, Command};
-use super::super::hash::Hasher;
-use super::super::listing::{self, Dates};
 use super::super::server::Stats;
-use super::super::session::{Control, Flow, Pending, Session};
+use super::super::session::{Flow, Pending, Session};
 use super::super::{
-    Backend, Data, Direction, Entry, ErrorKind, FileKind, Reply, Storage, StorageError,
-    StorageResult, TlsPolicy, WriteMode, tls,
+    Backend, Data, Direction, ErrorKind, Reply, Storage, StorageResult, TlsPolicy, WriteMode, tls,
 };
 use super::files::error_reply;
-use super::{ListKind, StoreKind};
 
 /// An open data connection.
 pub(crate) enum DataConn {
@@ -54,13 +51,68 @@ impl Drop for Running {
     }
 }
 
-/// Listings longer than this are formatted on a blocking thread.
-const BIG_LISTING: usize = 2000;
+/// Which way a file transfer goes.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Op {
+    /// RETR from `offset`.
+    Retrieve { offset: u64 },
+    /// STOR, APPE, STOU.
+    Store { mode: WriteMode },
+}
 
 impl<B: Backend> Session<B> {
+    /// The start of every transfer command: takes the REST offset and the user's storage. Not
+    /// logged in: answers 530 and gives `None`.
+    pub(super) async fn begin_transfer(
+        &mut self,
+        verb: &str,
+    ) -> std::io::Result<Option<(Arc<B::Storage>, u64)>> {
+        let offset = std::mem::take(&mut self.rest);
+        let Some(storage) = self.storage() else {
+            self.answer(verb, super::files::not_logged_in()).await?;
+            return Ok(None);
+        };
+        Ok(Some((storage, offset)))
+    }
+
+    /// Answers a transfer command refused before its data connection is opened, which it
+    /// uses up all the same.
+    pub(super) async fn refuse_transfer(
+        &mut self,
+        verb: &str,
+        reply: Reply,
+    ) -> std::io::Result<Flow> {
+        self.pending = None;
+        self.answer(verb, reply).await?;
+        Ok(Flow::Continue)
+    }
+
+    /// Opens the data connection and sends `opening` (150), then the TLS handshake under
+    /// PROT P. When that fails the command is answered with the reason and `None` returned.
+    pub(super) async fn connect_data(
+        &mut self,
+        verb: &str,
+        opening: Reply,
+    ) -> std::io::Result<Option<DataConn>> {
+        let tcp = match self.open_data().await {
+            Ok(c) => c,
+            Err(r) => {
+                self.answer(verb, r).await?;
+                return Ok(None);
+            }
+        };
+        match self.start_data(tcp, opening).await? {
+            Ok(c) => Ok(Some(c)),
+            Err(r) => {
+                self.answer(verb, r).await?;
+                Ok(None)
+            }
+        }
+    }
+
     /// Opens the TCP connection set up by PASV/EPSV/PORT/EPRT. TLS comes after the 150
-    /// reply ([`Session::secure`]): clients such as Python's ftplib start the handshake only
-    /// once they have read it.
+    /// reply ([`Session::start_data`]): clients such as Python's ftplib start the handshake
+    /// only once they have read it.
     async fn open_data(&mut self) -> Result<TcpStream, Reply> {
         let Some(pending) = self.pending.take() else {
             return Err(Reply::new(425, "No data connection: send PASV, EPSV, PORT or EPRT first"));
@@ -128,31 +180,8 @@ impl<B: Backend> Session<B> {
         }
     }
 
-    /// Whether the client is still there, asked by storage before an upload replaces a file:
-    /// its control connection must not be closed, unless it sent QUIT first (then the
-    /// transfer completes, RFC 959 4.1.1). Checked on a duplicate of the control socket
-    /// (`MSG_PEEK`), so it sees a close the session has not read yet.
-    fn client_alive(&self) -> impl Fn() -> bool + Send + Sync + 'static {
-        let probe = match &self.control {
-            Control::Plain(t) => socket2::SockRef::from(t).try_clone().ok(),
-            Control::Tls(s) => socket2::SockRef::from(s.get_ref().0).try_clone().ok(),
-            Control::Switching => None,
-        };
-        self.quit_queued.store(false, Ordering::Relaxed);
-        let quit = Arc::clone(&self.quit_queued);
-        move || {
-            let Some(probe) = &probe else { return true };
-            let mut byte = [std::mem::MaybeUninit::<u8>::uninit(); 1];
-            match probe.peek(&mut byte) {
-                Ok(0) => quit.load(Ordering::Relaxed),
-                Ok(_) => true,
-                Err(e) => e.kind() == std::io::ErrorKind::WouldBlock,
-            }
-        }
-    }
-
     /// Runs `transfer` while watching the control connection for ABOR. `None`: aborted.
-    async fn watch<F, T>(&mut self, transfer: F) -> std::io::Result<Option<T>>
+    pub(super) async fn watch<F, T>(&mut self, transfer: F) -> std::io::Result<Option<T>>
     where
         F: std::future::Future<Output = T>,
     {
@@ -180,8 +209,40 @@ impl<B: Backend> Session<B> {
         }
     }
 
+    /// Moves one file over `conn` (RETR, or STOR/APPE/STOU), counted as a running transfer
+    /// and watched for ABOR, then sends the closing replies. `alive` is what storage asks
+    /// before an upload replaces a file.
+    pub(super) async fn transfer_file<A>(
+        &mut self,
+        verb: &str,
+        storage: Arc<B::Storage>,
+        path: String,
+        op: Op,
+        conn: DataConn,
+        alive: A,
+    ) -> std::io::Result<Flow>
+    where
+        A: Fn() -> bool + Send + Sync + 'static,
+    {
+        let started = Instant::now();
+        let running = Running::start(&self.shared.stats);
+        let ascii = self.ascii;
+        let target = path.clone();
+        let outcome = self
+            .watch(async move {
+                let _running = running;
+                move_data(&*storage, &target, op, conn, ascii, &alive).await
+            })
+            .await?;
+        let direction = match op {
+            Op::Retrieve { .. } => Direction::Download,
+            Op::Store { .. } => Direction::Upload,
+        };
+        self.finish(verb, &path, Some(direction), started, outcome).await
+    }
+
     /// Sends the replies of an ended transfer; `started` for the event.
-    async fn finish(
+    pub(super) async fn finish(
         &mut self,
         verb: &str,
         path: &str,
@@ -215,287 +276,6 @@ impl<B: Backend> Session<B> {
         }
         Ok(Flow::Continue)
     }
-
-    /// RETR (RFC 959 4.1.3), from the REST offset.
-    pub(super) async fn retr(&mut self, arg: &str) -> std::io::Result<Flow> {
-        let offset = std::mem::take(&mut self.rest);
-        let Some(storage) = self.storage() else {
-            self.answer("RETR", super::files::not_logged_in()).await?;
-            return Ok(Flow::Continue);
-        };
-        let path = self.resolve(arg);
-        let meta = match storage.stat(&path).await {
-            Ok(m) if m.kind == FileKind::Dir => Err(Reply::new(550, "Not a plain file")),
-            Ok(m) => Ok(m),
-            Err(e) => Err(error_reply(&e)),
-        };
-        let meta = match meta {
-            Ok(m) => m,
-            Err(r) => {
-                self.pending = None;
-                self.answer("RETR", r).await?;
-                return Ok(Flow::Continue);
-            }
-        };
-        let tcp = match self.open_data().await {
-            Ok(c) => c,
-            Err(r) => {
-                self.answer("RETR", r).await?;
-                return Ok(Flow::Continue);
-            }
-        };
-        let mode = if self.ascii { "ASCII" } else { "BINARY" };
-        let name = super::super::path::file_name(&path).to_string();
-        let opening = Reply::new(
-            150,
-            format!("Opening {mode} mode data connection for {name} ({} bytes)", meta.len),
-        );
-        let conn = match self.start_data(tcp, opening).await? {
-            Ok(c) => c,
-            Err(r) => {
-                self.answer("RETR", r).await?;
-                return Ok(Flow::Continue);
-            }
-        };
-        let started = Instant::now();
-        let running = Running::start(&self.shared.stats);
-        let ascii = self.ascii;
-        let target = path.clone();
-        let op = Op::Retrieve { offset };
-        let outcome = self
-            .watch(async move {
-                let _running = running;
-                move_data(&*storage, &target, op, conn, ascii, &|| true).await
-            })
-            .await?;
-        self.finish("RETR", &path, Some(Direction::Download), started, outcome).await
-    }
-
-    /// STOR, APPE and STOU (RFC 959 4.1.3; REST before STOR per RFC 3659 section 5).
-    pub(super) async fn store_cmd(
-        &mut self,
-        verb: &'static str,
-        arg: Option<String>,
-        kind: StoreKind,
-    ) -> std::io::Result<Flow> {
-        let offset = std::mem::take(&mut self.rest);
-        let Some(storage) = self.storage() else {
-            self.answer(verb, super::files::not_logged_in()).await?;
-            return Ok(Flow::Continue);
-        };
-        let (path, mode) = match kind {
-            StoreKind::Stor => {
-                (self.resolve(arg.as_deref().unwrap_or("")), WriteMode::Write { offset })
-            }
-            StoreKind::Appe => (self.resolve(arg.as_deref().unwrap_or("")), WriteMode::Append),
-            StoreKind::Stou => match self.unique_name(&*storage, arg.as_deref()).await {
-                Some(p) => (p, WriteMode::CreateNew),
-                None => {
-                    self.pending = None;
-                    self.answer(verb, Reply::new(553, "Could not find a unique file name")).await?;
-                    return Ok(Flow::Continue);
-                }
-            },
-        };
-        if path == "/" {
-            self.pending = None;
-            self.answer(verb, Reply::new(553, "Not a file name")).await?;
-            return Ok(Flow::Continue);
-        }
-        if let Ok(m) = storage.stat(&path).await
-            && m.is_dir()
-        {
-            self.pending = None;
-            self.answer(verb, Reply::new(550, "A folder has that name")).await?;
-            return Ok(Flow::Continue);
-        }
-        let tcp = match self.open_data().await {
-            Ok(c) => c,
-            Err(r) => {
-                self.answer(verb, r).await?;
-                return Ok(Flow::Continue);
-            }
-        };
-        let name = super::super::path::file_name(&path).to_string();
-        let opening = if kind == StoreKind::Stou {
-            // RFC 1123 4.1.2.9: the reply names the file.
-            Reply::new(150, format!("FILE: {name}"))
-        } else {
-            Reply::new(150, format!("Ok to send data for {name}"))
-        };
-        let conn = match self.start_data(tcp, opening).await? {
-            Ok(c) => c,
-            Err(r) => {
-                self.answer(verb, r).await?;
-                return Ok(Flow::Continue);
-            }
-        };
-        let started = Instant::now();
-        let running = Running::start(&self.shared.stats);
-        let ascii = self.ascii;
-        let target = path.clone();
-        let op = Op::Store { mode };
-        let alive = self.client_alive();
-        let outcome = self
-            .watch(async move {
-                let _running = running;
-                move_data(&*storage, &target, op, conn, ascii, &alive).await
-            })
-            .await?;
-        self.finish(verb, &path, Some(Direction::Upload), started, outcome).await
-    }
-
-    /// A free name for STOU: the argument (or `file`) with a numeric suffix if taken.
-    async fn unique_name(&self, storage: &B::Storage, arg: Option<&str>) -> Option<String> {
-        let base = self.resolve(arg.filter(|a| !a.is_empty()).unwrap_or("file"));
-        if storage.stat(&base).await.is_err() {
-            return Some(base);
-        }
-        for n in 1..1000u32 {
-            let candidate = format!("{base}.{n}");
-            if storage.stat(&candidate).await.is_err() {
-                return Some(candidate);
-            }
-        }
-        None
-    }
-
-    /// LIST, NLST and MLSD.
-    pub(super) async fn listing(
-        &mut self,
-        verb: &'static str,
-        arg: Option<String>,
-        kind: ListKind,
-    ) -> std::io::Result<Flow> {
-        self.rest = 0;
-        let Some(storage) = self.storage() else {
-            self.answer(verb, super::files::not_logged_in()).await?;
-            return Ok(Flow::Continue);
-        };
-        let path = match arg.as_deref() {
-            Some(a) => self.resolve(a),
-            None => self.cwd.clone(),
-        };
-        let entries = match self.entries(&*storage, &path, kind).await {
-            Ok(e) => e,
-            Err(r) => {
-                self.pending = None;
-                self.answer(verb, r).await?;
-                return Ok(Flow::Continue);
-            }
-        };
-        let facts = self.facts;
-        let text = if entries.len() > BIG_LISTING {
-            tokio::task::spawn_blocking(move || format_listing(&entries, kind, facts))
-                .await
-                .map_err(|_| std::io::Error::other("listing task failed"))?
-        } else {
-            format_listing(&entries, kind, facts)
-        };
-        let tcp = match self.open_data().await {
-            Ok(c) => c,
-            Err(r) => {
-                self.answer(verb, r).await?;
-                return Ok(Flow::Continue);
-            }
-        };
-        let opening = Reply::new(150, "Here comes the directory listing");
-        let conn = match self.start_data(tcp, opening).await? {
-            Ok(c) => c,
-            Err(r) => {
-                self.answer(verb, r).await?;
-                return Ok(Flow::Continue);
-            }
-        };
-        let started = Instant::now();
-        let timeout = self.data_timeout();
-        let outcome = self
-            .watch(async move {
-                let sent = async {
-                    match conn {
-                        DataConn::Plain(mut tcp) => {
-                            tcp.write_all(&text).await?;
-                            tcp.shutdown().await?;
-                        }
-                        DataConn::Tls(mut s) => {
-                            s.write_all(&text).await?;
-                            close_tls(&mut s, true).await?;
-                        }
-                    }
-                    Ok::<u64, std::io::Error>(text.len() as u64)
-                };
-                match tokio::time::timeout(timeout, sent).await {
-                    Ok(r) => r.map_err(StorageError::from),
-                    Err(_) => {
-                        Err(StorageError::new(ErrorKind::ConnectionLost, "data connection stalled"))
-                    }
-                }
-            })
-            .await?;
-        self.finish(verb, &path, None, started, outcome).await
-    }
-
-    /// The entries a listing shows: a folder's content, or the one file named.
-    async fn entries(
-        &self,
-        storage: &B::Storage,
-        path: &str,
-        kind: ListKind,
-    ) -> Result<Vec<Entry>, Reply> {
-        let meta = storage.stat(path).await.map_err(|e| error_reply(&e))?;
-        if !meta.is_dir() {
-            if kind == ListKind::Mlsd {
-                // RFC 3659 7.1: MLSD of a file is an error; MLST describes one entry.
-                return Err(Reply::new(501, "Not a folder: use MLST for a file"));
-            }
-            let name = super::super::path::file_name(path).to_string();
-            return Ok(vec![Entry { name, meta }]);
-        }
-        let mut entries = storage.list(path).await.map_err(|e| error_reply(&e))?;
-        entries.sort_unstable_by(|a, b| a.name.cmp(&b.name));
-        Ok(entries)
-    }
-
-    /// HASH (draft-bryan-ftpext-hash-02 section 3): the digest of a file or of the RANG range.
-    pub(super) async fn hash(&mut self, arg: &str) -> Reply {
-        let range = self.range.take();
-        let Some(storage) = self.storage() else { return super::files::not_logged_in() };
-        let path = self.resolve(arg);
-        let meta = match storage.stat(&path).await {
-            Ok(m) if m.is_dir() => return Reply::new(550, "Not a plain file"),
-            Ok(m) => m,
-            Err(e) => return error_reply(&e),
-        };
-        let (start, end) = match range {
-            Some((s, e)) => (s, e.min(meta.len.saturating_sub(1))),
-            None => (0, meta.len.saturating_sub(1)),
-        };
-        let limit = if meta.len == 0 { 0 } else { end.saturating_sub(start) + 1 };
-        let mut hasher = Hasher::new(self.hash_algo, Some(limit));
-        if limit > 0
-            && let Err(e) = storage.retrieve(&path, start, Data::Stream(&mut hasher)).await
-        {
-            return error_reply(&e);
-        }
-        let digest = hasher.finish();
-        Reply::new(
-            213,
-            format!(
-                "{} {start}-{end} {digest} {}",
-                self.hash_algo.name(),
-                super::super::reply::clean(&path)
-            ),
-        )
-    }
-}
-
-/// Which way a file transfer goes.
-#[derive(Debug, Clone, Copy)]
-enum Op {
-    /// RETR from `offset`.
-    Retrieve { offset: u64 },
-    /// STOR, APPE, STOU.
-    Store { mode: WriteMode },
 }
 
 /// Moves one file over `conn`: a plain binary connection goes to storage as a socket (its
@@ -545,27 +325,13 @@ async fn move_data<S: Storage>(
     }
 }
 
-/// Formats a listing for the data connection.
-fn format_listing(entries: &[Entry], kind: ListKind, facts: listing::Facts) -> Vec<u8> {
-    let mut out = Vec::with_capacity(entries.len() * if kind == ListKind::Nlst { 24 } else { 80 });
-    let mut dates = Dates::new();
-    for e in entries {
-        match kind {
-            ListKind::List => listing::list_line(&mut out, &e.name, &e.meta, &mut dates),
-            ListKind::Nlst => listing::nlst_line(&mut out, &e.name),
-            ListKind::Mlsd => listing::mlsx_line(&mut out, &e.name, &e.meta, facts, None),
-        }
-    }
-    out
-}
-
 /// How long the end of a TLS data connection waits for the client's close_notify.
 const CLOSE_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Ends a TLS data connection: our close_notify, then (at most [`CLOSE_WAIT`]) the client's.
 /// After a download (or listing) everything is sent, so a client that waits for the 226
 /// before closing has its data all the same; after an upload a missing close_notify fails.
-async fn close_tls(s: &mut TlsStream<TcpStream>, download: bool) -> std::io::Result<()> {
+pub(super) async fn close_tls(s: &mut TlsStream<TcpStream>, download: bool) -> std::io::Result<()> {
     match tls::close_data(s, CLOSE_WAIT).await {
         Err(e) if download && e.kind() == std::io::ErrorKind::TimedOut => {
             tracing::debug!("client did not close the TLS data connection in time");
