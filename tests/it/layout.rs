@@ -182,7 +182,6 @@ fn code_lines(text: &str) -> usize {
 }
 
 #[test]
-#[ignore = "turned on when issue 12's file splits are merged"]
 fn long_files_say_why_in_their_module_doc() {
     let mut files = Vec::new();
     rust_files(&src(), &mut files);
