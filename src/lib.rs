@@ -7,17 +7,18 @@
 //!
 //! # Layout
 //!
-//! Three tiers, data flowing one way: protocol -> service -> data.
+//! Three tiers, imports going one way: protocol -> service -> data (`tests/it/layout.rs`
+//! checks it).
 //!
 //! - Protocol: [`ftp`] (the FTP engine, which knows nothing of the rest and reaches it
-//!   through its `Backend` trait), [`server`] (start-up: settings to engine options),
-//!   [`site`] (custom SITE commands), [`cli`] (shared clap flags) and the binaries in
-//!   `src/bin/`.
-//! - Service: [`account`] (users, roles, profiles, passwords), [`share`] (sharing),
-//!   [`message`] (messages and broadcasts), [`session`] (who is online), [`auth`] (login on
-//!   top of accounts, and the engine's backend over all of these).
-//! - Data: [`db`] (pool and migrations), `*/store.rs` (all SQL), [`storage`] (the per-user
-//!   storage backend with the `/shared` folder).
+//!   through its `Backend` and `Storage` traits), [`auth`] (those traits over the services,
+//!   and the access checks of open sessions), [`site`] (custom SITE commands), [`server`]
+//!   (settings to engine options, serving, reload), [`metrics`], [`cli`] (logging set-up) and
+//!   the binaries in `src/bin/`.
+//! - Service: [`app`] (opens everything), [`account`] (users, roles, profiles, passwords),
+//!   [`share`] (sharing), [`message`] (messages and broadcasts), [`session`] (who is online).
+//! - Data: [`db`] (pool, migrations, error classification), each service's `store.rs` (all
+//!   SQL), [`storage`] (one user's files with the `/shared` folder).
 //!
 //! [`config`] loads layered settings; [`error`] is the crate's error type.
 
