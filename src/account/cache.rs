@@ -26,7 +26,7 @@ struct Entry {
     at: Instant,
 }
 
-/// Verified logins of the last [`TTL`], shared by every session of this process.
+/// Verified logins of the last five minutes, shared by every session of this process.
 pub struct CredentialCache {
     key: hmac::Key,
     entries: Mutex<HashMap<[u8; 32], Entry>>,

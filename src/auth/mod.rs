@@ -1,5 +1,5 @@
 //! Login and the engine's view of the program: how an FTP `USER`/`PASS` pair becomes a
-//! logged-in [`LoggedIn`], and [`Daemon`], the [`Backend`](crate::ftp::Backend) that gives the
+//! [`LoggedIn`](crate::account::LoggedIn) user, and [`Daemon`], the [`Backend`](crate::ftp::Backend) that gives the
 //! engine accounts, storage, SITE commands and a place to report events.
 //!
 //! Credentials are checked against the `users` table (argon2id, constant work for unknown

@@ -1,9 +1,9 @@
 //! One control connection, from the greeting to the end: one task, no task hop per command.
-//! [`run`] reads lines with the [`codec`](super::codec), parses them with
-//! [`command`](super::command) and dispatches to the handlers in `cmd/`; every line gets a
+//! `run` reads lines with the [`codec`](super::codec), parses them with
+//! [`command`] and dispatches to the handlers in `cmd/`; every line gets a
 //! reply (RFC 959 section 5.4), none ends the session except QUIT, an idle timeout, a
 //! shutdown or a lost connection. Whatever ends a logged-in session, the backend hears
-//! `LoggedOut` exactly once (the [`Presence`] guard sends it on drop).
+//! `LoggedOut` exactly once (the `Presence` guard sends it on drop).
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;

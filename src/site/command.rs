@@ -45,13 +45,13 @@ impl Call<'_> {
     ///
     /// # Errors
     ///
-    /// [`Error::Query`] on database failure.
+    /// [`Error::Query`](crate::Error::Query) on database failure.
     pub async fn is_admin(&self) -> Result<bool> {
         self.accounts.is_admin(&self.user.username).await
     }
 }
 
-/// One SITE command. The [`Registry`] looks it up by [`NAME`](Self::NAME), refuses it to
+/// One SITE command. The [`Registry`](super::Registry) looks it up by [`NAME`](Self::NAME), refuses it to
 /// non-admins when [`AUDIENCE`](Self::AUDIENCE) says so, answers 501 with the
 /// [`SYNTAX`](Self::SYNTAX) when [`parse`](Self::parse) fails, and turns the errors of
 /// [`run`](Self::run) into replies: a command only says what it does.
