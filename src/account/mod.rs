@@ -16,7 +16,7 @@ pub use user::LoggedIn;
 use crate::error::{Error, Result};
 use cache::CredentialCache;
 pub use store::Role;
-use store::{UserChanges, UserRow, UserStore};
+use store::{UserRow, UserStore};
 
 /// How soon a change that ends sessions (disable, delete, kick) reaches every daemon on the
 /// database: the longest a daemon answers "may this session go on" from memory before looking at
@@ -153,22 +153,9 @@ impl ProfileField {
     }
 }
 
-/// Changes to an account; `None` leaves a field alone.
-#[derive(Debug, Clone, Default)]
-pub struct AccountChanges {
-    /// New display name.
-    pub full_name: Option<String>,
-    /// New email (validated when not empty).
-    pub email: Option<String>,
-    /// New bio.
-    pub bio: Option<String>,
-    /// New role.
-    pub role: Option<Role>,
-    /// Enable or disable.
-    pub enabled: Option<bool>,
-    /// Show the email to other users, or to the user and admins only.
-    pub email_public: Option<bool>,
-}
+/// Changes to an account; `None` leaves a field alone. The same fields as the columns the
+/// store updates, so one type serves both: the service validates, the store writes.
+pub use store::UserChanges as AccountChanges;
 
 /// The account service over one database and one data root.
 #[derive(Debug, Clone)]
@@ -417,17 +404,7 @@ impl Accounts {
         }
         let row = self
             .store
-            .update(
-                username,
-                &UserChanges {
-                    full_name: changes.full_name,
-                    email: changes.email,
-                    bio: changes.bio,
-                    role: changes.role,
-                    enabled: changes.enabled,
-                    email_public: changes.email_public,
-                },
-            )
+            .update(username, &changes)
             .await?
             .ok_or_else(|| Error::NotFound { what: "user", name: username.to_string() })?;
         tracing::info!(user = %username, "user updated");

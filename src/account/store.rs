@@ -93,7 +93,7 @@ pub struct Standing {
 pub struct UserChanges {
     /// New display name.
     pub full_name: Option<String>,
-    /// New email.
+    /// New email (the service validates it when not empty).
     pub email: Option<String>,
     /// New bio.
     pub bio: Option<String>,
