@@ -712,16 +712,18 @@ fn tls_json(m: &mut Map<String, Value>, s: &ftps::Ftps) {
     m.insert("unclean_closes".into(), json!(s.unclean_closes));
 }
 
-async fn ftps_retr_big(conn: &Conn, file: &str, runs: usize) -> Result<Map<String, Value>> {
+/// An FTPS session (AUTH TLS, PROT P) for W8's transfers: one client config, so one session
+/// store, for the control and every data connection (data connections offer the control
+/// connection's session, as FileZilla does).
+async fn ftps_transfer_session(conn: &Conn) -> Result<ftps::Ftps> {
     let addr = resolve(&conn.addr)?;
-    // One config, so one session store, for the control and every data connection.
     let cfg = ftps::client_config(true)?;
-    let mut s = within(
-        OP_TIMEOUT,
-        "FTPS login",
-        ftps::Ftps::login(addr, &conn.user, &conn.pass, cfg, true),
-    )
-    .await?;
+    within(OP_TIMEOUT, "FTPS login", ftps::Ftps::login(addr, &conn.user, &conn.pass, cfg, true))
+        .await
+}
+
+async fn ftps_retr_big(conn: &Conn, file: &str, runs: usize) -> Result<Map<String, Value>> {
+    let mut s = ftps_transfer_session(conn).await?;
     let mut buf = vec![0u8; BUF];
     let mut speeds = Vec::new();
     let mut bytes = 0;
@@ -749,14 +751,7 @@ async fn ftps_stor_big(
     file: &str,
     runs: usize,
 ) -> Result<Map<String, Value>> {
-    let addr = resolve(&conn.addr)?;
-    let cfg = ftps::client_config(true)?;
-    let mut s = within(
-        OP_TIMEOUT,
-        "FTPS login",
-        ftps::Ftps::login(addr, &conn.user, &conn.pass, cfg, true),
-    )
-    .await?;
+    let mut s = ftps_transfer_session(conn).await?;
     let pat = pattern(1 << 20);
     let bytes = size_mib << 20;
     let mut speeds = Vec::new();
