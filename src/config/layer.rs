@@ -173,6 +173,18 @@ pub struct RawConfig {
     )]
     pub failed_logins_by: Option<BlockBy>,
 
+    /// This node's name in a cluster (several multiftpd on one database): shown by SITE WHO,
+    /// ftpadm who and the logs; each node needs its own [default: the host name]
+    #[arg(long, env = "MULTIFTP_NODE_NAME", value_name = "NAME")]
+    pub node_name: Option<String>,
+
+    /// How often this node tells the database it is alive; the sessions of a node that has not
+    /// done so for 3 intervals are gone from SITE WHO, ftpadm who and the session limits
+    #[arg(long, env = "MULTIFTP_HEARTBEAT_INTERVAL", value_name = "SECS", default_value = "10s",
+          value_parser = seconds::parse)]
+    #[serde(default, with = "seconds")]
+    pub heartbeat_interval: Option<u64>,
+
     /// ADDR:PORT of an HTTP listener for Prometheus /metrics and /health (keep it private)
     #[arg(long, env = "MULTIFTP_HTTP_BIND", value_name = "ADDR:PORT")]
     pub http_bind: Option<String>,

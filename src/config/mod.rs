@@ -82,7 +82,20 @@ pub struct Settings {
     /// Longest command line accepted after login, in bytes (before login the engine allows
     /// 512).
     pub line_limit: usize,
+    /// This node's name among the daemons sharing the database (default: the host name).
+    pub node_name: String,
+    /// How often this node refreshes its heartbeat; its sessions count as gone after
+    /// [`HEARTBEAT_WINDOW`] intervals without one.
+    pub heartbeat_interval: Duration,
 }
+
+/// A node whose heartbeat is this many intervals old is gone: its sessions leave `SITE WHO`,
+/// `ftpadm who` and the session limits. Three, so that one late or failed beat (a busy
+/// database) does not make a live node's sessions blink out.
+pub const HEARTBEAT_WINDOW: u32 = 3;
+
+/// Longest `node_name`, in bytes (a host name label is at most 63, a Linux host name 64).
+pub const MAX_NODE_NAME: usize = 64;
 
 /// Shortest `line_limit` allowed: RFC 959 section 4.1 commands with a full path need room.
 pub const MIN_LINE_LIMIT: usize = 512;
@@ -274,7 +287,24 @@ impl Settings {
                 ))
             })?),
         };
+        let node_name = match raw.node_name.as_deref().map(str::trim) {
+            None | Some("") => host_name()?,
+            Some(name) => name.to_string(),
+        };
+        check_node_name(&node_name)?;
+        let heartbeat_interval = match set(raw.heartbeat_interval, "heartbeat_interval")? {
+            0 => {
+                return Err(Error::Config(
+                    "invalid heartbeat_interval 0 (env MULTIFTP_HEARTBEAT_INTERVAL, flag \
+                     --heartbeat-interval): use at least 1 second (default 10s)"
+                        .into(),
+                ));
+            }
+            secs => Duration::from_secs(secs),
+        };
         Ok(Settings {
+            node_name,
+            heartbeat_interval,
             http_bind,
             proxy_protocol_port: raw.proxy_protocol_port,
             active_mode: set(raw.active_mode, "active_mode")?,
@@ -348,6 +378,34 @@ fn key_at(text: &str, at: usize) -> String {
         }
         _ => format!("line {line_no}: "),
     }
+}
+
+/// This machine's host name, the default `node_name`.
+fn host_name() -> Result<String> {
+    let uname = rustix::system::uname();
+    let name = uname.nodename().to_string_lossy().trim().to_string();
+    if name.is_empty() {
+        return Err(Error::Config(
+            "this machine has no host name to use as node_name: set node_name (env \
+             MULTIFTP_NODE_NAME, flag --node-name)"
+                .into(),
+        ));
+    }
+    Ok(name)
+}
+
+/// A node name is shown in one column of `SITE WHO` and in log fields: letters, digits, `.`,
+/// `_` and `-`, at most [`MAX_NODE_NAME`] bytes.
+fn check_node_name(name: &str) -> Result<()> {
+    let fits = name.len() <= MAX_NODE_NAME
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    if fits {
+        return Ok(());
+    }
+    Err(Error::Config(format!(
+        "invalid node_name '{name}' (env MULTIFTP_NODE_NAME, flag --node-name): use at most \
+         {MAX_NODE_NAME} letters, digits, '.', '_' or '-', one name per node"
+    )))
 }
 
 fn is_dns_name(text: &str) -> bool {
@@ -553,6 +611,25 @@ mod tests {
         assert!(e.contains("key 'port' (line 3)"), "{e}");
         assert_eq!(key_at("a = 1\n\"b\" = x", 13), "key 'b' (line 2): ");
         assert_eq!(key_at("[oops", 5), "line 1: ");
+    }
+
+    #[test]
+    fn node_name_defaults_to_the_host_name_and_is_checked() {
+        let load = |name: Option<&str>| {
+            Settings::load(None, RawConfig { node_name: name.map(Into::into), ..Default::default() })
+        };
+        let host = load(None).unwrap();
+        assert!(!host.node_name.is_empty());
+        assert_eq!(host.node_name, host_name().unwrap());
+        assert_eq!(load(Some(" ftp-2.example ")).unwrap().node_name, "ftp-2.example");
+        for bad in ["two words", "a/b", &"n".repeat(MAX_NODE_NAME + 1)] {
+            let e = load(Some(bad)).unwrap_err().to_string();
+            assert!(e.contains("MULTIFTP_NODE_NAME"), "{bad}: {e}");
+        }
+        assert_eq!(host.heartbeat_interval, Duration::from_secs(10));
+        let raw = RawConfig { heartbeat_interval: Some(0), ..Default::default() };
+        let e = Settings::load(None, raw).unwrap_err().to_string();
+        assert!(e.contains("--heartbeat-interval"), "{e}");
     }
 
     #[test]
