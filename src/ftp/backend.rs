@@ -344,6 +344,11 @@ pub trait Backend: Send + Sync + 'static {
     /// Opens `user`'s storage right after login; an error fails the login with `530`.
     async fn storage(&self, user: &Self::User) -> StorageResult<Self::Storage>;
 
+    /// A login that [`Backend::login`] accepted did not complete (its storage could not be
+    /// opened): no `LoggedIn` or `LoggedOut` event follows, so whatever `login` set aside for
+    /// `client` (a place under a session limit) is released here.
+    async fn login_abandoned(&self, _user: &Self::User, _client: &Client) {}
+
     /// Whether `user` may still act (not disabled or deleted since login). Called before each
     /// command of a logged-in session; `false` answers `530` and ends the session.
     async fn still_allowed(&self, _user: &Self::User) -> bool {

@@ -5,13 +5,57 @@
 //! block a right and a wrong guess get the same reply in the same time (nothing to learn).
 //! Memory stays bounded whatever an attacker sends: at most [`MAX_KEYS`] keys, user names cut
 //! to [`MAX_USER_BYTES`] bytes.
+//!
+//! The session reaches the policy through [`LoginGuard`]. [`Guard`] keeps the counts in this
+//! process; a program that runs several servers on one database gives the server its own
+//! implementation ([`super::server::Server::with_login_guard`]) so that the counts are shared,
+//! keyed by [`key_text`].
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::Instant;
 
+use async_trait::async_trait;
+
 use super::{BlockBy, FailedLogins};
+
+/// What the policy knows about a login about to be checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// No failure on record: a successful login has nothing to clear.
+    Clear,
+    /// Failures on record, no block: a successful login clears them.
+    Counting,
+    /// Blocked: refused before the password is checked.
+    Blocked,
+}
+
+/// Where the failed-logins policy keeps its counts. The session asks [`LoginGuard::check`]
+/// before it verifies a password, reports bad credentials with [`LoginGuard::failed`] and,
+/// when the check found failures, a successful login with [`LoginGuard::succeeded`].
+#[async_trait]
+pub trait LoginGuard: Send + Sync + 'static {
+    /// What is on record for a login of `user` from `ip` now.
+    async fn check(&self, ip: IpAddr, user: &str) -> Verdict;
+    /// Counts a failed attempt (bad credentials).
+    async fn failed(&self, ip: IpAddr, user: &str);
+    /// A successful login clears the count for its key.
+    async fn succeeded(&self, ip: IpAddr, user: &str);
+}
+
+/// The key of a login of `user` from `ip` under `by`, as text for a shared store:
+/// `pair <ip> <user>`, `ip <ip>` or `user <user>`, with the address in one form (an IPv4
+/// client on a dual-stack socket is `a.b.c.d`) and the name cut to [`MAX_USER_BYTES`], as
+/// [`Guard`]'s own keys.
+pub fn key_text(by: BlockBy, ip: IpAddr, user: &str) -> String {
+    let ip = ip.to_canonical();
+    match by {
+        BlockBy::UserAndIp => format!("pair {ip} {}", truncate(user)),
+        BlockBy::Ip => format!("ip {ip}"),
+        BlockBy::User => format!("user {}", truncate(user)),
+    }
+}
 
 /// Most keys remembered at once; beyond it, expired entries go first, then the oldest.
 pub const MAX_KEYS: usize = 100_000;
@@ -60,6 +104,17 @@ impl Guard {
     /// verified, so during a block a right and a wrong guess get the same reply and time.
     pub fn is_blocked(&self, ip: IpAddr, user: &str) -> bool {
         self.is_blocked_at(ip, user, Instant::now())
+    }
+
+    /// What is on record for `user` from `ip` now.
+    pub fn verdict(&self, ip: IpAddr, user: &str) -> Verdict {
+        if self.is_blocked(ip, user) {
+            Verdict::Blocked
+        } else if self.lock().contains_key(&self.key(ip, user)) {
+            Verdict::Counting
+        } else {
+            Verdict::Clear
+        }
     }
 
     /// Counts a failed attempt (bad credentials).
@@ -167,6 +222,21 @@ impl Guard {
     }
 }
 
+#[async_trait]
+impl LoginGuard for Guard {
+    async fn check(&self, ip: IpAddr, user: &str) -> Verdict {
+        self.verdict(ip, user)
+    }
+
+    async fn failed(&self, ip: IpAddr, user: &str) {
+        Guard::failed(self, ip, user);
+    }
+
+    async fn succeeded(&self, ip: IpAddr, user: &str) {
+        Guard::succeeded(self, ip, user);
+    }
+}
+
 /// `user` cut to at most [`MAX_USER_BYTES`] bytes at a character boundary.
 fn truncate(user: &str) -> &str {
     if user.len() <= MAX_USER_BYTES {
@@ -255,6 +325,22 @@ mod tests {
         g.failed(ip("2001:db8::1"), "alice");
         assert!(g.is_blocked(ip("198.51.100.9"), "alice"));
         assert!(!g.is_blocked(a, "bob"));
+    }
+
+    #[test]
+    fn verdicts_and_text_keys() {
+        let g = guard(2, BlockBy::UserAndIp);
+        let a = ip("192.0.2.1");
+        assert_eq!(g.verdict(a, "alice"), Verdict::Clear);
+        g.failed(a, "alice");
+        assert_eq!(g.verdict(a, "alice"), Verdict::Counting);
+        g.failed(a, "alice");
+        assert_eq!(g.verdict(a, "alice"), Verdict::Blocked);
+        let mapped = ip("::ffff:192.0.2.1");
+        assert_eq!(key_text(BlockBy::UserAndIp, mapped, "alice"), "pair 192.0.2.1 alice");
+        assert_eq!(key_text(BlockBy::Ip, mapped, "x"), "ip 192.0.2.1");
+        let long = "é".repeat(40);
+        assert_eq!(key_text(BlockBy::User, a, &long), format!("user {}", truncate(&long)));
     }
 
     #[test]

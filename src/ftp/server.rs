@@ -16,7 +16,7 @@ use tokio::task::JoinSet;
 
 use super::control::Control;
 use super::data::PortPool;
-use super::guard::Guard;
+use super::guard::{Guard, LoginGuard};
 use super::session::{self, Counted, Shared};
 use super::{Backend, Client, Options};
 
@@ -54,6 +54,8 @@ pub struct Server<B: Backend> {
     backend: Arc<B>,
     options: Arc<Options>,
     stats: Arc<Stats>,
+    /// Where the failed-logins policy counts, when [`Options::failed_logins`] is on.
+    guard: Option<Arc<dyn LoginGuard>>,
 }
 
 /// How long a new connection may take to send its PROXY header or finish implicit TLS.
@@ -62,7 +64,19 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 impl<B: Backend> Server<B> {
     /// A server for `backend` with `options`.
     pub fn new(backend: Arc<B>, options: Options) -> Self {
-        Self { backend, options: Arc::new(options), stats: Arc::default() }
+        let guard = options.failed_logins.map(|p| Arc::new(Guard::new(p)) as Arc<dyn LoginGuard>);
+        Self { backend, options: Arc::new(options), stats: Arc::default(), guard }
+    }
+
+    /// Counts failed logins in `guard` instead of this process's memory (several servers
+    /// sharing the counts); only when [`Options::failed_logins`] turns the policy on, whose
+    /// rule `guard` is to apply.
+    #[must_use]
+    pub fn with_login_guard(mut self, guard: Arc<dyn LoginGuard>) -> Self {
+        if self.guard.is_some() {
+            self.guard = Some(guard);
+        }
+        self
     }
 
     /// Live counts (connections, sessions, transfers).
@@ -87,7 +101,7 @@ impl<B: Backend> Server<B> {
             options: Arc::clone(&self.options),
             stats: Arc::clone(&self.stats),
             ports: PortPool::new(self.options.passive_ports.clone()),
-            guard: self.options.failed_logins.map(Guard::new),
+            guard: self.guard.clone(),
             shutdown: stop_rx,
         });
         let ids = AtomicU64::new(1);

@@ -17,7 +17,7 @@ use super::codec::{Line, LineReader};
 use super::command::{self, Command};
 use super::control::Control;
 use super::data::{PassiveListener, PortPool};
-use super::guard::Guard;
+use super::guard::LoginGuard;
 use super::hash::Algo;
 use super::listing::Facts;
 use super::server::Stats;
@@ -33,7 +33,8 @@ pub(crate) struct Shared<B: Backend> {
     pub options: Arc<Options>,
     pub stats: Arc<Stats>,
     pub ports: Arc<PortPool>,
-    pub guard: Option<Guard>,
+    /// The failed-logins policy, when on.
+    pub guard: Option<Arc<dyn LoginGuard>>,
     /// Becomes `true` when the server begins to shut down.
     pub shutdown: watch::Receiver<bool>,
 }

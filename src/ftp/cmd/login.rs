@@ -9,6 +9,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::super::command::Prot;
 use super::super::control::Control;
+use super::super::guard::Verdict;
 use super::super::session::{Flow, LoggedIn, Login, Presence, Session};
 use super::super::{AuthError, Backend, Event, LOGIN_LINE_LIMIT, Reply, TlsPolicy};
 
@@ -48,9 +49,12 @@ impl<B: Backend> Session<B> {
         let shown: String = name.chars().take(64).collect();
         // The policy is checked before the password: during a block, right and wrong guesses
         // get the same reply after the same (short) time.
-        if let Some(guard) = &self.shared.guard
-            && guard.is_blocked(ip, &name)
-        {
+        let guard = self.shared.guard.clone();
+        let verdict = match &guard {
+            Some(guard) => guard.check(ip, &name).await,
+            None => Verdict::Clear,
+        };
+        if verdict == Verdict::Blocked {
             self.shared.backend.event(Event::LoginFailed {
                 client: &self.client,
                 user: &shown,
@@ -62,8 +66,8 @@ impl<B: Backend> Session<B> {
         let user = match backend.login(&name, &password, &self.client).await {
             Ok(u) => u,
             Err(AuthError::BadCredentials) => {
-                if let Some(guard) = &self.shared.guard {
-                    guard.failed(ip, &name);
+                if let Some(guard) = &guard {
+                    guard.failed(ip, &name).await;
                 }
                 backend.event(Event::LoginFailed {
                     client: &self.client,
@@ -81,14 +85,19 @@ impl<B: Backend> Session<B> {
             Ok(s) => s,
             Err(e) => {
                 tracing::error!(session = self.client.session, user = %B::name(&user), cause = %e, "cannot open the user's storage");
+                backend.login_abandoned(&user, &self.client).await;
                 return Reply::new(
                     530,
                     "Your home folder cannot be opened: contact the administrator",
                 );
             }
         };
-        if let Some(guard) = &self.shared.guard {
-            guard.succeeded(ip, &name);
+        // Nothing on record at the check: nothing to clear (a shared store is not written at
+        // every login).
+        if let Some(guard) = &guard
+            && verdict != Verdict::Clear
+        {
+            guard.succeeded(ip, &name).await;
         }
         let username = B::name(&user).to_string();
         self.shared.stats.sessions.fetch_add(1, Ordering::Relaxed);
