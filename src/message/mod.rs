@@ -4,9 +4,7 @@
 
 pub mod store;
 
-use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use sqlx::SqlitePool;
 
@@ -23,13 +21,13 @@ pub const RATE_WINDOW: Duration = Duration::from_secs(60);
 /// How many messages an inbox listing shows.
 pub const INBOX_LIMIT: i64 = 50;
 
-/// The message service. The rate limiter lives in the daemon's memory: it guards the FTP side,
-/// where any user can send; `ftpadm` is an admin tool and is not limited.
+/// The message service. The rate limit counts a sender's messages in the database, so it
+/// holds across the nodes on one database; it guards the FTP side, where any user can send;
+/// `ftpadm` is an admin tool and is not limited.
 #[derive(Debug, Clone)]
 pub struct Messages {
     store: MessageStore,
     accounts: Accounts,
-    sent: Arc<Mutex<HashMap<String, VecDeque<Instant>>>>,
 }
 
 /// Checks a message body: not empty, bounded, one line.
@@ -56,25 +54,22 @@ pub fn validate_body(body: &str) -> Result<&str> {
 impl Messages {
     /// The service over `pool`.
     pub fn new(pool: SqlitePool, accounts: Accounts) -> Self {
-        Self { store: MessageStore::new(pool), accounts, sent: Arc::default() }
+        Self { store: MessageStore::new(pool), accounts }
     }
 
-    fn check_rate(&self, sender: &str) -> Result<()> {
-        // A panic elsewhere while holding the lock leaves at worst a partly updated queue of
-        // send times: still a usable count, so the limiter goes on instead of refusing all.
-        let mut sent = self.sent.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let now = Instant::now();
-        let q = sent.entry(sender.to_string()).or_default();
-        while q.front().is_some_and(|t| now.duration_since(*t) > RATE_WINDOW) {
-            q.pop_front();
+    /// Stores a message from `sender_id` under the per-sender rate limit: at most
+    /// [`RATE_LIMIT`] in [`RATE_WINDOW`], counted in the database (times to the second).
+    async fn insert_limited(&self, sender_id: i64, recipient_id: i64, body: &str) -> Result<()> {
+        let since = chrono::Utc::now()
+            - chrono::Duration::from_std(RATE_WINDOW).unwrap_or(chrono::Duration::MAX);
+        let since = since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let limit = i64::try_from(RATE_LIMIT).unwrap_or(i64::MAX);
+        if self.store.insert_within(sender_id, recipient_id, body, &since, limit).await? {
+            return Ok(());
         }
-        if q.len() >= RATE_LIMIT {
-            return Err(Error::Forbidden(format!(
-                "too many messages: at most {RATE_LIMIT} per minute, try again shortly"
-            )));
-        }
-        q.push_back(now);
-        Ok(())
+        Err(Error::Forbidden(format!(
+            "too many messages: at most {RATE_LIMIT} per minute, try again shortly"
+        )))
     }
 
     /// A user sends a message to another existing user (rate-limited per sender).
@@ -87,8 +82,7 @@ impl Messages {
         let body = validate_body(body)?;
         let from = self.accounts.get(sender).await?;
         let to = self.accounts.get(recipient).await?;
-        self.check_rate(sender)?;
-        self.store.insert(Some(from.id), to.id, body).await?;
+        self.insert_limited(from.id, to.id, body).await?;
         tracing::info!(%sender, %recipient, "message sent");
         Ok(())
     }
@@ -116,22 +110,15 @@ impl Messages {
         Ok(n)
     }
 
-    /// A notice from `sender` (name and id) to a recipient (used when a share is granted),
+    /// A notice from user `sender_id` to a recipient (used when a share is granted),
     /// under the same per-sender rate limit as [`Messages::send`]: otherwise a burst of shares
     /// would push the recipient's earlier messages out of the inbox.
     ///
     /// # Errors
     ///
     /// [`Error::Forbidden`] (rate limit), [`Error::Query`] on database failure.
-    pub async fn notify(
-        &self,
-        sender: &str,
-        sender_id: i64,
-        recipient_id: i64,
-        body: &str,
-    ) -> Result<()> {
-        self.check_rate(sender)?;
-        self.store.insert(Some(sender_id), recipient_id, body).await
+    pub async fn notify(&self, sender_id: i64, recipient_id: i64, body: &str) -> Result<()> {
+        self.insert_limited(sender_id, recipient_id, body).await
     }
 
     /// The user's latest messages, oldest first, now marked read.
@@ -159,23 +146,29 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_poisoned_rate_limiter_still_counts() {
-        let pool = SqlitePool::connect_lazy("sqlite::memory:").unwrap();
+    async fn the_rate_limit_is_counted_in_the_database() {
         let tmp = tempfile::tempdir().unwrap();
-        let messages = Messages::new(pool.clone(), Accounts::new(pool, tmp.path()));
-        messages.check_rate("alice").unwrap();
-        let sent = Arc::clone(&messages.sent);
-        let panicked = std::thread::spawn(move || {
-            let _guard = sent.lock().unwrap();
-            panic!("poisons the lock on purpose");
-        })
-        .join();
-        assert!(panicked.is_err() && messages.sent.is_poisoned());
-        for _ in 1..RATE_LIMIT {
-            messages.check_rate("alice").unwrap();
+        let db = tmp.path().join("db");
+        let service = |pool: SqlitePool| {
+            Messages::new(pool.clone(), Accounts::new(pool, tmp.path()))
+        };
+        // Two services on one database stand in for two nodes.
+        let (a, b) = (
+            service(crate::db::open(&db).await.unwrap()),
+            service(crate::db::open(&db).await.unwrap()),
+        );
+        for name in ["alice", "bob"] {
+            a.accounts.add(crate::account::NewAccount::user(name, "password123")).await.unwrap();
         }
-        let refused = messages.check_rate("alice").unwrap_err();
-        assert!(refused.to_string().starts_with("too many messages"), "{refused}");
-        messages.check_rate("bob").unwrap();
+        for i in 0..RATE_LIMIT {
+            let node = if i % 2 == 0 { &a } else { &b };
+            node.send("alice", "bob", "hi").await.unwrap();
+        }
+        for node in [&a, &b] {
+            let refused = node.send("alice", "bob", "hi").await.unwrap_err();
+            assert!(refused.to_string().starts_with("too many messages"), "{refused}");
+        }
+        b.send("bob", "alice", "hello").await.unwrap();
+        assert_eq!(a.inbox("bob").await.unwrap().len(), RATE_LIMIT);
     }
 }

@@ -55,6 +55,37 @@ impl MessageStore {
         Ok(())
     }
 
+    /// Stores a message from user `sender_id` to `recipient_id` unless that sender has sent
+    /// `limit` or more since `since` (RFC 3339, as `sent_at`); whether it was stored. One
+    /// statement, so every node and process counts the same messages.
+    ///
+    /// # Errors
+    ///
+    /// [`crate::Error::Query`] on database failure.
+    pub async fn insert_within(
+        &self,
+        sender_id: i64,
+        recipient_id: i64,
+        body: &str,
+        since: &str,
+        limit: i64,
+    ) -> Result<bool> {
+        let done = sqlx::query(
+            "INSERT INTO messages (sender_id, recipient_id, body, sent_at) \
+             SELECT $1, $2, $3, $4 WHERE \
+             (SELECT COUNT(*) FROM messages WHERE sender_id = $1 AND sent_at > $5) < $6",
+        )
+        .bind(sender_id)
+        .bind(recipient_id)
+        .bind(body)
+        .bind(now())
+        .bind(since)
+        .bind(limit)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
     /// Stores one admin/system message for every enabled user; returns how many.
     ///
     /// # Errors

@@ -85,7 +85,7 @@ impl Shares {
             let note = format!("shared {path} with you: see /shared/{owner}{path}");
             // The notice counts against the owner's message rate limit, like SITE MSG: a burst
             // of shares must not flood the recipient's inbox. The share stands either way.
-            match self.messages.notify(owner, owner_acc.id, recipient_acc.id, &note).await {
+            match self.messages.notify(owner_acc.id, recipient_acc.id, &note).await {
                 Ok(()) => {}
                 Err(Error::Forbidden(why)) => {
                     tracing::info!(%owner, %recipient, %why, "share notice not sent");
