@@ -10,12 +10,12 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 
 use crate::app::App;
-use crate::auth::Daemon;
+use crate::auth::{Daemon, SharedGuard};
 use crate::config::{BlockBy, PassiveHostSetting, Settings, TlsRequired};
 use crate::error::{Error, Result};
 use crate::ftp::server::{Listeners, ServeError, Server};
 use crate::ftp::{self, FailedLogins, Options, PassiveHost, TlsPolicy};
-use crate::session::{Limits, Tracker};
+use crate::session::{Limits, Node, Tracker, failures};
 use crate::transfer_log::TransferLog;
 
 /// Serves FTP until `shutdown` completes: from then on logins are refused, the listeners
@@ -74,7 +74,8 @@ where
     let transfer_log = s.transfer_log.as_deref().map(TransferLog::open).transpose()?;
     crate::account::password::prewarm().await;
     let limits = Limits { per_user: s.max_sessions_per_user, total: s.max_sessions };
-    let tracker = Tracker::start(&app.sessions, limits).await?;
+    let node = Node { name: s.node_name.clone(), heartbeat: s.heartbeat_interval };
+    let tracker = Tracker::start(&app.sessions, limits, node).await?;
     let reloader = {
         let (mut current, log) = (s.clone(), transfer_log.clone());
         tokio::spawn(async move {
@@ -84,7 +85,18 @@ where
         })
     };
     let daemon = Arc::new(Daemon::new(app, tracker.clone(), homes_dir, transfer_log));
-    let server = Server::new(Arc::clone(&daemon), options);
+    // The failed-logins counts live in the database, shared with every node on it.
+    let shared_guard = options.failed_logins.map(|policy| {
+        let failures = app.sessions.login_failures(failures::Policy {
+            max: policy.max,
+            block: policy.block,
+        });
+        Arc::new(SharedGuard::new(failures, policy.by))
+    });
+    let mut server = Server::new(Arc::clone(&daemon), options);
+    if let Some(guard) = shared_guard {
+        server = server.with_login_guard(guard);
+    }
     let http = match s.http_bind {
         Some(http_addr) => {
             match crate::metrics::HttpServer::start(http_addr, app.accounts.clone(), server.stats())

@@ -8,7 +8,6 @@
 //! transfer-log writes go through one channel to one writer task: they happen in the order the
 //! events came (a logout never overtakes its login), off every session's task.
 
-use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -30,10 +29,9 @@ use crate::site::{GuessLimit, Registry};
 use crate::storage::{Owner, ShareIndex, UserStorage};
 use crate::transfer_log::{Record, TransferLog};
 
-/// What the writer task does, in order.
+/// What the writer task does, in order. (A login's row is written by [`Backend::login`]
+/// itself, where the session limits are checked.)
 enum Job {
-    /// Record a login in the sessions table.
-    Open { session: u64, user: String, addr: IpAddr },
     /// Remove a session from the sessions table.
     Close { session: u64 },
     /// Append a transfer-log line.
@@ -123,11 +121,6 @@ async fn write_jobs(
 ) {
     while let Some(job) = rx.recv().await {
         match job {
-            Job::Open { session, user, addr } => {
-                if let Err(e) = tracker.record_open(session, &user, addr).await {
-                    tracing::warn!(cause = %e, %user, "could not record session");
-                }
-            }
             Job::Close { session } => {
                 if let Err(e) = tracker.record_close(session).await {
                     tracing::warn!(cause = %e, session, "could not record the end of a session");
@@ -164,13 +157,9 @@ impl Backend for Daemon {
                 "the server is shutting down, try again shortly".into(),
             ));
         }
+        let node = self.tracker.node_name();
         match self.accounts.authenticate(username, password).await {
             Ok(Some(account)) => {
-                if let Err(reason) = self.tracker.admit(&account.username) {
-                    tracing::warn!(user = %account.username, %ip, %reason, "login refused");
-                    crate::metrics::login("refused");
-                    return Err(AuthError::Refused(reason));
-                }
                 // An admin may have removed the home by hand: make it again.
                 let home = match self.accounts.ensure_home(&account.username) {
                     Ok(home) => home,
@@ -179,7 +168,21 @@ impl Backend for Daemon {
                         return Err(AuthError::Unavailable);
                     }
                 };
-                tracing::info!(user = %account.username, %ip, "login succeeded");
+                // Counted over every node and recorded for SITE WHO in one step; the row
+                // goes at the logout (or `login_abandoned`).
+                match self.tracker.admit(client.session, &account.username, ip).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(reason)) => {
+                        tracing::warn!(user = %account.username, %node, %ip, %reason, "login refused");
+                        crate::metrics::login("refused");
+                        return Err(AuthError::Refused(reason));
+                    }
+                    Err(e) => {
+                        tracing::error!(user = %account.username, cause = %e, "login failed: cannot record the session");
+                        return Err(AuthError::Unavailable);
+                    }
+                }
+                tracing::info!(user = %account.username, %node, %ip, "login succeeded");
                 crate::metrics::login("ok");
                 Ok(LoggedIn {
                     id: account.id,
@@ -217,6 +220,12 @@ impl Backend for Daemon {
         })
     }
 
+    async fn login_abandoned(&self, _user: &LoggedIn, client: &Client) {
+        if self.tracker.logged_out(client.session) {
+            self.queue(Job::Close { session: client.session });
+        }
+    }
+
     async fn still_allowed(&self, user: &LoggedIn) -> bool {
         self.access.allows(user).await
     }
@@ -234,14 +243,8 @@ impl Backend for Daemon {
 
     fn event(&self, event: Event<'_>) {
         match event {
-            Event::LoggedIn { client, user } => {
-                self.tracker.logged_in(client.session, user);
-                self.queue(Job::Open {
-                    session: client.session,
-                    user: user.to_string(),
-                    addr: client.addr.ip(),
-                });
-            }
+            // Recorded by `login` already.
+            Event::LoggedIn { .. } => {}
             Event::LoggedOut { client, .. } => {
                 if self.tracker.logged_out(client.session) {
                     self.queue(Job::Close { session: client.session });
@@ -271,11 +274,12 @@ impl Backend for Daemon {
             // the message and `ip` as the last field.
             Event::LoginFailed { client, user, blocked } => {
                 let ip = client.addr.ip();
+                let node = self.tracker.node_name();
                 if blocked {
-                    tracing::warn!(user = %user, blocked, ip = %ip, "login failed");
+                    tracing::warn!(user = %user, blocked, %node, ip = %ip, "login failed");
                     crate::metrics::login("blocked");
                 } else {
-                    tracing::warn!(user = %user, ip = %ip, "login failed");
+                    tracing::warn!(user = %user, %node, ip = %ip, "login failed");
                     crate::metrics::login("failed");
                 }
             }
@@ -290,7 +294,7 @@ mod tests {
     use crate::account::NewAccount;
     use crate::config::RawConfig;
     use crate::ftp::{ErrorKind, FileKind, Storage};
-    use crate::session::Limits;
+    use crate::session::{Limits, Node};
 
     const PW: &str = "password123";
 
@@ -300,7 +304,8 @@ mod tests {
         for name in ["alice", "bob"] {
             app.accounts.add(NewAccount::user(name, PW)).await.unwrap();
         }
-        let tracker = Tracker::start(&app.sessions, limits).await.unwrap();
+        let node = Node { name: "test-node".into(), heartbeat: Duration::from_secs(10) };
+        let tracker = Tracker::start(&app.sessions, limits, node).await.unwrap();
         let homes = app.settings.homes();
         let dir = cap_std::fs::Dir::open_ambient_dir(&homes, cap_std::ambient_authority()).unwrap();
         let daemon = Daemon::new(&app, tracker.clone(), Arc::new(dir), None);
@@ -326,7 +331,7 @@ mod tests {
         let alice = d.login("alice", PW, &c).await.unwrap();
         assert_eq!(Daemon::name(&alice), "alice");
         d.event(Event::LoggedIn { client: &c, user: "alice" });
-        // The limit counts the session at once, before any database write.
+        // The login recorded the session before it answered: the next one counts it.
         let second = d.login("alice", PW, &client(8)).await.unwrap_err();
         assert!(matches!(&second, AuthError::Refused(r) if r.contains("max_sessions_per_user")));
 
@@ -335,6 +340,7 @@ mod tests {
         let who = d.site(&alice, req("WHO", "")).await;
         assert_eq!(who.code, 200);
         assert!(who.lines[0].starts_with("1 session"), "{who:?}");
+        assert!(who.lines[1].contains("on test-node"), "{who:?}");
         assert_eq!(d.site(&alice, req("FROB", "x")).await.code, 502);
         assert_eq!(d.site(&alice, req("help", "")).await.code, 214);
 

@@ -7,10 +7,15 @@
 //! credentials answer, so the client sees the same `530` and the engine's failed-logins
 //! policy counts all three.
 //!
+//! The failed-logins counts are the database's ([`SharedGuard`]), so they hold across the
+//! nodes sharing it.
+//!
 //! Open sessions lose their right at the next command once the account is disabled, deleted or
 //! kicked ([`access`]), whichever process made the change.
 
 pub mod access;
 pub mod backend;
+pub mod failures;
 
 pub use backend::Daemon;
+pub use failures::SharedGuard;

@@ -164,6 +164,7 @@ async fn serve(
     let s = &app.settings;
     tracing::info!(
         version = env!("CARGO_PKG_VERSION"),
+        node = %s.node_name,
         listen = %std::net::SocketAddr::new(s.bind, s.port),
         root = %s.root.display(),
         db = %s.db.display(),

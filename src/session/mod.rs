@@ -1,8 +1,11 @@
-//! Who is online. The daemon records logins and logouts (from the engine's events) in the
-//! `sessions` table and keeps a heartbeat in `daemons`, so `ftpadm who` in another process
-//! sees the same list as `SITE WHO`, and sessions of a crashed daemon drop out once its
-//! heartbeat is stale.
+//! Who is online, and the state the daemons on one database share. The daemon records logins
+//! and logouts (from the engine's events) in the `sessions` table and keeps a heartbeat in
+//! `daemons`, so `ftpadm who` in another process, or `SITE WHO` on another node, sees the
+//! same list, and sessions of a crashed node drop out once its heartbeat is stale
+//! ([`HEARTBEAT_WINDOW`] intervals). The session limits count those rows at login, across
+//! nodes ([`Tracker::admit`]); the failed-logins counts live there too ([`LoginFailures`]).
 
+pub mod failures;
 pub mod store;
 
 use std::collections::HashMap;
@@ -12,11 +15,11 @@ use std::time::Duration;
 
 use sqlx::SqlitePool;
 
+pub use crate::config::HEARTBEAT_WINDOW;
 use crate::error::Result;
+pub use failures::LoginFailures;
+use store::{NewSession, OpenCounts, now_ms};
 pub use store::{SessionRow, SessionStore};
-
-/// How often a daemon refreshes its heartbeat.
-const HEARTBEAT: Duration = Duration::from_secs(10);
 
 /// The session service.
 #[derive(Debug, Clone)]
@@ -30,7 +33,7 @@ impl Sessions {
         Self { store: SessionStore::new(pool) }
     }
 
-    /// Who is online now, in any live daemon on this database.
+    /// Who is online now, on every live node on this database.
     ///
     /// # Errors
     ///
@@ -38,25 +41,34 @@ impl Sessions {
     pub async fn online(&self) -> Result<Vec<SessionRow>> {
         self.store.online().await
     }
+
+    /// The failed-logins counts over this database, for `policy`.
+    pub fn login_failures(&self, policy: failures::Policy) -> LoginFailures {
+        LoginFailures::new(self.store.clone(), policy)
+    }
 }
 
-/// Tracks this daemon's sessions: the live ones in memory (for the session limits, checked at
-/// every login without a query) and in the `sessions` table (for `SITE WHO` and `ftpadm who`).
+/// Tracks this daemon's sessions: in the `sessions` table, where every node counts them for
+/// the session limits and lists them for `SITE WHO` and `ftpadm who`, and in memory, which
+/// says whether a session still has a row to remove.
 ///
-/// The in-memory table changes at once when the engine reports a login or logout, so the next
-/// login is counted right; the table rows are written by the caller, in order, off the
-/// session's task ([`record_open`](Tracker::record_open), [`record_close`](Tracker::record_close)).
+/// A login is admitted and recorded in one step ([`admit`](Tracker::admit)) before the
+/// client hears 230; its row goes when the engine reports the logout
+/// ([`logged_out`](Tracker::logged_out), then [`record_close`](Tracker::record_close) off the
+/// session's task).
 #[derive(Debug, Clone)]
 pub struct Tracker {
     store: SessionStore,
     daemon_id: String,
+    node_name: String,
+    interval: Duration,
     heartbeat: Arc<Mutex<Option<tokio::task::AbortHandle>>>,
-    /// This daemon's logged-in sessions: engine session number -> username.
+    /// This daemon's recorded sessions: engine session number -> username.
     live: Arc<Mutex<HashMap<u64, String>>>,
     limits: Limits,
 }
 
-/// Session limits enforced at login (0 = no limit).
+/// Session limits enforced at login, over all nodes (0 = no limit).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Limits {
     /// Most sessions per user.
@@ -65,29 +77,88 @@ pub struct Limits {
     pub total: u32,
 }
 
+impl Limits {
+    /// Why a login of `username` is refused with `open` sessions now, if it is.
+    fn refusal(self, username: &str, open: OpenCounts) -> Option<String> {
+        let OpenCounts { total, mine } = open;
+        if self.total > 0 && total >= i64::from(self.total) {
+            return Some(format!("server full: {total} sessions open (max_sessions), try later"));
+        }
+        if self.per_user > 0 && mine >= i64::from(self.per_user) {
+            return Some(format!(
+                "too many sessions for {username}: {mine} open (max_sessions_per_user)"
+            ));
+        }
+        None
+    }
+
+    fn any(self) -> bool {
+        self.total > 0 || self.per_user > 0
+    }
+}
+
+/// Where a node registers.
+#[derive(Debug, Clone)]
+pub struct Node {
+    /// Its `node_name`.
+    pub name: String,
+    /// Its heartbeat interval.
+    pub heartbeat: Duration,
+}
+
 impl Tracker {
-    /// Registers this daemon and starts its heartbeat task, which ends with [`Tracker::stop`].
+    /// Registers this daemon as node `node` (removing what an earlier run of the same node
+    /// left) and starts its heartbeat task, which ends with [`Tracker::stop`].
     ///
     /// # Errors
     ///
     /// [`crate::Error::Query`] on database failure.
-    pub async fn start(sessions: &Sessions, limits: Limits) -> Result<Tracker> {
+    pub async fn start(sessions: &Sessions, limits: Limits, node: Node) -> Result<Tracker> {
         let daemon_id = format!("{}-{:x}", std::process::id(), rand::random::<u64>());
-        sessions.store.register_daemon(&daemon_id, std::process::id()).await?;
         let tracker = Tracker {
             store: sessions.store.clone(),
             daemon_id,
+            node_name: node.name,
+            interval: node.heartbeat,
             heartbeat: Arc::default(),
             live: Arc::default(),
             limits,
         };
+        let replaced = tracker
+            .store
+            .register_daemon(
+                &tracker.daemon_id,
+                &tracker.node_name,
+                std::process::id(),
+                tracker.alive_until(),
+            )
+            .await?;
+        if replaced > 0 {
+            tracing::warn!(
+                node = %tracker.node_name,
+                "this node's earlier run was still listed as alive; its sessions are removed \
+                 (after a crash that is expected; otherwise another multiftpd uses the same \
+                 node_name: give each node its own)"
+            );
+        }
         let beat = tracker.clone();
         let task = tokio::spawn(async move {
-            let mut tick = tokio::time::interval(HEARTBEAT);
+            let mut tick = tokio::time::interval(beat.interval);
             loop {
                 tick.tick().await;
-                if let Err(e) = beat.store.heartbeat(&beat.daemon_id).await {
-                    tracing::warn!(cause = %e, "session heartbeat failed");
+                let pid = std::process::id();
+                match beat
+                    .store
+                    .heartbeat(&beat.daemon_id, &beat.node_name, pid, beat.alive_until())
+                    .await
+                {
+                    Ok(true) => {}
+                    Ok(false) => tracing::error!(
+                        node = %beat.node_name,
+                        "another multiftpd started with this node_name and removed this node's \
+                         sessions from the database: give each node its own node_name"
+                    ),
+                    Err(e) => tracing::warn!(cause = %e, "session heartbeat failed"),
                 }
             }
         });
@@ -97,44 +168,61 @@ impl Tracker {
         Ok(tracker)
     }
 
-    /// Checks the session limits for a new login of `username`.
+    /// Until when this node counts as alive if it beats now: [`HEARTBEAT_WINDOW`] intervals.
+    fn alive_until(&self) -> i64 {
+        let window = self.interval * HEARTBEAT_WINDOW;
+        now_ms().saturating_add(i64::try_from(window.as_millis()).unwrap_or(i64::MAX))
+    }
+
+    /// This node's name.
+    pub fn node_name(&self) -> &str {
+        &self.node_name
+    }
+
+    /// Admits engine session `session` logging in as `username` from `addr` if the session
+    /// limits allow it, counting the open sessions of every live node, and records it in the
+    /// `sessions` table in the same step (two nodes racing cannot both take the last place).
+    /// Without limits it only records the session.
     ///
     /// # Errors
     ///
-    /// The reason, for the client and the log, when a limit is reached.
-    pub fn admit(&self, username: &str) -> std::result::Result<(), String> {
-        let live = self.live();
-        let total = live.len();
-        if self.limits.total > 0 && total >= self.limits.total as usize {
-            return Err(format!("server full: {total} sessions open (max_sessions), try later"));
+    /// `Ok(Err(reason))`, the reason for the client and the log, when a limit is reached;
+    /// [`crate::Error::Query`] on database failure.
+    pub async fn admit(
+        &self,
+        session: u64,
+        username: &str,
+        addr: IpAddr,
+    ) -> Result<std::result::Result<(), String>> {
+        let key = self.key(session);
+        let addr = addr.to_string();
+        let row = NewSession { trace_id: &key, daemon_id: &self.daemon_id, username, addr: &addr };
+        if self.limits.any() {
+            let limits = self.limits;
+            let refused = self.store.open_within(row, |open| limits.refusal(username, open)).await?;
+            if let Some(reason) = refused {
+                return Ok(Err(reason));
+            }
+        } else {
+            self.store.open(row).await?;
         }
-        let mine = live.values().filter(|u| *u == username).count();
-        if self.limits.per_user > 0 && mine >= self.limits.per_user as usize {
-            return Err(format!(
-                "too many sessions for {username}: {mine} open (max_sessions_per_user)"
-            ));
-        }
-        Ok(())
-    }
-
-    /// Counts engine session `session` as logged in as `username` (no I/O).
-    pub fn logged_in(&self, session: u64, username: &str) {
         self.live().insert(session, username.to_string());
+        Ok(Ok(()))
     }
 
-    /// Stops counting `session` (no I/O); whether it was counted.
+    /// Stops counting `session` (no I/O); whether it was recorded, so its row is to be removed
+    /// with [`record_close`](Tracker::record_close).
     pub fn logged_out(&self, session: u64) -> bool {
         self.live().remove(&session).is_some()
     }
 
-    /// Logged-in sessions in this daemon.
+    /// Sessions recorded by this daemon.
     pub fn live_count(&self) -> usize {
         self.live().len()
     }
 
     /// The live table. A panic while it was held leaves it whole (every change is one map
-    /// insert or remove), so a poisoned lock is used as it is: refusing every login as "session
-    /// table poisoned", or counting nobody, would be worse.
+    /// insert or remove), so a poisoned lock is used as it is.
     fn live(&self) -> std::sync::MutexGuard<'_, HashMap<u64, String>> {
         self.live.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
@@ -143,15 +231,6 @@ impl Tracker {
     /// daemons sharing the database.
     fn key(&self, session: u64) -> String {
         format!("{}/{session}", self.daemon_id)
-    }
-
-    /// Records the login of `session` in the `sessions` table.
-    ///
-    /// # Errors
-    ///
-    /// [`crate::Error::Query`] on database failure.
-    pub async fn record_open(&self, session: u64, username: &str, addr: IpAddr) -> Result<()> {
-        self.store.open(&self.key(session), &self.daemon_id, username, &addr.to_string()).await
     }
 
     /// Removes `session` from the `sessions` table.

@@ -1,5 +1,5 @@
-//! `SITE WHO`: who is online now, in every daemon on this database (username and since when;
-//! admins also see each client's address). Any logged-in user; multi-line 200, 501 with
+//! `SITE WHO`: who is online now, on every node (daemon) on this database (username, since
+//! when and on which node, its `node_name`; admins also see each client's address). Any logged-in user; multi-line 200, 501 with
 //! arguments.
 
 use async_trait::async_trait;
@@ -31,9 +31,12 @@ impl SiteCommand for Who {
         let mut lines = vec![format!("{} session(s) online:", online.len())];
         lines.extend(online.iter().map(|s| {
             if is_admin {
-                format!("  {:<20} since {}  from {}", s.username, s.started_at, s.client_addr)
+                format!(
+                    "  {:<20} since {}  on {}  from {}",
+                    s.username, s.started_at, s.node, s.client_addr
+                )
             } else {
-                format!("  {:<20} since {}", s.username, s.started_at)
+                format!("  {:<20} since {}  on {}", s.username, s.started_at, s.node)
             }
         }));
         lines.push("End of list".into());

@@ -128,9 +128,12 @@ impl<W: Write> Output<W> {
         if self.json {
             return self.json(&rows);
         }
-        self.line(format_args!("{:<20} {:<22} FROM", "USERNAME", "SINCE"))?;
+        self.line(format_args!("{:<20} {:<22} {:<20} FROM", "USERNAME", "SINCE", "NODE"))?;
         for s in rows {
-            self.line(format_args!("{:<20} {:<22} {}", s.username, s.started_at, s.client_addr))?;
+            self.line(format_args!(
+                "{:<20} {:<22} {:<20} {}",
+                s.username, s.started_at, s.node, s.client_addr
+            ))?;
         }
         Ok(())
     }
