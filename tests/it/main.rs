@@ -37,5 +37,7 @@ mod admin_safety;
 mod files_security;
 // operations: fail2ban-regex on the real logs, SIGHUP reloads, file owners when ftpadm is root
 mod ops;
+// several nodes on one database: WHO, failed logins, session limits, heartbeat, account changes
+mod nodes;
 // the source layout: tiers without cycles, long files that say why
 mod layout;
