@@ -87,10 +87,8 @@ where
     let daemon = Arc::new(Daemon::new(app, tracker.clone(), homes_dir, transfer_log));
     // The failed-logins counts live in the database, shared with every node on it.
     let shared_guard = options.failed_logins.map(|policy| {
-        let failures = app.sessions.login_failures(failures::Policy {
-            max: policy.max,
-            block: policy.block,
-        });
+        let failures =
+            app.sessions.login_failures(failures::Policy { max: policy.max, block: policy.block });
         Arc::new(SharedGuard::new(failures, policy.by))
     });
     let mut server = Server::new(Arc::clone(&daemon), options);

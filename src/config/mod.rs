@@ -616,7 +616,10 @@ mod tests {
     #[test]
     fn node_name_defaults_to_the_host_name_and_is_checked() {
         let load = |name: Option<&str>| {
-            Settings::load(None, RawConfig { node_name: name.map(Into::into), ..Default::default() })
+            Settings::load(
+                None,
+                RawConfig { node_name: name.map(Into::into), ..Default::default() },
+            )
         };
         let host = load(None).unwrap();
         assert!(!host.node_name.is_empty());

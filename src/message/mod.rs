@@ -149,9 +149,8 @@ mod tests {
     async fn the_rate_limit_is_counted_in_the_database() {
         let tmp = tempfile::tempdir().unwrap();
         let db = tmp.path().join("db");
-        let service = |pool: SqlitePool| {
-            Messages::new(pool.clone(), Accounts::new(pool, tmp.path()))
-        };
+        let service =
+            |pool: SqlitePool| Messages::new(pool.clone(), Accounts::new(pool, tmp.path()));
         // Two services on one database stand in for two nodes.
         let (a, b) = (
             service(crate::db::open(&db).await.unwrap()),

@@ -199,7 +199,8 @@ impl Tracker {
         let row = NewSession { trace_id: &key, daemon_id: &self.daemon_id, username, addr: &addr };
         if self.limits.any() {
             let limits = self.limits;
-            let refused = self.store.open_within(row, |open| limits.refusal(username, open)).await?;
+            let refused =
+                self.store.open_within(row, |open| limits.refusal(username, open)).await?;
             if let Some(reason) = refused {
                 return Ok(Err(reason));
             }

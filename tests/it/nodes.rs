@@ -193,10 +193,8 @@ async fn account_changes_on_one_node_reach_sessions_on_the_other() {
     // Bob (now an admin, on B) disables alice: her session on A ends at its next command.
     let (status, text) = raw(&mut bob, "SITE USER SET alice enabled no").await;
     assert_eq!(status, 200, "{text}");
-    let ended = wait_until_async(
-        async || raw(&mut alice, "NOOP").await.0 == 530,
-        Duration::from_secs(10),
-    )
-    .await;
+    let ended =
+        wait_until_async(async || raw(&mut alice, "NOOP").await.0 == 530, Duration::from_secs(10))
+            .await;
     assert!(ended, "alice's session on A outlived the disable on B");
 }
