@@ -170,17 +170,11 @@ impl Backend for Daemon {
                 };
                 // Counted over every node and recorded for SITE WHO in one step; the row
                 // goes at the logout (or `login_abandoned`).
-                match self.tracker.admit(client.session, &account.username, ip).await {
-                    Ok(Ok(())) => {}
-                    Ok(Err(reason)) => {
-                        tracing::warn!(user = %account.username, %node, %ip, %reason, "login refused");
-                        crate::metrics::login("refused");
-                        return Err(AuthError::Refused(reason));
-                    }
-                    Err(e) => {
-                        tracing::error!(user = %account.username, cause = %e, "login failed: cannot record the session");
-                        return Err(AuthError::Unavailable);
-                    }
+                if let Err(reason) = self.tracker.admit(client.session, &account.username, ip).await
+                {
+                    tracing::warn!(user = %account.username, %node, %ip, %reason, "login refused");
+                    crate::metrics::login("refused");
+                    return Err(AuthError::Refused(reason));
                 }
                 tracing::info!(user = %account.username, %node, %ip, "login succeeded");
                 crate::metrics::login("ok");

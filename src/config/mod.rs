@@ -5,6 +5,7 @@
 //! table from the same definition.
 
 mod layer;
+mod node;
 pub mod reference;
 pub mod seconds;
 
@@ -94,8 +95,7 @@ pub struct Settings {
 /// database) does not make a live node's sessions blink out.
 pub const HEARTBEAT_WINDOW: u32 = 3;
 
-/// Longest `node_name`, in bytes (a host name label is at most 63, a Linux host name 64).
-pub const MAX_NODE_NAME: usize = 64;
+pub use node::MAX_NODE_NAME;
 
 /// Shortest `line_limit` allowed: RFC 959 section 4.1 commands with a full path need room.
 pub const MIN_LINE_LIMIT: usize = 512;
@@ -287,11 +287,7 @@ impl Settings {
                 ))
             })?),
         };
-        let node_name = match raw.node_name.as_deref().map(str::trim) {
-            None | Some("") => host_name()?,
-            Some(name) => name.to_string(),
-        };
-        check_node_name(&node_name)?;
+        let node_name = node::resolve(raw.node_name.as_deref())?;
         let heartbeat_interval = match set(raw.heartbeat_interval, "heartbeat_interval")? {
             0 => {
                 return Err(Error::Config(
@@ -378,34 +374,6 @@ fn key_at(text: &str, at: usize) -> String {
         }
         _ => format!("line {line_no}: "),
     }
-}
-
-/// This machine's host name, the default `node_name`.
-fn host_name() -> Result<String> {
-    let uname = rustix::system::uname();
-    let name = uname.nodename().to_string_lossy().trim().to_string();
-    if name.is_empty() {
-        return Err(Error::Config(
-            "this machine has no host name to use as node_name: set node_name (env \
-             MULTIFTP_NODE_NAME, flag --node-name)"
-                .into(),
-        ));
-    }
-    Ok(name)
-}
-
-/// A node name is shown in one column of `SITE WHO` and in log fields: letters, digits, `.`,
-/// `_` and `-`, at most [`MAX_NODE_NAME`] bytes.
-fn check_node_name(name: &str) -> Result<()> {
-    let fits = name.len() <= MAX_NODE_NAME
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
-    if fits {
-        return Ok(());
-    }
-    Err(Error::Config(format!(
-        "invalid node_name '{name}' (env MULTIFTP_NODE_NAME, flag --node-name): use at most \
-         {MAX_NODE_NAME} letters, digits, '.', '_' or '-', one name per node"
-    )))
 }
 
 fn is_dns_name(text: &str) -> bool {
@@ -611,28 +579,6 @@ mod tests {
         assert!(e.contains("key 'port' (line 3)"), "{e}");
         assert_eq!(key_at("a = 1\n\"b\" = x", 13), "key 'b' (line 2): ");
         assert_eq!(key_at("[oops", 5), "line 1: ");
-    }
-
-    #[test]
-    fn node_name_defaults_to_the_host_name_and_is_checked() {
-        let load = |name: Option<&str>| {
-            Settings::load(
-                None,
-                RawConfig { node_name: name.map(Into::into), ..Default::default() },
-            )
-        };
-        let host = load(None).unwrap();
-        assert!(!host.node_name.is_empty());
-        assert_eq!(host.node_name, host_name().unwrap());
-        assert_eq!(load(Some(" ftp-2.example ")).unwrap().node_name, "ftp-2.example");
-        for bad in ["two words", "a/b", &"n".repeat(MAX_NODE_NAME + 1)] {
-            let e = load(Some(bad)).unwrap_err().to_string();
-            assert!(e.contains("MULTIFTP_NODE_NAME"), "{bad}: {e}");
-        }
-        assert_eq!(host.heartbeat_interval, Duration::from_secs(10));
-        let raw = RawConfig { heartbeat_interval: Some(0), ..Default::default() };
-        let e = Settings::load(None, raw).unwrap_err().to_string();
-        assert!(e.contains("--heartbeat-interval"), "{e}");
     }
 
     #[test]

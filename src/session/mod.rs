@@ -97,6 +97,23 @@ impl Limits {
     }
 }
 
+/// Whether a daemon of this node's name with process id `other` is an earlier run of this
+/// node (killed without a clean stop) rather than another daemon that runs now: a node name
+/// is one machine's (the host name by default), so a process id that is ours (a container
+/// restarted, its daemon again process 1) or that no process has any more is an earlier run.
+/// A process id taken again by an unrelated process keeps the earlier run's rows until its
+/// heartbeat window ends, as for any node that died.
+fn earlier_run(other: i64, own: u32) -> bool {
+    if other == i64::from(own) {
+        return true;
+    }
+    let Some(pid) = i32::try_from(other).ok().and_then(rustix::process::Pid::from_raw) else {
+        return true;
+    };
+    // EPERM: the process exists but belongs to another user.
+    !matches!(rustix::process::test_kill_process(pid), Ok(()) | Err(rustix::io::Errno::PERM))
+}
+
 /// Where a node registers.
 #[derive(Debug, Clone)]
 pub struct Node {
@@ -124,23 +141,25 @@ impl Tracker {
             live: Arc::default(),
             limits,
         };
-        let replaced = tracker
-            .store
-            .register_daemon(
-                &tracker.daemon_id,
-                &tracker.node_name,
-                std::process::id(),
-                tracker.alive_until(),
-            )
-            .await?;
-        if replaced > 0 {
-            tracing::warn!(
-                node = %tracker.node_name,
-                "this node's earlier run was still listed as alive; its sessions are removed \
-                 (after a crash that is expected; otherwise another multiftpd uses the same \
-                 node_name: give each node its own)"
-            );
+        let (pid, name) = (std::process::id(), &tracker.node_name);
+        let mut earlier = Vec::new();
+        for (id, other) in sessions.store.daemons_of(name).await? {
+            if earlier_run(other, pid) {
+                earlier.push(id);
+            } else {
+                tracing::warn!(
+                    node = %name,
+                    other_pid = other,
+                    "another multiftpd on this machine uses the same node_name; both work, but \
+                     SITE WHO cannot tell their sessions apart: give each its own node_name"
+                );
+            }
         }
+        if !earlier.is_empty() {
+            tracing::info!(node = %name, "removing the sessions this node's earlier run left");
+        }
+        let alive_until = tracker.alive_until();
+        tracker.store.register_daemon(&tracker.daemon_id, name, pid, alive_until, &earlier).await?;
         let beat = tracker.clone();
         let task = tokio::spawn(async move {
             let mut tick = tokio::time::interval(beat.interval);
@@ -182,33 +201,41 @@ impl Tracker {
     /// Admits engine session `session` logging in as `username` from `addr` if the session
     /// limits allow it, counting the open sessions of every live node, and records it in the
     /// `sessions` table in the same step (two nodes racing cannot both take the last place).
-    /// Without limits it only records the session.
+    /// Without limits it only records the session. When the database cannot be written the
+    /// login is admitted (and a warning logged): a full disk must not stop logins.
     ///
     /// # Errors
     ///
-    /// `Ok(Err(reason))`, the reason for the client and the log, when a limit is reached;
-    /// [`crate::Error::Query`] on database failure.
+    /// The reason, for the client and the log, when a limit is reached.
     pub async fn admit(
         &self,
         session: u64,
         username: &str,
         addr: IpAddr,
-    ) -> Result<std::result::Result<(), String>> {
+    ) -> std::result::Result<(), String> {
         let key = self.key(session);
         let addr = addr.to_string();
         let row = NewSession { trace_id: &key, daemon_id: &self.daemon_id, username, addr: &addr };
-        if self.limits.any() {
+        let recorded = if self.limits.any() {
             let limits = self.limits;
-            let refused =
-                self.store.open_within(row, |open| limits.refusal(username, open)).await?;
-            if let Some(reason) = refused {
-                return Ok(Err(reason));
-            }
+            self.store.open_within(row, |open| limits.refusal(username, open)).await
         } else {
-            self.store.open(row).await?;
+            self.store.open(row).await.map(|()| None)
+        };
+        match recorded {
+            Ok(Some(reason)) => Err(reason),
+            Ok(None) => {
+                self.live().insert(session, username.to_string());
+                Ok(())
+            }
+            // A database that can be read (the password was just checked) but not written, as
+            // on a full disk: the login goes on, unlisted and uncounted, rather than lock
+            // everyone out.
+            Err(e) => {
+                tracing::warn!(cause = %e, user = %username, "could not record session");
+                Ok(())
+            }
         }
-        self.live().insert(session, username.to_string());
-        Ok(Ok(()))
     }
 
     /// Stops counting `session` (no I/O); whether it was recorded, so its row is to be removed

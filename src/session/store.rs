@@ -62,11 +62,10 @@ impl SessionStore {
         Self { pool }
     }
 
-    /// Registers a daemon process of node `node_name`, alive until `alive_until`. Sweeps the
-    /// daemons of every node that is gone and those of an earlier run of this node (killed
-    /// without a clean stop): their sessions go with them by cascade. Returns how many
-    /// daemons of this node were still alive then (another process with the same node name,
-    /// or a restart within the heartbeat window).
+    /// Registers a daemon process of node `node_name`, alive until `alive_until`, after
+    /// sweeping the daemons of every node that is gone (their sessions go with them by
+    /// cascade) and those of `earlier`, this node's earlier runs (see
+    /// [`SessionStore::daemons_of`]).
     ///
     /// # Errors
     ///
@@ -77,20 +76,32 @@ impl SessionStore {
         node_name: &str,
         pid: u32,
         alive_until: i64,
-    ) -> Result<u64> {
+        earlier: &[String],
+    ) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         sqlx::query("DELETE FROM daemons WHERE alive_until < $1")
             .bind(now_ms())
             .execute(&mut *tx)
             .await?;
-        let replaced = sqlx::query("DELETE FROM daemons WHERE node_name = $1")
-            .bind(node_name)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
+        for gone in earlier {
+            sqlx::query("DELETE FROM daemons WHERE id = $1").bind(gone).execute(&mut *tx).await?;
+        }
         Self::insert_daemon(&mut tx, id, node_name, pid, alive_until).await?;
         tx.commit().await?;
-        Ok(replaced)
+        Ok(())
+    }
+
+    /// The daemons listed as alive for node `node_name`: id and process id.
+    ///
+    /// # Errors
+    ///
+    /// [`crate::Error::Query`] on database failure.
+    pub async fn daemons_of(&self, node_name: &str) -> Result<Vec<(String, i64)>> {
+        Ok(sqlx::query_as("SELECT id, pid FROM daemons WHERE node_name = $1 AND alive_until >= $2")
+            .bind(node_name)
+            .bind(now_ms())
+            .fetch_all(&self.pool)
+            .await?)
     }
 
     async fn insert_daemon(
