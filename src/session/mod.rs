@@ -174,8 +174,10 @@ impl Tracker {
                     Ok(true) => {}
                     Ok(false) => tracing::error!(
                         node = %beat.node_name,
-                        "another multiftpd started with this node_name and removed this node's \
-                         sessions from the database: give each node its own node_name"
+                        "this node's row was gone from the database (its heartbeat missed the \
+                         whole window, or another multiftpd with this node_name removed it); \
+                         registered again, but its open sessions stay unlisted and uncounted \
+                         until they log in again"
                     ),
                     Err(e) => tracing::warn!(cause = %e, "session heartbeat failed"),
                 }

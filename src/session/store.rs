@@ -126,9 +126,9 @@ impl SessionStore {
     }
 
     /// Refreshes a daemon's heartbeat: one statement per node and interval, whatever the
-    /// number of its sessions. `false` when its row is gone (another process started with
-    /// the same node name and swept it): the daemon's row is added again, without its
-    /// sessions.
+    /// number of its sessions. `false` when its row was gone (swept as stale after a
+    /// database outage, or by a daemon of the same node name): the row is added again,
+    /// without its sessions.
     ///
     /// # Errors
     ///
