@@ -107,7 +107,9 @@ fn earlier_run(other: i64, own: u32) -> bool {
     if other == i64::from(own) {
         return true;
     }
-    let Some(pid) = i32::try_from(other).ok().and_then(rustix::process::Pid::from_raw) else {
+    // Only a positive id names one process (a negative one would name a process group).
+    let positive = i32::try_from(other).ok().filter(|raw| *raw > 0);
+    let Some(pid) = positive.and_then(rustix::process::Pid::from_raw) else {
         return true;
     };
     // EPERM: the process exists but belongs to another user.
@@ -282,5 +284,22 @@ impl Tracker {
             task.abort();
         }
         self.store.remove_daemon(&self.daemon_id).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn earlier_runs_are_own_or_gone_process_ids() {
+        let own = std::process::id();
+        assert!(earlier_run(i64::from(own), own), "a restarted container's daemon is pid 1 again");
+        assert!(!earlier_run(1, own), "init runs: another daemon of this name is alive");
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let gone = child.id();
+        child.wait().unwrap();
+        assert!(earlier_run(i64::from(gone), own), "a process that has ended");
+        assert!(earlier_run(-5, own) && earlier_run(i64::MAX, own), "not a process id");
     }
 }
