@@ -1,12 +1,15 @@
 //! [`Daemon`]: the engine's [`Backend`] over multiftp's services. It logs users in against
-//! the account service (with the session limits), opens their [`UserStorage`], runs the SITE
-//! commands of [`crate::site`], and turns the engine's events into the sessions table (for
-//! `SITE WHO`), the transfer log, the fail2ban-readable log lines and metrics. Before each
-//! command of a session it checks the account may still act ([`AccessWatch`]).
+//! the account service and admits them under the session limits, counted over every node on
+//! the database, recording the session for `SITE WHO` in the same step ([`Tracker::admit`]);
+//! it opens their [`UserStorage`], runs the SITE commands of [`crate::site`], and turns the
+//! engine's events into the end of session rows, the transfer log, the fail2ban-readable log
+//! lines and metrics. Before each command of a session it checks the account may still act
+//! ([`AccessWatch`]).
 //!
 //! [`Backend::event`] runs on the session's task and must not wait, so the database and
 //! transfer-log writes go through one channel to one writer task: they happen in the order the
-//! events came (a logout never overtakes its login), off every session's task.
+//! events came, off every session's task (a login's row is written before its 230, so a
+//! logout never overtakes it).
 
 use std::path::PathBuf;
 use std::sync::Arc;
