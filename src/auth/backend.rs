@@ -11,6 +11,7 @@
 //! events came, off every session's task (a login's row is written before its 230, so a
 //! logout never overtakes it).
 
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -32,9 +33,13 @@ use crate::site::{GuessLimit, Registry};
 use crate::storage::{Owner, ShareIndex, UserStorage};
 use crate::transfer_log::{Record, TransferLog};
 
-/// What the writer task does, in order. (A login's row is written by [`Backend::login`]
-/// itself, where the session limits are checked.)
+/// What the writer task does, in order. One task writes every session row of this daemon,
+/// so its logins never wait on each other for SQLite's one write lock (whose busy handler
+/// sleeps in steps of milliseconds); W5 in bench/ showed no difference either way.
 enum Job {
+    /// Admit a login under the session limits and record it ([`Tracker::admit`]); the
+    /// answer goes back to the waiting login.
+    Admit { session: u64, user: String, addr: IpAddr, done: oneshot::Sender<Result<(), String>> },
     /// Remove a session from the sessions table.
     Close { session: u64 },
     /// Append a transfer-log line.
@@ -110,6 +115,16 @@ impl Daemon {
         }
     }
 
+    /// [`Tracker::admit`] on the writer task.
+    async fn admit(&self, session: u64, user: &str, addr: IpAddr) -> Result<(), String> {
+        let (done, answer) = oneshot::channel();
+        self.queue(Job::Admit { session, user: user.to_string(), addr, done });
+        // The writer task is gone only when the runtime shuts down.
+        answer
+            .await
+            .unwrap_or_else(|_| Err("the server is shutting down, try again shortly".into()))
+    }
+
     fn queue(&self, job: Job) {
         // Fails only when the writer task is gone (runtime shutting down): nothing to do.
         let _ = self.jobs.send(job);
@@ -124,6 +139,9 @@ async fn write_jobs(
 ) {
     while let Some(job) = rx.recv().await {
         match job {
+            Job::Admit { session, user, addr, done } => {
+                let _ = done.send(tracker.admit(session, &user, addr).await);
+            }
             Job::Close { session } => {
                 if let Err(e) = tracker.record_close(session).await {
                     tracing::warn!(cause = %e, session, "could not record the end of a session");
@@ -173,8 +191,7 @@ impl Backend for Daemon {
                 };
                 // Counted over every node and recorded for SITE WHO in one step; the row
                 // goes at the logout (or `login_abandoned`).
-                if let Err(reason) = self.tracker.admit(client.session, &account.username, ip).await
-                {
+                if let Err(reason) = self.admit(client.session, &account.username, ip).await {
                     tracing::warn!(user = %account.username, %node, %ip, %reason, "login refused");
                     crate::metrics::login("refused");
                     return Err(AuthError::Refused(reason));
