@@ -92,7 +92,18 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // Serving: restart with the allocator settings first (before any thread exists).
+    let restart_failed = matches!(cli.command, None | Some(Command::Run))
+        .then(multiftp::cli::restart_with_allocator_tunables)
+        .flatten();
     init_tracing(cli.verbose, "info,sqlx=warn", settings.log_format);
+    if let Some(e) = restart_failed {
+        tracing::warn!(
+            error = %e,
+            "could not restart with the allocator settings (GLIBC_TUNABLES); serving without \
+             them, which uses more memory per session"
+        );
+    }
     for var in multiftp::config::unknown_env_vars(&Cli::command()) {
         tracing::warn!(%var, "unknown environment variable ignored; see multiftpd --help");
     }

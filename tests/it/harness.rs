@@ -729,12 +729,19 @@ pub struct DaemonOptions {
     args: Vec<OsString>,
     uid: Option<u32>,
     ignore_sigxfsz: bool,
+    env: Vec<(OsString, OsString)>,
 }
 
 impl DaemonOptions {
     /// Adds flags after the harness's own (`--bind`, `--port`, `--passive-ports`, `--root`).
     pub fn args<S: Into<OsString>>(mut self, args: impl IntoIterator<Item = S>) -> Self {
         self.args.extend(args.into_iter().map(Into::into));
+        self
+    }
+
+    /// Sets an environment variable for it.
+    pub fn env(mut self, name: impl Into<OsString>, value: impl Into<OsString>) -> Self {
+        self.env.push((name.into(), value.into()));
         self
     }
 
@@ -771,6 +778,7 @@ impl DaemonOptions {
                 .arg("--root")
                 .arg(&self.root)
                 .args(&self.args)
+                .envs(self.env.iter().map(|(k, v)| (k, v)))
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 // A pipe, not a file: a file-size limit on the daemon must not silence its log.
@@ -853,6 +861,7 @@ impl Daemon {
             args: Vec::new(),
             uid: None,
             ignore_sigxfsz: false,
+            env: Vec::new(),
         }
     }
 
