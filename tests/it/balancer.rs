@@ -12,7 +12,7 @@ use std::time::Duration;
 use suppaftp::tokio::AsyncFtpStream;
 use tempfile::TempDir;
 
-use crate::harness::{Daemon, PW, root_with, run_bounded, unused_port, wait_until};
+use crate::harness::{Daemon, PW, capture, root_with, run_bounded, unused_port, wait_until};
 
 /// The balancer's address: what clients connect to and what the nodes announce.
 pub const PUBLIC: &str = "127.0.0.2";
@@ -94,15 +94,7 @@ impl Balancer {
                 .stderr(Stdio::piped())
                 .spawn()
                 .unwrap_or_else(|e| panic!("cannot run haproxy ({e}): .ci/run installs it"));
-            let log = Arc::new(Mutex::new(Vec::new()));
-            let mut pipe = child.stderr.take().unwrap();
-            let sink = Arc::clone(&log);
-            std::thread::spawn(move || {
-                let mut buf = [0u8; 8192];
-                while let Ok(n @ 1..) = pipe.read(&mut buf) {
-                    sink.lock().unwrap().extend_from_slice(&buf[..n]);
-                }
-            });
+            let (log, _reader) = capture(child.stderr.take().unwrap());
             let mut b = Balancer { child, port, socket: socket.clone(), log };
             let mut exited = false;
             let up = wait_until(

@@ -798,15 +798,7 @@ impl DaemonOptions {
                 cmd.uid(uid).gid(uid);
             }
             let mut child = cmd.spawn().unwrap();
-            let log = Arc::new(Mutex::new(Vec::new()));
-            let mut pipe = child.stderr.take().unwrap();
-            let sink = Arc::clone(&log);
-            let reader = std::thread::spawn(move || {
-                let mut buf = [0u8; 8192];
-                while let Ok(n @ 1..) = pipe.read(&mut buf) {
-                    sink.lock().unwrap().extend_from_slice(&buf[..n]);
-                }
-            });
+            let (log, reader) = capture(child.stderr.take().unwrap());
             let mut d = Daemon {
                 child,
                 port,
@@ -835,6 +827,22 @@ impl DaemonOptions {
         }
         panic!("could not start multiftpd on a free port");
     }
+}
+
+/// Collects what a child writes to `pipe` as it comes, on a thread of its own that ends at the
+/// pipe's end: the bytes so far, and the thread.
+pub fn capture(
+    mut pipe: impl Read + Send + 'static,
+) -> (Arc<Mutex<Vec<u8>>>, std::thread::JoinHandle<()>) {
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&log);
+    let reader = std::thread::spawn(move || {
+        let mut buf = [0u8; 8192];
+        while let Ok(n @ 1..) = pipe.read(&mut buf) {
+            sink.lock().unwrap().extend_from_slice(&buf[..n]);
+        }
+    });
+    (log, reader)
 }
 
 /// A daemon over a fresh root with alice, logging in `format`, after one good login and two
