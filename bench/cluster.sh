@@ -30,7 +30,7 @@ usage: bench/cluster.sh [options]        (also: bench/run.sh --cluster [options]
   --keep              keep the scratch folder (logs, raw results)
   -h, --help          this text
 Environment: CLUSTER_PORT (21220) the balancer's FTP port; the nodes use the next ports
-(21221, 21222 FTP; 21231, 21232 /health) and passive ports 20000-20199 and 20200-20399.
+(21221, 21222 FTP; 21231, 21232 /health) and passive ports 22000-23249 and 23250-24499.
 EOF
 }
 
@@ -62,9 +62,15 @@ PUBLIC=127.0.0.2 NODE_IPS=(127.0.0.11 127.0.0.12)
 LB_PORT=${CLUSTER_PORT:-21220}
 NODE_PORTS=($((LB_PORT + 1)) $((LB_PORT + 2)))
 HTTP_PORTS=($((LB_PORT + 11)) $((LB_PORT + 12)))
-# 200 ports each: enough for W3 (a session holds one at a time). With 2,500-port ranges
-# HAProxy 2.6 here (5,000 listening sockets) failed connects to the nodes under W5 (log: SC).
-NODE_PASV=(20000-20199 20200-20399)
+NODE_PASV=(22000-23249 23250-24499)
+# HAProxy binds every passive port at start, beside the FTP port: a port in both would get
+# some control connections forwarded to a node's passive port, which refuses them.
+for p in "$LB_PORT" "${NODE_PORTS[@]}" "${HTTP_PORTS[@]}"; do
+    if [ "$p" -ge 22000 ] && [ "$p" -le 24499 ]; then
+        echo "CLUSTER_PORT: port $p lies in the passive ranges 22000-24499; choose another" >&2
+        exit 2
+    fi
+done
 USER_M=bench PASS=benchpass1
 # The set-ups, in the order of the first round (later rounds rotate it).
 SETUPS=(direct lb-1-node lb-2-nodes)
@@ -281,6 +287,7 @@ TABLE=$(
         row "W3 loadgen CPU %" retr-many client_cpu_pct
     fi
     for w in logins retr-many; do
+        { [ "$w" = logins ] && runs 5; } || { [ "$w" = retr-many ] && runs 3; } || continue
         printf '| failed operations, %s |' "$w"
         for s in "${SETUPS[@]}"; do printf ' %s |' "$(failed "$w" "$s")"; done
         echo
@@ -297,7 +304,8 @@ TABLE=$(
     echo
     echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'); CPU: $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo); nproc: $(nproc)"
     echo "- multiftpd: $("$MFTPD" --version 2>/dev/null | head -1), work tree at $(git -c safe.directory="$REPO" -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)"
-    echo "- database: $(if [ -z "$DB" ]; then echo "SQLite (the data root's file)"; else echo "${DB%%://*} (--db)"; fi)"
+    # The URL's scheme only: a password in it stays out of the results.
+    echo "- database: $(if [ -z "$DB" ]; then echo "SQLite (the data root's file)"; elif [[ "$DB" == *://* ]]; then echo "${DB%%://*} (--db)"; else echo "SQLite file (--db)"; fi)"
     echo "- HAProxy: $("$HAPROXY" -v | head -1), config/haproxy/multiftp.cfg as shipped; all processes and the load generator on the same $(nproc) cores over loopback"
     echo "- sizes: W5 $LOGIN_CLIENTS clients x $LOGIN_SECS s; W3 $MANY_CLIENTS clients x $MANY_SECS s"
     echo
