@@ -136,29 +136,37 @@ impl Balancer {
         Ok(answer)
     }
 
-    /// A server's `status` and `check_status` in the control section (`show stat`), e.g.
-    /// ("UP", "L7OK"); empty strings when the socket does not answer yet.
-    pub fn server_state(&self, server: &str) -> (String, String) {
-        let Ok(csv) = self.admin("show stat") else { return Default::default() };
+    /// Columns of a server's line in the control section of `show stat` (HAProxy's management
+    /// guide, section 9.1: `status`, `check_status`, `stot`, ...), in the order asked; empty
+    /// strings when the socket does not answer yet.
+    pub fn stat(&self, server: &str, columns: &[&str]) -> Vec<String> {
+        let none = vec![String::new(); columns.len()];
+        let Ok(csv) = self.admin("show stat") else { return none };
         let mut lines = csv.lines();
         let header: Vec<&str> =
             lines.next().unwrap_or("").trim_start_matches("# ").split(',').collect();
         let col = |name: &str| header.iter().position(|h| *h == name);
-        let (Some(px), Some(sv), Some(st), Some(ck)) =
-            (col("pxname"), col("svname"), col("status"), col("check_status"))
-        else {
-            return Default::default();
-        };
-        lines
+        let (Some(px), Some(sv)) = (col("pxname"), col("svname")) else { return none };
+        let Some(fields) = lines
             .map(|l| l.split(',').collect::<Vec<_>>())
             .find(|f| f.get(px) == Some(&"ftp_control") && f.get(sv) == Some(&server))
-            .map(|f| (f[st].to_string(), f[ck].to_string()))
-            .unwrap_or_default()
+        else {
+            return none;
+        };
+        columns
+            .iter()
+            .map(|c| col(c).and_then(|i| fields.get(i)).unwrap_or(&"").to_string())
+            .collect()
     }
 
     /// Whether `server` is up after a passed health check (GET /health answered 200).
     pub fn checked_up(&self, server: &str) -> bool {
-        self.server_state(server) == ("UP".to_string(), "L7OK".to_string())
+        self.stat(server, &["status", "check_status"]) == ["UP", "L7OK"]
+    }
+
+    /// Sessions HAProxy has sent to `server` so far.
+    pub fn sessions_sent(&self, server: &str) -> u64 {
+        self.stat(server, &["stot"])[0].parse().unwrap_or(0)
     }
 }
 

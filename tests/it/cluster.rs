@@ -103,6 +103,7 @@ async fn kill_9_of_the_serving_node_mid_download_then_rest_through_the_balancer_
         d.read_exact(&mut got).await.unwrap();
 
         cluster.kill(serving);
+        let dead = format!("node{}", serving + 1);
         // What was in flight still arrives; then the connection ends (a close or a reset).
         let mut buf = vec![0u8; 1 << 16];
         loop {
@@ -122,6 +123,14 @@ async fn kill_9_of_the_serving_node_mid_download_then_rest_through_the_balancer_
         let rest = get(&mut ftp, "big.bin").await.unwrap();
         got.extend_from_slice(&rest);
         same(&got, &body, "the resumed download");
+
+        // The health checks take the dead node out (two failed checks of /health).
+        let b = &cluster.balancer;
+        let down = crate::harness::wait_until(
+            || b.stat(&dead, &["status"])[0].starts_with("DOWN"),
+            Duration::from_secs(10),
+        );
+        assert!(down, "{dead} still counts as up: {}", b.stderr());
     })
     .await
     .expect("within the bound");
@@ -166,6 +175,8 @@ async fn two_hundred_logins_in_parallel_through_the_balancer_while_ftpadm_adds_u
         }
         writer.join().expect("ftpadm added every user");
         assert!(failures.is_empty(), "{} failed: {failures:?}", failures.len());
+        let sent = ["node1", "node2"].map(|n| cluster.balancer.sessions_sent(n));
+        assert!(sent.iter().all(|&n| n >= 50), "both nodes served logins: {sent:?}");
         // The users ftpadm added log in through the balancer too.
         let mut ftp = cluster.login("new7").await;
         ftp.quit().await.unwrap();
