@@ -59,7 +59,7 @@ pub fn config_env(nodes: [(&Daemon, u16); 2], port: u16, socket: &Path) -> Vec<(
     ];
     for (i, (node, http)) in nodes.iter().enumerate() {
         let n = i + 1;
-        let (ip, _) = node.addr().rsplit_once(':').map(|(a, p)| (a.to_string(), p)).unwrap();
+        let ip = node.addr().rsplit_once(':').unwrap().0.to_string();
         env.push((format!("FTPLB_NODE{n}_ADDR"), ip));
         env.push((format!("FTPLB_NODE{n}_PORT"), node.port.to_string()));
         env.push((format!("FTPLB_NODE{n}_HTTP"), http.to_string()));
