@@ -18,6 +18,8 @@ REPO=$(cd "$HERE/.." && pwd)
 usage() {
     cat <<'EOF'
 usage: bench/run.sh [options]
+  --cluster [ARGS]    instead: multiftpd behind HAProxy, one node and two (bench/cluster.sh
+                      ARGS; see bench/cluster.sh --help)
   --quick             small sizes: a smoke test of the whole pipeline
   --only LIST         workloads to run, e.g. 1,2,7 (default 1,2,3,4,5,6,7,8,9)
   --peers LIST        the other servers to compare with, comma-separated, from vsftpd and
@@ -65,6 +67,7 @@ BASELINE="" BASELINE_CACHE=/tmp/multiftp-baseline WAIT_QUIET=0 QUICK=0 BUILD=1 K
 PEERS="vsftpd pure-ftpd" PURE_CACHE=/tmp/multiftp-pureftpd FIRST_USERS="" W7_FRESH=0
 while [ $# -gt 0 ]; do
     case "$1" in
+        --cluster) shift; exec "$HERE/cluster.sh" "$@" ;;
         --quick) QUICK=1 ;;
         --only) ONLY=$(tr ',' ' ' <<<"$2"); shift ;;
         --sessions) SESSIONS=$(tr ',' ' ' <<<"$2"); shift ;;

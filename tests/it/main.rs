@@ -39,3 +39,7 @@ mod files_security;
 mod ops;
 // the source layout: tiers without cycles, long files that say why
 mod layout;
+// the cluster rig: HAProxy with the shipped config in front of several multiftpd nodes
+mod balancer;
+// several nodes behind HAProxy: sessions on both nodes, passive data, a node killed mid-download
+mod cluster;
