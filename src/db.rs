@@ -388,6 +388,17 @@ mod tests {
             .unwrap()
     }
 
+    /// Each schema change is written for both databases under the same version, so a store's
+    /// SQL finds the same tables on either.
+    #[test]
+    fn both_databases_have_the_same_migrations() {
+        let versions = |m: &sqlx::migrate::Migrator| {
+            m.iter().map(|m| (m.version, m.description.to_string())).collect::<Vec<_>>()
+        };
+        assert_eq!(versions(&SQLITE_MIGRATIONS), versions(&POSTGRES_MIGRATIONS));
+        assert!(versions(&SQLITE_MIGRATIONS).len() >= 7);
+    }
+
     #[tokio::test]
     async fn a_write_lock_held_elsewhere_is_busy() {
         let dir = tempfile::tempdir().unwrap();
