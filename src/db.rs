@@ -127,17 +127,17 @@ pub async fn open(location: &DbLocation, size: PoolSize) -> Result<Pool> {
     Ok(pool)
 }
 
+/// What every SQLite connection runs first. NORMAL is durable across application crashes in
+/// WAL mode and avoids an fsync per commit; a power loss can lose the last transactions but
+/// never corrupts the file. The busy timeout is [`BUSY_TIMEOUT`] (a test keeps them equal).
+const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                              PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 30000;";
+
 /// Sets up a new connection: for SQLite the journal, sync level, foreign keys and busy timeout
 /// (PostgreSQL needs nothing).
 async fn prepare(conn: &mut AnyConnection) -> std::result::Result<(), sqlx::Error> {
     if conn.backend_name() == <sqlx::Sqlite as sqlx::Database>::NAME {
-        // NORMAL is durable across application crashes in WAL mode and avoids an fsync per
-        // commit; a power loss can lose the last transactions but never corrupts the file.
-        conn.execute(
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
-             PRAGMA busy_timeout = 30000;", // BUSY_TIMEOUT
-        )
-        .await?;
+        conn.execute(SQLITE_PRAGMAS).await?;
     }
     Ok(())
 }
@@ -386,6 +386,56 @@ mod tests {
             .connect()
             .await
             .unwrap()
+    }
+
+    #[tokio::test]
+    async fn sqlite_connections_use_wal_foreign_keys_and_the_busy_timeout() {
+        let ms = BUSY_TIMEOUT.as_millis();
+        assert!(SQLITE_PRAGMAS.contains(&format!("busy_timeout = {ms};")), "{SQLITE_PRAGMAS}");
+        let dir = tempfile::tempdir().unwrap();
+        let pool = open_sqlite(&dir.path().join("db")).await.unwrap();
+        for (pragma, want) in
+            [("journal_mode", "wal"), ("foreign_keys", "1"), ("busy_timeout", "30000")]
+        {
+            let row: sqlx::any::AnyRow =
+                sqlx::query(sqlx::AssertSqlSafe(format!("PRAGMA {pragma}")))
+                    .fetch_one(&pool)
+                    .await
+                    .unwrap();
+            let got = sqlx::Row::try_get::<String, _>(&row, 0)
+                .or_else(|_| sqlx::Row::try_get::<i64, _>(&row, 0).map(|n| n.to_string()))
+                .unwrap();
+            assert_eq!(got, want, "{pragma}");
+        }
+    }
+
+    #[tokio::test]
+    async fn sqlite_paths_with_url_characters_open_the_file_they_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a b%20c?d#e").join("multiftp.db");
+        open_sqlite(&path).await.unwrap().close().await;
+        assert!(path.is_file(), "{}", path.display());
+    }
+
+    #[test]
+    fn postgres_sqlstates_are_classified_by_code() {
+        for (code, want) in [
+            ("23505", DbFailure::Unique),
+            ("P0001", DbFailure::Trigger),
+            ("40P01", DbFailure::Busy),
+            ("40001", DbFailure::Busy),
+            ("25006", DbFailure::ReadOnly),
+            ("53100", DbFailure::Full),
+            ("3D000", DbFailure::NotADb),
+            ("08006", DbFailure::Unreachable),
+            ("57P01", DbFailure::Unreachable),
+            ("28P01", DbFailure::Denied),
+            ("42P01", DbFailure::Other),
+        ] {
+            assert_eq!(classify_sqlstate(code), want, "{code}");
+        }
+        let io = sqlx::Error::Io(std::io::Error::from(std::io::ErrorKind::ConnectionRefused));
+        assert_eq!(classify(&io), DbFailure::Unreachable);
     }
 
     /// Each schema change is written for both databases under the same version, so a store's
