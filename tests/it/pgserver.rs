@@ -135,7 +135,8 @@ impl PgServer {
     /// Starts the (stopped) server and waits until it accepts connections.
     pub fn start_again(&self) {
         let options = format!(
-            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200",
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200 \
+             -c shared_buffers=16MB",
             self.port,
             self.socket_dir().display()
         );
