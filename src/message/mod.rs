@@ -8,9 +8,8 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use sqlx::SqlitePool;
-
 use crate::account::Accounts;
+use crate::db::Pool;
 use crate::error::{Error, Result};
 pub use store::{MessageRow, MessageStore};
 
@@ -55,7 +54,7 @@ pub fn validate_body(body: &str) -> Result<&str> {
 
 impl Messages {
     /// The service over `pool`.
-    pub fn new(pool: SqlitePool, accounts: Accounts) -> Self {
+    pub fn new(pool: Pool, accounts: Accounts) -> Self {
         Self { store: MessageStore::new(pool), accounts, sent: Arc::default() }
     }
 
@@ -160,7 +159,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_poisoned_rate_limiter_still_counts() {
-        let pool = SqlitePool::connect_lazy("sqlite::memory:").unwrap();
+        let pool = Pool::connect_lazy("sqlite::memory:").unwrap();
         let tmp = tempfile::tempdir().unwrap();
         let messages = Messages::new(pool.clone(), Accounts::new(pool, tmp.path()));
         messages.check_rate("alice").unwrap();

@@ -10,8 +10,7 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use sqlx::SqlitePool;
-
+use crate::db::Pool;
 use crate::error::Result;
 pub use store::{SessionRow, SessionStore};
 
@@ -26,7 +25,7 @@ pub struct Sessions {
 
 impl Sessions {
     /// The service over `pool`.
-    pub fn new(pool: SqlitePool) -> Self {
+    pub fn new(pool: Pool) -> Self {
         Self { store: SessionStore::new(pool) }
     }
 

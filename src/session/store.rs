@@ -1,8 +1,6 @@
 //! `SessionStore`: every SQL statement about daemons and live sessions.
 
-use sqlx::SqlitePool;
-
-use crate::db::now;
+use crate::db::{Pool, now};
 use crate::error::Result;
 
 /// One online session as listed.
@@ -19,7 +17,7 @@ pub struct SessionRow {
 /// SQL access to `daemons` and `sessions`. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct SessionStore {
-    pool: SqlitePool,
+    pool: Pool,
 }
 
 /// A heartbeat older than this many seconds means the daemon is gone.
@@ -32,7 +30,7 @@ fn stale_cutoff() -> String {
 
 impl SessionStore {
     /// Wraps a pool.
-    pub fn new(pool: SqlitePool) -> Self {
+    pub fn new(pool: Pool) -> Self {
         Self { pool }
     }
 
@@ -43,12 +41,12 @@ impl SessionStore {
     ///
     /// [`crate::Error::Query`] on database failure.
     pub async fn register_daemon(&self, id: &str, pid: u32) -> Result<()> {
-        sqlx::query("DELETE FROM daemons WHERE heartbeat_at < ?1")
+        sqlx::query("DELETE FROM daemons WHERE heartbeat_at < $1")
             .bind(stale_cutoff())
             .execute(&self.pool)
             .await?;
         sqlx::query(
-            "INSERT INTO daemons (id, pid, started_at, heartbeat_at) VALUES (?1, ?2, ?3, ?3)",
+            "INSERT INTO daemons (id, pid, started_at, heartbeat_at) VALUES ($1, $2, $3, $3)",
         )
         .bind(id)
         .bind(i64::from(pid))
@@ -64,7 +62,7 @@ impl SessionStore {
     ///
     /// [`crate::Error::Query`] on database failure.
     pub async fn heartbeat(&self, id: &str) -> Result<()> {
-        sqlx::query("UPDATE daemons SET heartbeat_at = ?2 WHERE id = ?1")
+        sqlx::query("UPDATE daemons SET heartbeat_at = $2 WHERE id = $1")
             .bind(id)
             .bind(now())
             .execute(&self.pool)
@@ -78,7 +76,7 @@ impl SessionStore {
     ///
     /// [`crate::Error::Query`] on database failure.
     pub async fn remove_daemon(&self, id: &str) -> Result<()> {
-        sqlx::query("DELETE FROM daemons WHERE id = ?1").bind(id).execute(&self.pool).await?;
+        sqlx::query("DELETE FROM daemons WHERE id = $1").bind(id).execute(&self.pool).await?;
         Ok(())
     }
 
@@ -95,8 +93,11 @@ impl SessionStore {
         addr: &str,
     ) -> Result<()> {
         sqlx::query(
-            "INSERT OR REPLACE INTO sessions (trace_id, daemon_id, user_id, client_addr, started_at) \
-             SELECT ?1, ?2, id, ?4, ?5 FROM users WHERE username = ?3",
+            "INSERT INTO sessions (trace_id, daemon_id, user_id, client_addr, started_at) \
+             SELECT $1, $2, id, $4, $5 FROM users WHERE username = $3 \
+             ON CONFLICT (trace_id) DO UPDATE SET daemon_id = excluded.daemon_id, \
+             user_id = excluded.user_id, client_addr = excluded.client_addr, \
+             started_at = excluded.started_at",
         )
         .bind(trace_id)
         .bind(daemon_id)
@@ -114,7 +115,7 @@ impl SessionStore {
     ///
     /// [`crate::Error::Query`] on database failure.
     pub async fn close(&self, trace_id: &str) -> Result<()> {
-        sqlx::query("DELETE FROM sessions WHERE trace_id = ?1")
+        sqlx::query("DELETE FROM sessions WHERE trace_id = $1")
             .bind(trace_id)
             .execute(&self.pool)
             .await?;
@@ -131,7 +132,7 @@ impl SessionStore {
             "SELECT u.username AS username, s.started_at AS started_at, \
              s.client_addr AS client_addr FROM sessions s \
              JOIN users u ON u.id = s.user_id JOIN daemons d ON d.id = s.daemon_id \
-             WHERE d.heartbeat_at >= ?1 ORDER BY s.started_at, u.username",
+             WHERE d.heartbeat_at >= $1 ORDER BY s.started_at, u.username",
         )
         .bind(stale_cutoff())
         .fetch_all(&self.pool)
