@@ -630,6 +630,9 @@ if runs 1; then
     # Rounds too: whichever server went first always read a file whose pages were still
     # being written back (1.0-1.9 GB/s against 2.0-2.7 for the others in the same run).
     log "W1 retr-big: RETR ${BIG_MIB} MiB, 1 session, $RUNS runs in each of $ROUNDS rounds"
+    # And the files the set-up just wrote are written back first, so the first server does not
+    # read while the disk is still busy with them (W1 read 0.83-0.91 for whichever went first).
+    sync
     rounds retr-big --file big.bin --runs "$RUNS"
 fi
 if runs 2; then
