@@ -2,10 +2,9 @@
 //! its homes folder, the database (migrated), and the services over it. `multiftpd` serves
 //! FTP on top of it ([`crate::server`]); `ftpadm` calls the services directly.
 
-use sqlx::SqlitePool;
-
 use crate::account::Accounts;
 use crate::config::Settings;
+use crate::db::Pool;
 use crate::error::{Error, Result};
 use crate::message::Messages;
 use crate::session::Sessions;
@@ -16,8 +15,8 @@ use crate::share::Shares;
 pub struct App {
     /// The validated settings.
     pub settings: Settings,
-    /// The SQLite pool.
-    pub pool: SqlitePool,
+    /// The database pool (SQLite or PostgreSQL).
+    pub pool: Pool,
     /// The account service.
     pub accounts: Accounts,
     /// The share service.
@@ -58,15 +57,21 @@ impl App {
         // Canonical from here on: the storage checks that each home is `<root>/home/<user>`.
         settings.root = std::fs::canonicalize(&settings.root)
             .map_err(|cause| Error::io("cannot resolve the data root", &settings.root, cause))?;
-        let pool = crate::db::open(&settings.db).await?;
+        let size = crate::db::PoolSize {
+            max_connections: settings.db_max_connections,
+            acquire_timeout: settings.db_acquire_timeout,
+        };
+        let pool = crate::db::open(&settings.db, size).await?;
         // Made by root (`sudo ftpadm ...` on a root owned by the service user), the homes
-        // folder, the database and its WAL files go to the root's owner, or the daemon could
-        // not write them.
+        // folder, the SQLite database and its WAL files go to the root's owner, or the daemon
+        // could not write them.
         let mut made = vec![homes];
-        for suffix in ["", "-wal", "-shm"] {
-            let mut file = settings.db.clone().into_os_string();
-            file.push(suffix);
-            made.push(file.into());
+        if let Some(db) = settings.db.sqlite_path() {
+            for suffix in ["", "-wal", "-shm"] {
+                let mut file = db.as_os_str().to_owned();
+                file.push(suffix);
+                made.push(file.into());
+            }
         }
         for path in made.iter().filter(|p| p.exists()) {
             crate::account::give_to_root_owner(&settings.root, path)?;

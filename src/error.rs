@@ -13,10 +13,10 @@ pub enum Error {
     Config(String),
 
     /// The database could not be opened or a query failed.
-    #[error("database error at {path}: {hint}")]
+    #[error("database error at {location}: {hint}")]
     Database {
-        /// The database file.
-        path: PathBuf,
+        /// The database file or URL (without its password).
+        location: String,
         /// What went wrong and what to do about it.
         hint: String,
         /// The sqlx error.
@@ -30,12 +30,12 @@ pub enum Error {
 
     /// The schema could not be brought up to date.
     #[error(
-        "could not apply database migrations to {path}; is it a multiftp database written by a \
-         newer version?"
+        "could not apply database migrations to {location}; is it a multiftp database written by \
+         a newer version?"
     )]
     Migration {
-        /// The database file.
-        path: PathBuf,
+        /// The database file or URL (without its password).
+        location: String,
         /// The migration error.
         #[source]
         source: sqlx::migrate::MigrateError,

@@ -4,7 +4,6 @@
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
-use sqlx::SqlitePool;
 
 pub mod cache;
 pub mod password;
@@ -13,6 +12,7 @@ mod user;
 
 pub use user::LoggedIn;
 
+use crate::db::Pool;
 use crate::error::{Error, Result};
 use cache::CredentialCache;
 pub use store::Role;
@@ -265,7 +265,7 @@ pub fn give_to_root_owner(root: &Path, path: &Path) -> Result<()> {
 
 impl Accounts {
     /// The service over `pool`, with homes under `root/home`.
-    pub fn new(pool: SqlitePool, root: &Path) -> Self {
+    pub fn new(pool: Pool, root: &Path) -> Self {
         Self {
             store: UserStore::new(pool),
             homes: root.join("home"),

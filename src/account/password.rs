@@ -2,7 +2,8 @@
 //! 1 lane). Hashing costs tens of milliseconds of CPU, so the async functions run it on a small
 //! pool of hashing threads, never on the executor threads that serve FTP sessions.
 
-use std::sync::OnceLock;
+use std::sync::{LazyLock, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 use argon2::password_hash::phc::{Output, PasswordHash};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
@@ -73,8 +74,8 @@ fn hash_blocking(password: &str) -> Result<String> {
 /// database, but a damaged or hand-edited row must not make a login allocate without bound.
 const MAX_M_COST_KIB: u32 = 256 << 10;
 
-/// Runs `f` on fresh argon2 working memory of `blocks` KiB blocks, which goes back to the
-/// system as soon as `f` returns.
+/// Runs `f` on argon2 working memory of `blocks` KiB blocks: the memory a finished hash left
+/// behind ([`Spare`]) when there is one, else a fresh reservation.
 ///
 /// The reservation is larger than glibc's largest mmap threshold (32 MiB on 64-bit): a request
 /// that big is always served by a mapping of its own and unmapped when freed. A 19 MiB block
@@ -84,9 +85,100 @@ const MAX_M_COST_KIB: u32 = 256 << 10;
 /// touched; the rest of the reservation is address space, not memory.
 fn with_memory<T>(blocks: usize, f: impl FnOnce(&mut [Block]) -> T) -> T {
     const RESERVE: usize = (32 << 20) / Block::SIZE + 1;
-    let mut memory: Vec<Block> = Vec::with_capacity(blocks.max(RESERVE));
+    let on_pool = ON_POOL.get();
+    let mut memory = on_pool
+        .then(|| Spare::take(blocks))
+        .flatten()
+        .unwrap_or_else(|| Vec::with_capacity(blocks.max(RESERVE)));
     memory.resize(blocks, Block::new());
-    f(&mut memory)
+    let out = f(&mut memory);
+    // Only the hashing pool keeps memory (each of its jobs ends in `Spare::used`, which frees
+    // it again), and only reservations of the usual size: a hash from a hand-edited row asking
+    // for more memory gives it back at once.
+    if on_pool && memory.capacity() <= RESERVE {
+        Spare::put(memory);
+    }
+    out
+}
+
+thread_local! {
+    /// Whether this thread is one of [`pool`]'s hashing threads.
+    static ON_POOL: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// How long the working memory of finished hashes is kept for the next login (shorter in unit
+/// tests, which wait for it).
+const KEEP_SPARE: Duration =
+    if cfg!(test) { Duration::from_millis(300) } else { Duration::from_secs(2) };
+
+/// The working memory of finished hashes, kept while logins keep coming and handed back to the
+/// system [`KEEP_SPARE`] after the last one.
+///
+/// Touching a fresh 19 MiB mapping costs one page fault per 4 KiB page, and on this project's
+/// bench VM that doubled the time of a hash (91 against 45 ms, measured with the same argon2
+/// build): a burst of first logins (bench/ W5) paid it on every hash. Keeping the memory for
+/// good instead costs an idle daemon 19 MiB per hashing thread (bench/ W7).
+struct Spare {
+    buffers: Vec<Vec<Block>>,
+    last_use: Instant,
+    release_pending: bool,
+}
+
+impl Spare {
+    fn get() -> std::sync::MutexGuard<'static, Spare> {
+        static SPARE: LazyLock<Mutex<Spare>> = LazyLock::new(|| {
+            Mutex::new(Spare {
+                buffers: Vec::new(),
+                last_use: Instant::now(),
+                release_pending: false,
+            })
+        });
+        // The lists stay consistent even if a holder panicked: take the lock either way.
+        SPARE.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn take(blocks: usize) -> Option<Vec<Block>> {
+        let mut spare = Self::get();
+        let at = spare.buffers.iter().position(|b| b.capacity() >= blocks)?;
+        Some(spare.buffers.swap_remove(at))
+    }
+
+    fn put(memory: Vec<Block>) {
+        Self::get().buffers.push(memory);
+    }
+
+    /// Notes a finished hash and, unless one is already waiting, starts the task that frees
+    /// the spare memory once no hash has finished for [`KEEP_SPARE`].
+    fn used() {
+        let mut spare = Self::get();
+        spare.last_use = Instant::now();
+        if std::mem::replace(&mut spare.release_pending, true) {
+            return;
+        }
+        drop(spare);
+        tokio::spawn(async {
+            loop {
+                let idle = Self::get().last_use.elapsed();
+                if idle < KEEP_SPARE {
+                    tokio::time::sleep(KEEP_SPARE - idle).await;
+                    continue;
+                }
+                let mut spare = Self::get();
+                if spare.last_use.elapsed() >= KEEP_SPARE {
+                    let freed = std::mem::take(&mut spare.buffers);
+                    spare.release_pending = false;
+                    drop(spare);
+                    drop(freed);
+                    return;
+                }
+            }
+        });
+    }
+
+    #[cfg(test)]
+    fn held() -> usize {
+        Self::get().buffers.len()
+    }
 }
 
 /// Verifies `password` against a PHC string, synchronously. A malformed hash never matches.
@@ -124,6 +216,7 @@ fn pool() -> &'static std::sync::Mutex<std::sync::mpsc::Sender<Job>> {
         for i in 0..threads {
             let rx = std::sync::Arc::clone(&rx);
             let _ = std::thread::Builder::new().name(format!("argon2-{i}")).spawn(move || {
+                ON_POOL.set(true);
                 loop {
                     let job = match rx.lock() {
                         Ok(rx) => rx.recv(),
@@ -149,7 +242,9 @@ async fn on_pool<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> O
         let _ = tx.send(f());
     });
     pool().lock().ok()?.send(job).ok()?;
-    rx.await.ok()
+    let out = rx.await.ok();
+    Spare::used();
+    out
 }
 
 /// Hashes `password` on the hashing pool.
@@ -234,6 +329,20 @@ mod tests {
         assert!(hasher().verify_password(b"correct horse", &parsed).is_ok());
         assert!(hasher().verify_password(b"wrong horse", &parsed).is_err());
         assert_ne!(phc, hash_blocking("correct horse").unwrap(), "a fresh salt every time");
+    }
+
+    #[tokio::test]
+    async fn spare_memory_is_reused_then_given_back_when_logins_stop() {
+        let phc = hash("correct horse".into()).await.unwrap();
+        assert!(verify("correct horse".into(), Some(phc.clone())).await);
+        assert!(Spare::held() >= 1, "a finished hash leaves its memory for the next one");
+        // Logins keep coming: the memory stays.
+        tokio::time::sleep(KEEP_SPARE / 3).await;
+        assert!(!verify("wrong horse".into(), Some(phc)).await);
+        assert!(Spare::held() >= 1);
+        // Quiet for longer than KEEP_SPARE: given back.
+        tokio::time::sleep(KEEP_SPARE * 3).await;
+        assert_eq!(Spare::held(), 0);
     }
 
     #[test]

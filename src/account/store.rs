@@ -2,16 +2,19 @@
 //!
 //! One statement per method; the service layer (`crate::account`) holds the rules.
 
-use sqlx::SqlitePool;
+use sqlx::any::{AnyTypeInfo, AnyValueRef};
+use sqlx::encode::IsNull;
+use sqlx::error::BoxDynError;
+use sqlx::{Any, Database};
 use tracing::instrument;
 
-use crate::db::{DbFailure, classify, now};
+use crate::db::{DbFailure, Flag, Pool, classify, now};
 use crate::error::{Error, Result};
 
-/// A user's role, stored as the TEXT `admin` or `user`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, sqlx::Type)]
+/// A user's role, stored as the TEXT `admin` or `user` (sqlx's derive knows no `Any`, hence
+/// the impls below).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
-#[sqlx(type_name = "TEXT", rename_all = "lowercase")]
 pub enum Role {
     /// May manage other users.
     Admin,
@@ -44,6 +47,32 @@ impl Role {
     }
 }
 
+impl sqlx::Type<Any> for Role {
+    fn type_info() -> AnyTypeInfo {
+        <str as sqlx::Type<Any>>::type_info()
+    }
+
+    fn compatible(ty: &AnyTypeInfo) -> bool {
+        <str as sqlx::Type<Any>>::compatible(ty)
+    }
+}
+
+impl sqlx::Encode<'_, Any> for Role {
+    fn encode_by_ref(
+        &self,
+        buf: &mut <Any as Database>::ArgumentBuffer,
+    ) -> Result<IsNull, BoxDynError> {
+        <&str as sqlx::Encode<Any>>::encode(self.as_str(), buf)
+    }
+}
+
+impl<'r> sqlx::Decode<'r, Any> for Role {
+    fn decode(value: AnyValueRef<'r>) -> Result<Self, BoxDynError> {
+        let text = <&str as sqlx::Decode<Any>>::decode(value)?;
+        Ok(Role::parse(text)?)
+    }
+}
+
 /// One row of `users`, including the password hash: never leaves the library.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct UserRow {
@@ -56,6 +85,7 @@ pub struct UserRow {
     /// Admin or ordinary user.
     pub role: Role,
     /// Whether the account may log in.
+    #[sqlx(try_from = "Flag")]
     pub enabled: bool,
     /// Display name.
     pub full_name: String,
@@ -74,6 +104,7 @@ pub struct UserRow {
     /// Raised by every kick: sessions that logged in with another value must end.
     pub session_generation: i64,
     /// Whether other users may see `email` (otherwise only the user and admins).
+    #[sqlx(try_from = "Flag")]
     pub email_public: bool,
 }
 
@@ -83,6 +114,7 @@ pub struct Standing {
     /// The row's id: a user deleted and added again under the same name gets a new one.
     pub id: i64,
     /// Whether the account may log in.
+    #[sqlx(try_from = "Flag")]
     pub enabled: bool,
     /// The kick counter.
     pub session_generation: i64,
@@ -124,12 +156,12 @@ fn last_admin_guard(username: &str) -> impl FnOnce(sqlx::Error) -> Error + '_ {
 /// SQL access to `users`. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct UserStore {
-    pool: SqlitePool,
+    pool: Pool,
 }
 
 impl UserStore {
     /// Wraps a pool.
-    pub fn new(pool: SqlitePool) -> Self {
+    pub fn new(pool: Pool) -> Self {
         Self { pool }
     }
 
@@ -148,7 +180,7 @@ impl UserStore {
     ///
     /// [`Error::Query`] on database failure.
     pub async fn count_enabled_admins(&self) -> Result<i64> {
-        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE role = ?1 AND enabled = 1")
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE role = $1 AND enabled = TRUE")
             .bind(Role::Admin)
             .fetch_one(&self.pool)
             .await?)
@@ -174,7 +206,7 @@ impl UserStore {
         sqlx::query_as(
             "INSERT INTO users (username, password_hash, role, enabled, full_name, email, \
              created_at, updated_at, password_changed_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?7) RETURNING *",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $7) RETURNING *",
         )
         .bind(username)
         .bind(password_hash)
@@ -197,7 +229,7 @@ impl UserStore {
     ///
     /// [`Error::Query`] on database failure.
     pub async fn find(&self, username: &str) -> Result<Option<UserRow>> {
-        Ok(sqlx::query_as("SELECT * FROM users WHERE username = ?1")
+        Ok(sqlx::query_as("SELECT * FROM users WHERE username = $1")
             .bind(username)
             .fetch_optional(&self.pool)
             .await?)
@@ -221,11 +253,11 @@ impl UserStore {
     #[instrument(skip_all, fields(user = %username))]
     pub async fn update(&self, username: &str, changes: &UserChanges) -> Result<Option<UserRow>> {
         sqlx::query_as(
-            "UPDATE users SET full_name = COALESCE(?2, full_name), email = COALESCE(?3, email), \
-             bio = COALESCE(?4, bio), role = COALESCE(?5, role), \
-             enabled = COALESCE(?6, enabled), updated_at = ?7, \
-             email_public = COALESCE(?8, email_public) \
-             WHERE username = ?1 RETURNING *",
+            "UPDATE users SET full_name = COALESCE($2, full_name), email = COALESCE($3, email), \
+             bio = COALESCE($4, bio), role = COALESCE($5, role), \
+             enabled = COALESCE($6, enabled), updated_at = $7, \
+             email_public = COALESCE($8, email_public) \
+             WHERE username = $1 RETURNING *",
         )
         .bind(username)
         .bind(&changes.full_name)
@@ -249,8 +281,8 @@ impl UserStore {
     pub async fn set_password_hash(&self, username: &str, password_hash: &str) -> Result<bool> {
         let now = now();
         let done = sqlx::query(
-            "UPDATE users SET password_hash = ?2, password_changed_at = ?3, updated_at = ?3 \
-             WHERE username = ?1",
+            "UPDATE users SET password_hash = $2, password_changed_at = $3, updated_at = $3 \
+             WHERE username = $1",
         )
         .bind(username)
         .bind(password_hash)
@@ -266,7 +298,7 @@ impl UserStore {
     ///
     /// [`Error::Query`] on database failure.
     pub async fn touch_login(&self, id: i64) -> Result<()> {
-        sqlx::query("UPDATE users SET last_login_at = ?2 WHERE id = ?1")
+        sqlx::query("UPDATE users SET last_login_at = $2 WHERE id = $1")
             .bind(id)
             .bind(now())
             .execute(&self.pool)
@@ -282,7 +314,7 @@ impl UserStore {
     /// two changes at once cannot both pass), [`Error::Query`] on database failure.
     #[instrument(skip_all, fields(user = %username))]
     pub async fn delete(&self, username: &str) -> Result<bool> {
-        let done = sqlx::query("DELETE FROM users WHERE username = ?1")
+        let done = sqlx::query("DELETE FROM users WHERE username = $1")
             .bind(username)
             .execute(&self.pool)
             .await
@@ -308,7 +340,7 @@ impl UserStore {
     ///
     /// [`Error::Query`] on database failure.
     pub async fn standing(&self, username: &str) -> Result<Option<Standing>> {
-        Ok(sqlx::query_as("SELECT id, enabled, session_generation FROM users WHERE username = ?1")
+        Ok(sqlx::query_as("SELECT id, enabled, session_generation FROM users WHERE username = $1")
             .bind(username)
             .fetch_optional(&self.pool)
             .await?)
@@ -323,7 +355,7 @@ impl UserStore {
     #[instrument(skip_all, fields(user = %username))]
     pub async fn bump_session_generation(&self, username: &str) -> Result<bool> {
         let done = sqlx::query(
-            "UPDATE users SET session_generation = session_generation + 1 WHERE username = ?1",
+            "UPDATE users SET session_generation = session_generation + 1 WHERE username = $1",
         )
         .bind(username)
         .execute(&self.pool)
@@ -336,31 +368,42 @@ impl UserStore {
 mod tests {
     use super::*;
 
-    /// [`last_admin_guard`] tells the last-admin abort by its result code alone, which is right
-    /// only while no other trigger raises: a new `RAISE` must come with a way to tell them
-    /// apart.
+    /// [`last_admin_guard`] tells the last-admin abort by its result code (SQLite) or SQLSTATE
+    /// (PostgreSQL) alone, which is right only while no other trigger raises: a new `RAISE`
+    /// must come with a way to tell them apart.
     #[test]
     fn only_the_last_admin_triggers_raise() {
         let mut raises = Vec::new();
-        for entry in std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations")).unwrap()
-        {
-            let path = entry.unwrap().path();
-            let sql = std::fs::read_to_string(&path).unwrap().to_ascii_uppercase();
-            if sql.contains("RAISE(") || sql.contains("RAISE (") {
-                raises.push(path.file_name().unwrap().to_string_lossy().into_owned());
+        for backend in ["postgres", "sqlite"] {
+            let dir = format!("{}/migrations/{backend}", env!("CARGO_MANIFEST_DIR"));
+            let mut files: Vec<_> =
+                std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+            files.sort();
+            for path in files {
+                let sql = std::fs::read_to_string(&path).unwrap().to_ascii_uppercase();
+                if sql.contains("RAISE(") || sql.contains("RAISE (") || sql.contains("RAISE ") {
+                    let name = path.file_name().unwrap().to_string_lossy().into_owned();
+                    raises.push(format!("{backend}/{name}"));
+                }
             }
         }
-        assert_eq!(raises, ["20261201000300_keep_an_enabled_admin.sql"]);
+        assert_eq!(
+            raises,
+            [
+                "postgres/20261201000300_keep_an_enabled_admin.sql",
+                "sqlite/20261201000300_keep_an_enabled_admin.sql"
+            ]
+        );
     }
 
     #[tokio::test]
     async fn roles_are_stored_as_text_and_the_last_admin_abort_is_forbidden() {
         let dir = tempfile::tempdir().unwrap();
-        let pool = crate::db::open(&dir.path().join("db")).await.unwrap();
+        let pool = crate::db::open_sqlite(&dir.path().join("db")).await.unwrap();
         let store = UserStore::new(pool.clone());
         let row = store.insert("root", "x", Role::Admin, true, "", "").await.unwrap();
         assert_eq!(row.role, Role::Admin);
-        let text: String = sqlx::query_scalar("SELECT role FROM users WHERE id = ?1")
+        let text: String = sqlx::query_scalar("SELECT role FROM users WHERE id = $1")
             .bind(row.id)
             .fetch_one(&pool)
             .await

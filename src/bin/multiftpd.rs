@@ -11,7 +11,7 @@ use multiftp::config::DataArgs;
 use multiftp::config::RawConfig;
 use multiftp::{App, Settings};
 
-/// multiftp FTP server: private homes, SQLite accounts, user-to-user sharing.
+/// multiftp FTP server: private homes, accounts in SQLite or PostgreSQL, user-to-user sharing.
 ///
 /// Every flag has an environment twin (shown below) and a key in the --config file.
 /// Precedence: defaults < config file < environment < flags.
@@ -92,7 +92,18 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // Serving: restart with the allocator settings first (before any thread exists).
+    let restart_failed = matches!(cli.command, None | Some(Command::Run))
+        .then(multiftp::cli::restart_with_allocator_tunables)
+        .flatten();
     init_tracing(cli.verbose, "info,sqlx=warn", settings.log_format);
+    if let Some(e) = restart_failed {
+        tracing::warn!(
+            error = %e,
+            "could not restart with the allocator settings (GLIBC_TUNABLES); serving without \
+             them, which uses more memory per session"
+        );
+    }
     for var in multiftp::config::unknown_env_vars(&Cli::command()) {
         tracing::warn!(%var, "unknown environment variable ignored; see multiftpd --help");
     }
@@ -131,7 +142,9 @@ async fn serve(
         // The merged layers, as a file that --config reads back to these settings; the data
         // root and database resolved, as the daemon would use them.
         let mut layers = sources.layers()?;
-        (layers.root, layers.db) = (Some(settings.root.clone()), Some(settings.db.clone()));
+        // A PostgreSQL password is left out: the file is printed, and the daemon that reads it
+        // back takes the password from PGPASSWORD or a passfile.
+        (layers.root, layers.db) = (Some(settings.root.clone()), Some(settings.db.redacted()));
         print!("{}", layers.to_toml()?);
         return Ok(());
     }
@@ -167,7 +180,7 @@ async fn serve(
         node = %s.node_name,
         listen = %std::net::SocketAddr::new(s.bind, s.port),
         root = %s.root.display(),
-        db = %s.db.display(),
+        db = %s.db,
         users = app.accounts.count().await?,
         passive_ports = ?s.passive_ports,
         open_files,

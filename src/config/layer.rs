@@ -32,10 +32,23 @@ pub struct RawConfig {
     #[arg(skip = Some(PathBuf::from("./data")))]
     pub root: Option<PathBuf>,
 
-    /// SQLite database file (default `<root>/multiftp.db`); flag and variable in
-    /// [`DataArgs`].
+    /// The database: a SQLite file path (default `<root>/multiftp.db`), `sqlite://PATH` or
+    /// `postgres://USER@HOST:PORT/DBNAME`; flag and variable in [`DataArgs`]. Text here, parsed
+    /// into [`super::DbLocation`] by validation (a parse error from clap would print the URL
+    /// with its password).
     #[arg(skip)]
-    pub db: Option<PathBuf>,
+    pub db: Option<String>,
+
+    /// Most connections this process keeps open to the database
+    #[arg(long, env = "MULTIFTP_DB_MAX_CONNECTIONS", value_name = "N", default_value = "8")]
+    pub db_max_connections: Option<u32>,
+
+    /// How long a query waits for a database connection (a free one, or a new one while the
+    /// server is unreachable) before failing; logins then get 421 and /health 503
+    #[arg(long, env = "MULTIFTP_DB_ACQUIRE_TIMEOUT", value_name = "SECS", default_value = "30s",
+          value_parser = seconds::parse)]
+    #[serde(default, with = "seconds")]
+    pub db_acquire_timeout: Option<u64>,
 
     /// Address to listen on
     #[arg(long, env = "MULTIFTP_BIND", value_name = "ADDR", default_value = "0.0.0.0")]
@@ -307,9 +320,10 @@ pub struct DataArgs {
     #[arg(long, env = "MULTIFTP_ROOT", value_name = "DIR", global = true)]
     pub root: Option<PathBuf>,
 
-    /// SQLite database file [default: <root>/multiftp.db].
-    #[arg(long, env = "MULTIFTP_DB", value_name = "PATH", global = true)]
-    pub db: Option<PathBuf>,
+    /// Database: a SQLite file, sqlite://PATH, or postgres://USER@HOST:PORT/DBNAME (password
+    /// from PGPASSWORD or ?passfile=PATH) [default: <root>/multiftp.db].
+    #[arg(long, env = "MULTIFTP_DB", value_name = "PATH|URL", global = true)]
+    pub db: Option<String>,
 }
 
 impl DataArgs {

@@ -4,6 +4,7 @@
 //! [`Settings`]. Nothing after that re-reads strings. `reference.rs` renders the README's
 //! table from the same definition.
 
+mod db;
 mod layer;
 mod node;
 pub mod reference;
@@ -16,6 +17,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+pub use db::{DbLocation, PgUrl};
 pub use layer::{BlockBy, DataArgs, LogFormat, RawConfig, TlsRequired};
 
 use crate::error::{Error, Result};
@@ -32,8 +34,12 @@ pub struct Settings {
     pub port: u16,
     /// Absolute data root.
     pub root: PathBuf,
-    /// Absolute path of the SQLite database.
-    pub db: PathBuf,
+    /// The database: a SQLite file (absolute path) or a PostgreSQL URL.
+    pub db: DbLocation,
+    /// Most open database connections of this process.
+    pub db_max_connections: u32,
+    /// How long a query waits for a database connection before failing.
+    pub db_acquire_timeout: Duration,
     /// Passive data port range.
     pub passive_ports: RangeInclusive<u16>,
     /// 220 greeting.
@@ -172,9 +178,30 @@ impl Settings {
             ))
         })?;
         let root = absolute(&set(raw.root, "root")?)?;
-        let db = match raw.db {
-            Some(db) => absolute(&db)?,
-            None => root.join("multiftp.db"),
+        let db = match raw.db.as_deref().map(DbLocation::parse).transpose()? {
+            Some(DbLocation::Sqlite(path)) => DbLocation::Sqlite(absolute(&path)?),
+            Some(postgres) => postgres,
+            None => DbLocation::Sqlite(root.join("multiftp.db")),
+        };
+        let db_max_connections = match set(raw.db_max_connections, "db_max_connections")? {
+            0 => {
+                return Err(Error::Config(
+                    "invalid db_max_connections 0 (env MULTIFTP_DB_MAX_CONNECTIONS, flag \
+                     --db-max-connections): use at least 1 (default 8)"
+                        .into(),
+                ));
+            }
+            n => n,
+        };
+        let db_acquire_timeout = match set(raw.db_acquire_timeout, "db_acquire_timeout")? {
+            0 => {
+                return Err(Error::Config(
+                    "invalid db_acquire_timeout 0 (env MULTIFTP_DB_ACQUIRE_TIMEOUT, flag \
+                     --db-acquire-timeout): use at least 1s (default 30s)"
+                        .into(),
+                ));
+            }
+            secs => Duration::from_secs(secs),
         };
         let passive_ports = parse_port_range(&set(raw.passive_ports, "passive_ports")?)?;
         let greeting = set(raw.greeting, "greeting")?;
@@ -328,6 +355,8 @@ impl Settings {
             port,
             root,
             db,
+            db_max_connections,
+            db_acquire_timeout,
             passive_ports,
             greeting,
             idle_timeout: Duration::from_secs(set(raw.idle_timeout, "idle_timeout")?),
@@ -548,7 +577,19 @@ mod tests {
     fn db_defaults_into_root() {
         let raw = RawConfig { root: Some("/srv/ftp".into()), ..Default::default() };
         let s = Settings::load(None, raw).unwrap();
-        assert_eq!(s.db, PathBuf::from("/srv/ftp/multiftp.db"));
+        assert_eq!(s.db, DbLocation::Sqlite("/srv/ftp/multiftp.db".into()));
+        assert_eq!((s.db_max_connections, s.db_acquire_timeout), (8, Duration::from_secs(30)));
+        let raw = RawConfig {
+            db: Some("postgres://ftp@db.example.org/multiftp".into()),
+            db_acquire_timeout: Some(5),
+            ..Default::default()
+        };
+        let s = Settings::load(None, raw).unwrap();
+        assert_eq!(s.db.to_string(), "postgres://ftp@db.example.org/multiftp");
+        assert_eq!(s.db_acquire_timeout, Duration::from_secs(5));
+        let raw = RawConfig { db_max_connections: Some(0), ..Default::default() };
+        let e = Settings::load(None, raw).unwrap_err().to_string();
+        assert!(e.contains("MULTIFTP_DB_MAX_CONNECTIONS"), "{e}");
     }
 
     #[test]

@@ -33,7 +33,9 @@ pub enum AuthError {
     /// Valid credentials refused for a reason the user may see (session limit, shutdown):
     /// `530 <reason>`, not counted as a failed attempt.
     Refused(String),
-    /// The account store failed: `421`-free `530` asking to retry later; logged by the backend.
+    /// The account store failed (its database is down, say): `421 Service not available` and
+    /// the connection closes, so the client retries later, perhaps on another node; not counted
+    /// as a failed attempt. Logged by the backend.
     Unavailable,
 }
 

@@ -6,9 +6,8 @@ pub mod store;
 
 use std::time::Duration;
 
-use sqlx::SqlitePool;
-
 use crate::account::Accounts;
+use crate::db::Pool;
 use crate::error::{Error, Result};
 pub use store::{MessageRow, MessageStore};
 
@@ -53,7 +52,7 @@ pub fn validate_body(body: &str) -> Result<&str> {
 
 impl Messages {
     /// The service over `pool`.
-    pub fn new(pool: SqlitePool, accounts: Accounts) -> Self {
+    pub fn new(pool: Pool, accounts: Accounts) -> Self {
         Self { store: MessageStore::new(pool), accounts }
     }
 
@@ -149,12 +148,11 @@ mod tests {
     async fn the_rate_limit_is_counted_in_the_database() {
         let tmp = tempfile::tempdir().unwrap();
         let db = tmp.path().join("db");
-        let service =
-            |pool: SqlitePool| Messages::new(pool.clone(), Accounts::new(pool, tmp.path()));
+        let service = |pool: Pool| Messages::new(pool.clone(), Accounts::new(pool, tmp.path()));
         // Two services on one database stand in for two nodes.
         let (a, b) = (
-            service(crate::db::open(&db).await.unwrap()),
-            service(crate::db::open(&db).await.unwrap()),
+            service(crate::db::open_sqlite(&db).await.unwrap()),
+            service(crate::db::open_sqlite(&db).await.unwrap()),
         );
         for name in ["alice", "bob"] {
             a.accounts.add(crate::account::NewAccount::user(name, "password123")).await.unwrap();

@@ -1,8 +1,6 @@
 //! `MessageStore`: every SQL statement about messages.
 
-use sqlx::SqlitePool;
-
-use crate::db::now;
+use crate::db::{Flag, Pool, now};
 use crate::error::Result;
 
 /// One message as shown in an inbox.
@@ -17,18 +15,19 @@ pub struct MessageRow {
     /// RFC 3339 send time.
     pub sent_at: String,
     /// Whether it had been read before this listing.
+    #[sqlx(try_from = "Flag")]
     pub was_read: bool,
 }
 
 /// SQL access to `messages`. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct MessageStore {
-    pool: SqlitePool,
+    pool: Pool,
 }
 
 impl MessageStore {
     /// Wraps a pool.
-    pub fn new(pool: SqlitePool) -> Self {
+    pub fn new(pool: Pool) -> Self {
         Self { pool }
     }
 
@@ -44,7 +43,7 @@ impl MessageStore {
         body: &str,
     ) -> Result<()> {
         sqlx::query(
-            "INSERT INTO messages (sender_id, recipient_id, body, sent_at) VALUES (?1, ?2, ?3, ?4)",
+            "INSERT INTO messages (sender_id, recipient_id, body, sent_at) VALUES ($1, $2, $3, $4)",
         )
         .bind(sender_id)
         .bind(recipient_id)
@@ -94,7 +93,7 @@ impl MessageStore {
     pub async fn insert_all(&self, body: &str) -> Result<u64> {
         let done = sqlx::query(
             "INSERT INTO messages (sender_id, recipient_id, body, sent_at) \
-             SELECT NULL, id, ?1, ?2 FROM users WHERE enabled = 1",
+             SELECT CAST(NULL AS BIGINT), id, $1, $2 FROM users WHERE enabled = TRUE",
         )
         .bind(body)
         .bind(now())
@@ -115,7 +114,7 @@ impl MessageStore {
             "SELECT m.id AS id, u.username AS sender, m.body AS body, m.sent_at AS sent_at, \
              m.read_at IS NOT NULL AS was_read FROM messages m \
              LEFT JOIN users u ON u.id = m.sender_id \
-             WHERE m.recipient_id = ?1 ORDER BY m.id DESC LIMIT ?2",
+             WHERE m.recipient_id = $1 ORDER BY m.id DESC LIMIT $2",
         )
         .bind(recipient_id)
         .bind(limit)
@@ -123,8 +122,8 @@ impl MessageStore {
         .await?;
         if let Some(newest) = rows.first() {
             sqlx::query(
-                "UPDATE messages SET read_at = ?3 \
-                 WHERE recipient_id = ?1 AND id <= ?2 AND read_at IS NULL",
+                "UPDATE messages SET read_at = $3 \
+                 WHERE recipient_id = $1 AND id <= $2 AND read_at IS NULL",
             )
             .bind(recipient_id)
             .bind(newest.id)

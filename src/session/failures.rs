@@ -85,8 +85,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("db");
         let policy = Policy { max: 3, block: Duration::from_secs(60) };
-        let a = Sessions::new(crate::db::open(&db).await.unwrap()).login_failures(policy);
-        let b = Sessions::new(crate::db::open(&db).await.unwrap()).login_failures(policy);
+        let a = Sessions::new(crate::db::open_sqlite(&db).await.unwrap()).login_failures(policy);
+        let b = Sessions::new(crate::db::open_sqlite(&db).await.unwrap()).login_failures(policy);
         assert_eq!(a.check("k").await.unwrap(), Record::Clear);
         a.failed("k").await.unwrap();
         b.failed("k").await.unwrap();

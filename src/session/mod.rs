@@ -13,9 +13,8 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use sqlx::SqlitePool;
-
 pub use crate::config::HEARTBEAT_WINDOW;
+use crate::db::Pool;
 use crate::error::Result;
 pub use failures::LoginFailures;
 use store::{NewSession, OpenCounts, now_ms};
@@ -29,7 +28,7 @@ pub struct Sessions {
 
 impl Sessions {
     /// The service over `pool`.
-    pub fn new(pool: SqlitePool) -> Self {
+    pub fn new(pool: Pool) -> Self {
         Self { store: SessionStore::new(pool) }
     }
 

@@ -5,9 +5,7 @@
 //! ON CONFLICT`, times as Unix milliseconds computed by the node (nodes keep their clocks in
 //! step with NTP; a skew of a second or two only shifts a window by as much).
 
-use sqlx::SqlitePool;
-
-use crate::db::now;
+use crate::db::{Pool, now};
 use crate::error::Result;
 
 /// One online session as listed.
@@ -26,7 +24,7 @@ pub struct SessionRow {
 /// SQL access to `daemons`, `sessions` and `failed_logins`. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct SessionStore {
-    pool: SqlitePool,
+    pool: Pool,
 }
 
 /// Open sessions of live nodes, in all and of one user, when a login asks to be admitted.
@@ -58,7 +56,7 @@ pub fn now_ms() -> i64 {
 
 impl SessionStore {
     /// Wraps a pool.
-    pub fn new(pool: SqlitePool) -> Self {
+    pub fn new(pool: Pool) -> Self {
         Self { pool }
     }
 
@@ -105,7 +103,7 @@ impl SessionStore {
     }
 
     async fn insert_daemon(
-        tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
         id: &str,
         node_name: &str,
         pid: u32,
@@ -177,11 +175,14 @@ impl SessionStore {
 
     async fn insert_session<'c, E>(executor: E, s: NewSession<'_>) -> Result<()>
     where
-        E: sqlx::Executor<'c, Database = sqlx::Sqlite>,
+        E: sqlx::Executor<'c, Database = sqlx::Any>,
     {
         sqlx::query(
             "INSERT INTO sessions (trace_id, daemon_id, user_id, client_addr, started_at) \
-             SELECT $1, $2, id, $4, $5 FROM users WHERE username = $3",
+             SELECT $1, $2, id, $4, $5 FROM users WHERE username = $3 \
+             ON CONFLICT (trace_id) DO UPDATE SET daemon_id = excluded.daemon_id, \
+             user_id = excluded.user_id, client_addr = excluded.client_addr, \
+             started_at = excluded.started_at",
         )
         .bind(s.trace_id)
         .bind(s.daemon_id)
@@ -337,7 +338,7 @@ mod tests {
 
     async fn store() -> (tempfile::TempDir, SessionStore) {
         let dir = tempfile::tempdir().unwrap();
-        let pool = crate::db::open(&dir.path().join("db")).await.unwrap();
+        let pool = crate::db::open_sqlite(&dir.path().join("db")).await.unwrap();
         (dir, SessionStore::new(pool))
     }
 

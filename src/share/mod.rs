@@ -4,9 +4,8 @@
 
 pub mod store;
 
-use sqlx::SqlitePool;
-
 use crate::account::Accounts;
+use crate::db::Pool;
 use crate::error::{Error, Result};
 use crate::message::Messages;
 use crate::storage::paths::{Target, classify};
@@ -24,7 +23,7 @@ pub struct Shares {
 impl Shares {
     /// The service over `pool`, the account service and the message service (a new share
     /// sends its recipient a message).
-    pub fn new(pool: SqlitePool, accounts: Accounts, messages: Messages) -> Self {
+    pub fn new(pool: Pool, accounts: Accounts, messages: Messages) -> Self {
         Self { store: ShareStore::new(pool), accounts, messages }
     }
 

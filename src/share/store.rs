@@ -1,9 +1,8 @@
 //! `ShareStore`: every SQL statement about shares.
 
-use sqlx::SqlitePool;
 use tracing::instrument;
 
-use crate::db::now;
+use crate::db::{Pool, now};
 use crate::error::Result;
 use crate::storage::ShareIndex;
 
@@ -23,18 +22,18 @@ pub struct ShareRow {
 /// SQL access to `shares`. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct ShareStore {
-    pool: SqlitePool,
+    pool: Pool,
 }
 
 const LIST_ROWS: &str = "SELECT o.username AS owner, s.path AS path, r.username AS recipient, \
      s.created_at AS created_at FROM shares s \
      JOIN users o ON o.id = s.owner_id JOIN users r ON r.id = s.recipient_id \
-     WHERE ?1 IS NULL OR o.username = ?1 OR r.username = ?1 \
+     WHERE $1 IS NULL OR o.username = $1 OR r.username = $1 \
      ORDER BY o.username, s.path, r.username";
 
 impl ShareStore {
     /// Wraps a pool.
-    pub fn new(pool: SqlitePool) -> Self {
+    pub fn new(pool: Pool) -> Self {
         Self { pool }
     }
 
@@ -46,7 +45,7 @@ impl ShareStore {
     #[instrument(skip(self))]
     pub async fn insert(&self, owner_id: i64, path: &str, recipient_id: i64) -> Result<bool> {
         let done = sqlx::query(
-            "INSERT INTO shares (owner_id, path, recipient_id, created_at) VALUES (?1, ?2, ?3, ?4) \
+            "INSERT INTO shares (owner_id, path, recipient_id, created_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (owner_id, path, recipient_id) DO NOTHING",
         )
         .bind(owner_id)
@@ -66,7 +65,7 @@ impl ShareStore {
     #[instrument(skip(self))]
     pub async fn delete(&self, owner_id: i64, path: &str, recipient_id: i64) -> Result<bool> {
         let done = sqlx::query(
-            "DELETE FROM shares WHERE owner_id = ?1 AND path = ?2 AND recipient_id = ?3",
+            "DELETE FROM shares WHERE owner_id = $1 AND path = $2 AND recipient_id = $3",
         )
         .bind(owner_id)
         .bind(path)
@@ -93,7 +92,7 @@ impl ShareStore {
     pub async fn owners_for(&self, recipient_id: i64) -> Result<Vec<String>> {
         Ok(sqlx::query_scalar(
             "SELECT DISTINCT o.username FROM shares s JOIN users o ON o.id = s.owner_id \
-             WHERE s.recipient_id = ?1 AND o.enabled = 1 ORDER BY o.username",
+             WHERE s.recipient_id = $1 AND o.enabled = TRUE ORDER BY o.username",
         )
         .bind(recipient_id)
         .fetch_all(&self.pool)
@@ -109,7 +108,7 @@ impl ShareStore {
     pub async fn paths_for(&self, recipient_id: i64, owner: &str) -> Result<Vec<String>> {
         Ok(sqlx::query_scalar(
             "SELECT s.path FROM shares s JOIN users o ON o.id = s.owner_id \
-             WHERE s.recipient_id = ?1 AND o.username = ?2 AND o.enabled = 1 ORDER BY s.path",
+             WHERE s.recipient_id = $1 AND o.username = $2 AND o.enabled = TRUE ORDER BY s.path",
         )
         .bind(recipient_id)
         .bind(owner)
@@ -118,22 +117,37 @@ impl ShareStore {
     }
 
     /// After the owner renamed `from` to `to`, points shares of `from` and of everything below
-    /// it at the new place.
+    /// it at the new place. A share that exists already at the new place (the same recipient)
+    /// gives way to the moved one, in one transaction: SQLite's `UPDATE OR REPLACE`, written
+    /// so PostgreSQL runs it too.
     ///
     /// # Errors
     ///
     /// [`crate::Error::Query`] on database failure.
     #[instrument(skip(self))]
     pub async fn move_prefix(&self, owner_id: i64, from: &str, to: &str) -> Result<u64> {
-        let done = sqlx::query(
-            "UPDATE OR REPLACE shares SET path = ?3 || substr(path, length(?2) + 1) \
-             WHERE owner_id = ?1 AND (path = ?2 OR substr(path, 1, length(?2) + 1) = ?2 || '/')",
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "DELETE FROM shares WHERE owner_id = $1 AND EXISTS (SELECT 1 FROM shares moved \
+             WHERE moved.owner_id = $1 AND moved.recipient_id = shares.recipient_id \
+             AND (moved.path = $2 OR substr(moved.path, 1, length($2) + 1) = $2 || '/') \
+             AND shares.path = $3 || substr(moved.path, length($2) + 1))",
         )
         .bind(owner_id)
         .bind(from)
         .bind(to)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        let done = sqlx::query(
+            "UPDATE shares SET path = $3 || substr(path, length($2) + 1) \
+             WHERE owner_id = $1 AND (path = $2 OR substr(path, 1, length($2) + 1) = $2 || '/')",
+        )
+        .bind(owner_id)
+        .bind(from)
+        .bind(to)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
         Ok(done.rows_affected())
     }
 
@@ -145,8 +159,8 @@ impl ShareStore {
     #[instrument(skip(self))]
     pub async fn delete_prefix(&self, owner_id: i64, path: &str) -> Result<u64> {
         let done = sqlx::query(
-            "DELETE FROM shares WHERE owner_id = ?1 \
-             AND (path = ?2 OR substr(path, 1, length(?2) + 1) = ?2 || '/')",
+            "DELETE FROM shares WHERE owner_id = $1 \
+             AND (path = $2 OR substr(path, 1, length($2) + 1) = $2 || '/')",
         )
         .bind(owner_id)
         .bind(path)

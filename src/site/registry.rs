@@ -150,7 +150,7 @@ mod tests {
 
     /// A registry over a fresh database with a user `alice` and an admin `root1`.
     async fn registry(dir: &std::path::Path) -> (Registry, LoggedIn, LoggedIn) {
-        let pool = crate::db::open(&dir.join("multiftp.db")).await.unwrap();
+        let pool = crate::db::open_sqlite(&dir.join("multiftp.db")).await.unwrap();
         let accounts = Accounts::new(pool.clone(), dir);
         let messages = Messages::new(pool.clone(), accounts.clone());
         let shares = Shares::new(pool.clone(), accounts.clone(), messages.clone());

@@ -176,3 +176,38 @@ fn metrics_and_health_are_served_over_http() {
     let missing = curl(&["-i", &format!("http://{http}/nope")]);
     assert!(out(&missing).starts_with("HTTP/1.1 404"));
 }
+
+/// The variables of a running process, from /proc.
+fn environ(pid: u32) -> Vec<String> {
+    let raw = std::fs::read(format!("/proc/{pid}/environ")).unwrap();
+    raw.split(|b| *b == 0).map(|v| String::from_utf8_lossy(v).into_owned()).collect()
+}
+
+#[tokio::test]
+async fn the_daemon_serves_with_its_allocator_settings_unless_the_environment_chooses() {
+    let (_dir, root) = root_with(&["alice"]);
+    // Restarted in place (same pid) with GLIBC_TUNABLES, and serving.
+    let d = Daemon::start(&root, &[]);
+    // glibc applies all of them but leaves only arena_max in the environment it shows (the
+    // thresholds are dropped from what would pass to children).
+    let ours = |v: &String| v.starts_with("GLIBC_TUNABLES=glibc.malloc.arena_max=2");
+    assert!(multiftp::cli::GLIBC_TUNABLES.starts_with("glibc.malloc.arena_max=2:"));
+    assert!(environ(d.pid()).iter().any(ours), "{:?}", environ(d.pid()));
+    login(&d).await;
+    drop(d);
+    // An admin's own choice stands, whether GLIBC_TUNABLES or a MALLOC_* variable.
+    for (name, value) in [("GLIBC_TUNABLES", "glibc.malloc.arena_max=4"), ("MALLOC_ARENA_MAX", "4")]
+    {
+        let d = Daemon::on(&root).env(name, value).start();
+        let env = environ(d.pid());
+        assert!(env.contains(&format!("{name}={value}")), "{env:?}");
+        assert!(!env.iter().any(ours), "{env:?}");
+        login(&d).await;
+    }
+}
+
+async fn login(d: &Daemon) {
+    let mut ftp = suppaftp::tokio::AsyncFtpStream::connect(d.addr()).await.unwrap();
+    ftp.login("alice", PW).await.unwrap();
+    ftp.quit().await.unwrap();
+}

@@ -463,11 +463,12 @@ impl RawControl {
         self.send_bytes(text.as_bytes()).await.unwrap();
     }
 
-    /// Opens a passive data connection (EPSV, RFC 2428).
+    /// Opens a passive data connection (EPSV, RFC 2428: to the control connection's address).
     pub async fn data_connection(&mut self) -> tokio::net::TcpStream {
         let (code, text) = self.exchange("EPSV").await;
         assert_eq!(code, 229, "{text}");
-        tokio::net::TcpStream::connect(("127.0.0.1", epsv_reply_port(&text))).await.unwrap()
+        let ip = self.socket().peer_addr().unwrap().ip();
+        tokio::net::TcpStream::connect((ip, epsv_reply_port(&text))).await.unwrap()
     }
 
     /// STOR of `body` over a fresh EPSV connection (which must get 150); the final reply.
@@ -729,12 +730,35 @@ pub struct DaemonOptions {
     args: Vec<OsString>,
     uid: Option<u32>,
     ignore_sigxfsz: bool,
+    env: Vec<(OsString, OsString)>,
+    bind: String,
+    proxy_protocol: bool,
 }
 
 impl DaemonOptions {
     /// Adds flags after the harness's own (`--bind`, `--port`, `--passive-ports`, `--root`).
     pub fn args<S: Into<OsString>>(mut self, args: impl IntoIterator<Item = S>) -> Self {
         self.args.extend(args.into_iter().map(Into::into));
+        self
+    }
+
+    /// Sets an environment variable for it.
+    pub fn env(mut self, name: impl Into<OsString>, value: impl Into<OsString>) -> Self {
+        self.env.push((name.into(), value.into()));
+        self
+    }
+
+    /// Listens on `ip` (a loopback address such as `127.0.0.11`) instead of `127.0.0.1`.
+    pub fn bind(mut self, ip: &str) -> Self {
+        self.bind = ip.to_string();
+        self
+    }
+
+    /// PROXY protocol mode (`--proxy-protocol-port`): every control connection must start with
+    /// a PROXY header, so the readiness probe sends one.
+    pub fn proxy_protocol(mut self) -> Self {
+        self.proxy_protocol = true;
+        self.args.extend(["--proxy-protocol-port".into(), "21".into()]);
         self
     }
 
@@ -757,6 +781,7 @@ impl DaemonOptions {
     pub fn start(self) -> Daemon {
         for _attempt in 0..3 {
             let port = unused_port();
+            let passive = passive_range();
             let mut cmd = if self.ignore_sigxfsz {
                 let mut sh = Command::new("sh");
                 clean_env(&mut sh)
@@ -766,11 +791,12 @@ impl DaemonOptions {
             } else {
                 multiftpd()
             };
-            cmd.args(["--bind", "127.0.0.1", "--port", &port.to_string()])
-                .args(["--passive-ports", &passive_range()])
+            cmd.args(["--bind", &self.bind, "--port", &port.to_string()])
+                .args(["--passive-ports", &passive])
                 .arg("--root")
                 .arg(&self.root)
                 .args(&self.args)
+                .envs(self.env.iter().map(|(k, v)| (k, v)))
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 // A pipe, not a file: a file-size limit on the daemon must not silence its log.
@@ -780,21 +806,21 @@ impl DaemonOptions {
                 cmd.uid(uid).gid(uid);
             }
             let mut child = cmd.spawn().unwrap();
-            let log = Arc::new(Mutex::new(Vec::new()));
-            let mut pipe = child.stderr.take().unwrap();
-            let sink = Arc::clone(&log);
-            let reader = std::thread::spawn(move || {
-                let mut buf = [0u8; 8192];
-                while let Ok(n @ 1..) = pipe.read(&mut buf) {
-                    sink.lock().unwrap().extend_from_slice(&buf[..n]);
-                }
-            });
-            let mut d = Daemon { child, port, root: self.root.clone(), log, reader: Some(reader) };
+            let (log, reader) = capture(child.stderr.take().unwrap());
+            let mut d = Daemon {
+                child,
+                port,
+                passive,
+                host: self.bind.clone(),
+                root: self.root.clone(),
+                log,
+                reader: Some(reader),
+            };
             let mut exited = false;
             let up = wait_until(
                 || {
                     exited = d.child.try_wait().unwrap().is_some();
-                    exited || greets(port)
+                    exited || greets(&self.bind, port, self.proxy_protocol)
                 },
                 Duration::from_secs(20),
             );
@@ -811,6 +837,22 @@ impl DaemonOptions {
     }
 }
 
+/// Collects what a child writes to `pipe` as it comes, on a thread of its own that ends at the
+/// pipe's end: the bytes so far, and the thread.
+pub fn capture(
+    mut pipe: impl Read + Send + 'static,
+) -> (Arc<Mutex<Vec<u8>>>, std::thread::JoinHandle<()>) {
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&log);
+    let reader = std::thread::spawn(move || {
+        let mut buf = [0u8; 8192];
+        while let Ok(n @ 1..) = pipe.read(&mut buf) {
+            sink.lock().unwrap().extend_from_slice(&buf[..n]);
+        }
+    });
+    (log, reader)
+}
+
 /// A daemon over a fresh root with alice, logging in `format`, after one good login and two
 /// failed ones (alice's wrong password, an unknown user) by curl: the temp folder, the daemon
 /// and its log once it holds both failures.
@@ -824,11 +866,15 @@ pub fn daemon_after_failed_logins(format: &str) -> (TempDir, Daemon, String) {
     (dir, d, log)
 }
 
-/// Whether a server on `port` answers a connection with a 220 greeting (it binds its port
-/// before it registers in the database, and only greets after that).
-fn greets(port: u16) -> bool {
+/// Whether a server on `ip`:`port` answers a connection with a 220 greeting (it binds its port
+/// before it registers in the database, and only greets after that); in PROXY protocol mode
+/// (`proxy`) after a `PROXY UNKNOWN` header, which a balancer's own connections send.
+fn greets(ip: &str, port: u16, proxy: bool) -> bool {
     use std::io::BufRead;
-    let Ok(conn) = std::net::TcpStream::connect(("127.0.0.1", port)) else { return false };
+    let Ok(mut conn) = std::net::TcpStream::connect((ip, port)) else { return false };
+    if proxy && conn.write_all(b"PROXY UNKNOWN\r\n").is_err() {
+        return false;
+    }
     conn.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     let mut line = String::new();
     std::io::BufReader::new(conn).read_line(&mut line).is_ok() && line.starts_with("220")
@@ -839,6 +885,10 @@ pub struct Daemon {
     child: Child,
     /// Its control port.
     pub port: u16,
+    /// Its passive range, `"first-last"`.
+    pub passive: String,
+    /// The address it listens on.
+    host: String,
     root: PathBuf,
     log: Arc<Mutex<Vec<u8>>>,
     reader: Option<std::thread::JoinHandle<()>>,
@@ -853,6 +903,9 @@ impl Daemon {
             args: Vec::new(),
             uid: None,
             ignore_sigxfsz: false,
+            env: Vec::new(),
+            bind: "127.0.0.1".to_string(),
+            proxy_protocol: false,
         }
     }
 
@@ -866,14 +919,14 @@ impl Daemon {
         self.child.id()
     }
 
-    /// `127.0.0.1:port`.
+    /// `host:port` (`127.0.0.1:port` unless started with [`DaemonOptions::bind`]).
     pub fn addr(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
+        format!("{}:{}", self.host, self.port)
     }
 
     /// An `ftp://` URL of `path` on it, for curl.
     pub fn url(&self, user: &str, pass: &str, path: &str) -> String {
-        format!("ftp://{user}:{pass}@127.0.0.1:{}{path}", self.port)
+        format!("ftp://{user}:{pass}@{}{path}", self.addr())
     }
 
     /// What it has written to stderr so far.

@@ -1,5 +1,6 @@
 //! Integration tests: the real daemon on a free loopback port with a temp root and a real
-//! SQLite file, driven by real FTP clients (suppaftp, curl) and the real `ftpadm` binary.
+//! SQLite file (or a throw-away PostgreSQL server), driven by real FTP clients (suppaftp, curl)
+//! and the real `ftpadm` binary.
 
 mod harness;
 
@@ -39,5 +40,13 @@ mod files_security;
 mod ops;
 // several nodes on one database: WHO, failed logins, session limits, heartbeat, account changes
 mod nodes;
+// PostgreSQL as the database: ftpadm and the daemon on one URL, outages, errors, migrations
+mod postgres;
+// a throw-away PostgreSQL server for the tests that need one
+mod pgserver;
 // the source layout: tiers without cycles, long files that say why
 mod layout;
+// the cluster rig: HAProxy with the shipped config in front of several multiftpd nodes
+mod balancer;
+// several nodes behind HAProxy: sessions on both nodes, passive data, a node killed mid-download
+mod cluster;

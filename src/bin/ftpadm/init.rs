@@ -13,11 +13,13 @@ use crate::output::Output;
 /// Creates the root, homes and database (refusing an existing database) and the first admin,
 /// whose password it prints and leaves in `<root>/initial-admin-password`.
 pub async fn run(settings: Settings, out: &mut Output<impl Write>) -> Result<()> {
-    if settings.db.exists() {
+    if let Some(db) = settings.db.sqlite_path()
+        && db.exists()
+    {
         bail!(
             "a database already exists at {}; nothing changed ('ftpadm user list' shows its \
              users)",
-            settings.db.display()
+            db.display()
         );
     }
     let app = App::open(settings).await?;
@@ -27,13 +29,13 @@ pub async fn run(settings: Settings, out: &mut Output<impl Write>) -> Result<()>
     let file = initial_password_path(&s.root);
     let Some(password) = password? else {
         // Another process created the database and its users in the meantime.
-        bail!("{} already has users; nothing changed", s.db.display());
+        bail!("{} already has users; nothing changed", s.db);
     };
     let text = format!(
         "created the database {} and the homes folder {}\ncreated the admin account:\n  \
          username: {FIRST_ADMIN}\n  password: {password}\nthe password is also in {} until you \
          change it with: ftpadm passwd {FIRST_ADMIN}",
-        s.db.display(),
+        s.db,
         s.homes().display(),
         file.display(),
     );

@@ -3,8 +3,9 @@
 //! commands use. Exit codes: 0 success (also when the reader of standard output closed it
 //! early, as with `| head`), 1 failure (one line on stderr), 2 usage.
 //!
-//! Only `ftpadm init` creates a database: every other command needs an existing one, so a
-//! mistyped `--root` is reported instead of answered with an empty, new installation.
+//! Only `ftpadm init` creates a SQLite database: every other command needs an existing one, so
+//! a mistyped `--root` is reported instead of answered with an empty, new installation. A
+//! PostgreSQL database exists before multiftp uses it; any command brings its schema up to date.
 //!
 //! # Layout
 //!
@@ -77,12 +78,16 @@ fn settings(data: &DataArgs) -> anyhow::Result<Settings> {
 /// runs as another user than the daemon's.
 async fn open(data: &DataArgs) -> anyhow::Result<App> {
     let settings = settings(data)?;
-    if !settings.db.exists() {
+    // A PostgreSQL database is made by its administrator (createdb) and migrated by whichever
+    // binary opens it first; only a SQLite file can be missing by mistake.
+    if let Some(db) = settings.db.sqlite_path()
+        && !db.exists()
+    {
         bail!(
             "no multiftp database at {} (data root {}): check --root, --db or --config (or \
              MULTIFTP_ROOT, MULTIFTP_DB, MULTIFTP_CONFIG); to set up a new installation there, \
              run 'ftpadm --root {} init' or start multiftpd once",
-            settings.db.display(),
+            db.display(),
             settings.root.display(),
             settings.root.display()
         );

@@ -78,7 +78,11 @@ impl<B: Backend> Session<B> {
             }
             Err(AuthError::Refused(reason)) => return Reply::new(530, reason),
             Err(AuthError::Unavailable) => {
-                return Reply::new(530, "Login temporarily unavailable, try again later");
+                return Reply::new(
+                    421,
+                    "Service not available (the account database does not answer), closing \
+                     control connection: try again later",
+                );
             }
         };
         let storage = match backend.storage(&user).await {

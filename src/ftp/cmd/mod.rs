@@ -26,7 +26,16 @@ impl<B: Backend> Session<B> {
         let verb = command.verb();
         let reply = match command {
             Command::User(name) => self.user(name),
-            Command::Pass(password) => self.pass(password).await,
+            Command::Pass(password) => {
+                let reply = self.pass(password).await;
+                // 421 closes the control connection (RFC 959 section 4.2): the client connects
+                // again later, through a balancer perhaps to another node.
+                if reply.code == 421 {
+                    self.answer(verb, reply).await?;
+                    return Ok(Flow::Close);
+                }
+                reply
+            }
             Command::Acct(_) => Reply::new(202, "ACCT not needed"),
             Command::Quit => {
                 self.answer(verb, Reply::new(221, "Goodbye")).await?;

@@ -194,7 +194,7 @@ pub async fn receive_from_socket_while(
     if ended {
         file.write_all(&head)?;
         drop(file);
-        upload.commit(alive).await?;
+        upload.commit(alive, head.len() as u64).await?;
         return Ok(head.len() as u64);
     }
     let socket = blocking_socket(socket, stall)?;
@@ -205,7 +205,7 @@ pub async fn receive_from_socket_while(
     })
     .await
     .map_err(error::panicked)??;
-    upload.commit(alive).await?;
+    upload.commit(alive, written).await?;
     Ok(written)
 }
 

@@ -154,6 +154,6 @@ where
     }
     drop(full_tx);
     let (written, upload) = worker.await.map_err(error::panicked)??;
-    upload.commit(alive).await?;
+    upload.commit(alive, written).await?;
     Ok(written)
 }

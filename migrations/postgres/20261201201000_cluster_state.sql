@@ -1,4 +1,4 @@
--- PostgreSQL twin of migrations/20261201201000_cluster_state.sql (same tables; Unix
+-- PostgreSQL twin of migrations/sqlite/20261201201000_cluster_state.sql (same tables; Unix
 -- milliseconds need BIGINT here, where SQLite's INTEGER is 64-bit already).
 -- Cluster-wide state (issue 14): several multiftpd nodes on one database share who is online,
 -- the session limits and the failed-logins policy through these tables.
