@@ -1,8 +1,8 @@
-//! Several nodes on one database: two real `multiftpd` processes on the same SQLite file, with
-//! different ports and node names, stand in for two nodes of a cluster. What one node knows
-//! must hold on the other: who is online (with each session's node), failed logins, session
-//! limits, account changes, and the sessions of a node that died leave within the heartbeat
-//! window.
+//! Several nodes on one database: two real `multiftpd` processes on the same SQLite file (or
+//! the same PostgreSQL database), with different ports and node names, stand in for two nodes
+//! of a cluster. What one node knows must hold on the other: who is online (with each
+//! session's node), failed logins, session limits, account changes, and the sessions of a node
+//! that died leave within the heartbeat window.
 
 use std::path::Path;
 use std::time::Duration;
@@ -10,12 +10,20 @@ use std::time::Duration;
 use suppaftp::tokio::AsyncFtpStream;
 
 use crate::harness::{Daemon, PW, code, ftpadm_at, out, raw, root_with, wait_until_async};
+use crate::pgserver::PgServer;
 
 /// Node `name` on the data root `root` (and so its database), with `args`.
 fn node(root: &Path, name: &str, args: &[&str]) -> Daemon {
     let mut all = vec!["--node-name", name];
     all.extend_from_slice(args);
     Daemon::start(root, &all)
+}
+
+/// Node `name` on the data root `root` with its database on `pg`, with `args`.
+fn pg_node(pg: &PgServer, root: &Path, name: &str, args: &[&str]) -> Daemon {
+    let mut all = vec!["--node-name", name];
+    all.extend_from_slice(args);
+    crate::postgres::daemon_on(pg, root, &all)
 }
 
 /// A client logged in to `node` as `user` with [`PW`].
@@ -197,4 +205,58 @@ async fn account_changes_on_one_node_reach_sessions_on_the_other() {
         wait_until_async(async || raw(&mut alice, "NOOP").await.0 == 530, Duration::from_secs(10))
             .await;
     assert!(ended, "alice's session on A outlived the disable on B");
+}
+
+/// The same cluster-wide state on PostgreSQL, where the session-admission lock is a row lock
+/// rather than SQLite's one writer: who is online, failed logins over both nodes, and a session
+/// limit of one that holds across nodes, also when logins race.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_on_one_postgres_database_share_who_failed_logins_and_limits() {
+    let pg = PgServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    crate::postgres::add_users(&pg, &root, &["alice", "bob", "carol", "dave"]);
+    let limit = ["--max-sessions-per-user", "1"];
+    let a = pg_node(&pg, &root, "node-a", &limit);
+    let b = pg_node(&pg, &root, "node-b", &limit);
+
+    // SITE WHO on A lists B's session with B's node name.
+    let _bob = login(&b, "bob").await;
+    let mut alice = login(&a, "alice").await;
+    let list = who(&mut alice).await;
+    assert!(list.contains("2 session(s) online"), "{list}");
+    let bob_line = list.lines().find(|l| l.contains("bob")).unwrap_or_else(|| panic!("{list}"));
+    assert!(bob_line.contains("on node-b"), "{list}");
+
+    // A session limit of one holds across the nodes, both ways.
+    let mut second = AsyncFtpStream::connect(b.addr()).await.unwrap();
+    let refused = second.login("alice", PW).await.unwrap_err().to_string();
+    assert!(refused.contains("too many sessions for alice"), "{refused}");
+    let mut again = AsyncFtpStream::connect(a.addr()).await.unwrap();
+    let refused = again.login("bob", PW).await.unwrap_err().to_string();
+    assert!(refused.contains("too many sessions for bob"), "{refused}");
+
+    // Three bad passwords spread over A and B block the pair on both.
+    assert_eq!(login_code(&a, "carol", "wrong-1").await, 530);
+    assert_eq!(login_code(&b, "carol", "wrong-2").await, 530);
+    assert_eq!(login_code(&a, "carol", "wrong-3").await, 530);
+    assert_eq!(login_code(&b, "carol", PW).await, 530, "blocked on B");
+    assert_eq!(login_code(&a, "carol", PW).await, 530, "blocked on A");
+
+    // Eight logins of dave at once, four on each node: the row lock lets exactly one in.
+    let mut racing = Vec::new();
+    for i in 0..8 {
+        let addr = if i % 2 == 0 { a.addr() } else { b.addr() };
+        racing.push(tokio::spawn(async move {
+            let mut ftp = AsyncFtpStream::connect(addr).await.unwrap();
+            let ok = ftp.login("dave", PW).await.is_ok();
+            (ok, ftp)
+        }));
+    }
+    let mut sessions = Vec::new();
+    for task in racing {
+        sessions.push(tokio::time::timeout(Duration::from_secs(60), task).await.unwrap().unwrap());
+    }
+    let admitted = sessions.iter().filter(|(ok, _)| *ok).count();
+    assert_eq!(admitted, 1, "one place for dave over both nodes");
 }

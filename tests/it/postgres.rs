@@ -26,7 +26,7 @@ fn ftpadm_pg(root: &Path, db: &str, args: &[&str], stdin: &str) -> Output {
 }
 
 /// Adds `users` (password [`PW`]) with `ftpadm` against the server's URL.
-fn add_users(pg: &PgServer, root: &Path, users: &[&str]) {
+pub(crate) fn add_users(pg: &PgServer, root: &Path, users: &[&str]) {
     for user in users {
         let o = ftpadm_pg(
             root,
@@ -39,7 +39,7 @@ fn add_users(pg: &PgServer, root: &Path, users: &[&str]) {
 }
 
 /// The daemon over `root` on the server, its password from a passfile named in the URL.
-fn daemon_on(pg: &PgServer, root: &Path, extra: &[&str]) -> Daemon {
+pub(crate) fn daemon_on(pg: &PgServer, root: &Path, extra: &[&str]) -> Daemon {
     let passfile = pg.passfile(root.parent().unwrap());
     let db = format!("{}?passfile={}", pg.url(), passfile.display());
     Daemon::on(root).args(["--db", db.as_str()]).args(extra).start()
