@@ -9,6 +9,7 @@ mod layer;
 mod node;
 pub mod reference;
 pub mod seconds;
+mod values;
 
 use std::net::IpAddr;
 use std::ops::RangeInclusive;
@@ -19,6 +20,8 @@ use serde::Serialize;
 
 pub use db::{DbLocation, PgUrl};
 pub use layer::{BlockBy, DataArgs, LogFormat, RawConfig, TlsRequired};
+pub use values::parse_port_range;
+use values::{absolute, is_dns_name, positive, set};
 
 use crate::error::{Error, Result};
 
@@ -96,12 +99,7 @@ pub struct Settings {
     pub heartbeat_interval: Duration,
 }
 
-/// A node whose heartbeat is this many intervals old is gone: its sessions leave `SITE WHO`,
-/// `ftpadm who` and the session limits. Three, so that one late or failed beat (a busy
-/// database) does not make a live node's sessions blink out.
-pub const HEARTBEAT_WINDOW: u32 = 3;
-
-pub use node::MAX_NODE_NAME;
+pub use node::{HEARTBEAT_WINDOW, MAX_NODE_NAME};
 
 /// Shortest `line_limit` allowed: RFC 959 section 4.1 commands with a full path need room.
 pub const MIN_LINE_LIMIT: usize = 512;
@@ -183,38 +181,17 @@ impl Settings {
             Some(postgres) => postgres,
             None => DbLocation::Sqlite(root.join("multiftp.db")),
         };
-        let db_max_connections = match set(raw.db_max_connections, "db_max_connections")? {
-            0 => {
-                return Err(Error::Config(
-                    "invalid db_max_connections 0 (env MULTIFTP_DB_MAX_CONNECTIONS, flag \
-                     --db-max-connections): use at least 1 (default 8)"
-                        .into(),
-                ));
-            }
-            n => n,
-        };
-        let db_acquire_timeout = match set(raw.db_acquire_timeout, "db_acquire_timeout")? {
-            0 => {
-                return Err(Error::Config(
-                    "invalid db_acquire_timeout 0 (env MULTIFTP_DB_ACQUIRE_TIMEOUT, flag \
-                     --db-acquire-timeout): use at least 1s (default 30s)"
-                        .into(),
-                ));
-            }
-            secs => Duration::from_secs(secs),
-        };
+        let db_max_connections = positive(raw.db_max_connections, "db_max_connections", "1", "8")?;
+        let db_acquire_timeout = Duration::from_secs(positive(
+            raw.db_acquire_timeout,
+            "db_acquire_timeout",
+            "1s",
+            "30s",
+        )?);
         let passive_ports = parse_port_range(&set(raw.passive_ports, "passive_ports")?)?;
         let greeting = set(raw.greeting, "greeting")?;
-        let data_timeout = match set(raw.data_timeout, "data_timeout")? {
-            0 => {
-                return Err(Error::Config(
-                    "invalid data timeout 0 (key 'data_timeout', env MULTIFTP_DATA_TIMEOUT, flag \
-                     --data-timeout): use a number of seconds, at least 1 (default 300)"
-                        .into(),
-                ));
-            }
-            secs => Duration::from_secs(secs),
-        };
+        let data_timeout =
+            Duration::from_secs(positive(raw.data_timeout, "data_timeout", "1s", "5m")?);
         if greeting.contains(['\r', '\n']) {
             return Err(Error::Config(
                 "invalid greeting (key 'greeting', env MULTIFTP_GREETING): use a single line"
@@ -315,16 +292,12 @@ impl Settings {
             })?),
         };
         let node_name = node::resolve(raw.node_name.as_deref())?;
-        let heartbeat_interval = match set(raw.heartbeat_interval, "heartbeat_interval")? {
-            0 => {
-                return Err(Error::Config(
-                    "invalid heartbeat_interval 0 (env MULTIFTP_HEARTBEAT_INTERVAL, flag \
-                     --heartbeat-interval): use at least 1 second (default 10s)"
-                        .into(),
-                ));
-            }
-            secs => Duration::from_secs(secs),
-        };
+        let heartbeat_interval = Duration::from_secs(positive(
+            raw.heartbeat_interval,
+            "heartbeat_interval",
+            "1s",
+            "10s",
+        )?);
         Ok(Settings {
             node_name,
             heartbeat_interval,
@@ -371,13 +344,6 @@ impl Settings {
     }
 }
 
-/// The value of a key that has a default, which the defaults layer always sets.
-fn set<T>(value: Option<T>, key: &str) -> Result<T> {
-    value.ok_or_else(|| {
-        Error::Config(format!("setting '{key}' has no value: give its #[arg] a default_value"))
-    })
-}
-
 /// `MULTIFTP_*` variables in the environment that no argument of `command` reads: likely
 /// typos, which would otherwise be ignored silently.
 pub fn unknown_env_vars(command: &clap::Command) -> Vec<String> {
@@ -403,44 +369,6 @@ fn key_at(text: &str, at: usize) -> String {
         }
         _ => format!("line {line_no}: "),
     }
-}
-
-fn is_dns_name(text: &str) -> bool {
-    text.len() <= 253
-        && text.split('.').all(|label| {
-            !label.is_empty()
-                && label.len() <= 63
-                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-                && !label.starts_with('-')
-                && !label.ends_with('-')
-        })
-}
-
-fn absolute(path: &Path) -> Result<PathBuf> {
-    std::path::absolute(path)
-        .map_err(|e| Error::Config(format!("cannot resolve path {}: {e}", path.display())))
-}
-
-/// Parses a passive port range `LOW-HIGH` (inclusive, LOW <= HIGH, both >= 1024).
-///
-/// # Errors
-///
-/// [`Error::Config`] explaining the expected form.
-pub fn parse_port_range(text: &str) -> Result<RangeInclusive<u16>> {
-    let bad = || {
-        Error::Config(format!(
-            "invalid passive port range '{text}' (key 'passive_ports', env \
-             MULTIFTP_PASSIVE_PORTS, flag --passive-ports): use LOW-HIGH with \
-             1024 <= LOW <= HIGH <= 65535, e.g. 50000-50100"
-        ))
-    };
-    let (low, high) = text.trim().split_once('-').ok_or_else(bad)?;
-    let low: u16 = low.trim().parse().map_err(|_| bad())?;
-    let high: u16 = high.trim().parse().map_err(|_| bad())?;
-    if low < 1024 || low > high {
-        return Err(bad());
-    }
-    Ok(low..=high)
 }
 
 #[cfg(test)]

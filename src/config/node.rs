@@ -1,7 +1,13 @@
 //! `node_name`: which node of a cluster (several multiftpd on one database) this daemon is.
-//! The host name unless set; checked to fit one column of `SITE WHO` and a log field.
+//! The host name unless set; checked to fit one column of `SITE WHO` and a log field. Also
+//! how many heartbeat intervals a node may miss before it counts as gone.
 
 use crate::error::{Error, Result};
+
+/// A node whose heartbeat is this many intervals old is gone: its sessions leave `SITE WHO`,
+/// `ftpadm who` and the session limits. Three, so that one late or failed beat (a busy
+/// database) does not make a live node's sessions blink out.
+pub const HEARTBEAT_WINDOW: u32 = 3;
 
 /// Longest `node_name`, in bytes (a host name label is at most 63, a Linux host name 64).
 pub const MAX_NODE_NAME: usize = 64;
