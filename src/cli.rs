@@ -31,19 +31,17 @@ pub fn init_tracing(verbose: bool, default: &str, format: LogFormat) {
 }
 
 /// glibc allocator settings for the daemon, as `GLIBC_TUNABLES` (see `tunables(7)`):
-/// - `arena_max=2`: glibc gives each thread that allocates at once its own arena (up to 8 per
-///   core), and every transfer thread of the blocking pool kept the memory of its arena after
-///   the transfer ended;
-/// - `mmap_threshold` fixed at 128 KiB: by default the threshold grows to the largest block
-///   freed, after which 1 MiB copy buffers and big listings came from arenas, not from
-///   mappings of their own that go back to the system when freed;
-/// - `trim_threshold` 256 KiB: the top of the heap goes back once that much is free there.
+/// `arena_max=2`. glibc gives each thread that allocates at once its own arena (up to 8 per
+/// core), and every transfer thread of the blocking pool kept the memory of its arena after the
+/// transfer ended.
 ///
-/// Together they took the daemon from 43.9 to 15.5 KiB per idle session at 1,000 sessions
-/// after the bench's other workloads (bench/ W7, the same build with and without them;
-/// `arena_max` alone gave 19.7). The price: a buffer of 128 KiB or more is a mapping of its
-/// own, mapped and faulted in each time it is allocated.
-pub const GLIBC_TUNABLES: &str = "glibc.malloc.arena_max=2:glibc.malloc.mmap_threshold=131072:glibc.malloc.trim_threshold=262144";
+/// Measured in bench/ (W7, 1,000 idle sessions after the other workloads, the same build with
+/// and without): 43.9 KiB per session without, 19.7 with `arena_max=2`, 15.5 when the mmap and
+/// trim thresholds were fixed as well (128 and 256 KiB). The thresholds were left out: in A/B
+/// runs against the build before, W3 fell to 0.66 and W6 took 1.18 times as long with them,
+/// while `arena_max` alone left both where they were (0.97 and 1.00), because every buffer of
+/// 128 KiB or more then became a fresh mapping, faulted in page by page.
+pub const GLIBC_TUNABLES: &str = "glibc.malloc.arena_max=2";
 
 /// Starts this program again in place, same pid and arguments, with [`GLIBC_TUNABLES`] in its
 /// environment: glibc reads them only when a process starts, and setting them from inside
