@@ -42,6 +42,26 @@ async fn login_code(node: &Daemon, user: &str, password: &str) -> u32 {
 }
 
 /// `SITE WHO` through `ftp`.
+/// Eight logins of `user` at once, four on each node (at most 60 s each): whether each got in,
+/// with its connection kept open.
+async fn race_logins(a: &Daemon, b: &Daemon, user: &str) -> Vec<(bool, AsyncFtpStream)> {
+    let mut racing = Vec::new();
+    for i in 0..8 {
+        let addr = if i % 2 == 0 { a.addr() } else { b.addr() };
+        let user = user.to_string();
+        racing.push(tokio::spawn(async move {
+            let mut ftp = AsyncFtpStream::connect(addr).await.unwrap();
+            let ok = ftp.login(user.as_str(), PW).await.is_ok();
+            (ok, ftp)
+        }));
+    }
+    let mut sessions = Vec::new();
+    for task in racing {
+        sessions.push(tokio::time::timeout(Duration::from_secs(60), task).await.unwrap().unwrap());
+    }
+    sessions
+}
+
 async fn who(ftp: &mut AsyncFtpStream) -> String {
     let (status, text) = raw(ftp, "SITE WHO").await;
     assert_eq!(status, 200, "{text}");
@@ -119,19 +139,7 @@ async fn a_session_limit_of_one_holds_across_nodes_also_when_logins_race() {
     );
 
     // Eight logins of bob at once, four on each node: exactly one gets in.
-    let mut racing = Vec::new();
-    for i in 0..8 {
-        let addr = if i % 2 == 0 { a.addr() } else { b.addr() };
-        racing.push(tokio::spawn(async move {
-            let mut ftp = AsyncFtpStream::connect(addr).await.unwrap();
-            let ok = ftp.login("bob", PW).await.is_ok();
-            (ok, ftp)
-        }));
-    }
-    let mut sessions = Vec::new();
-    for task in racing {
-        sessions.push(task.await.unwrap());
-    }
+    let sessions = race_logins(&a, &b, "bob").await;
     let admitted = sessions.iter().filter(|(ok, _)| *ok).count();
     assert_eq!(admitted, 1, "one place for bob over both nodes");
 }
@@ -244,19 +252,7 @@ async fn two_nodes_on_one_postgres_database_share_who_failed_logins_and_limits()
     assert_eq!(login_code(&a, "carol", PW).await, 530, "blocked on A");
 
     // Eight logins of dave at once, four on each node: the row lock lets exactly one in.
-    let mut racing = Vec::new();
-    for i in 0..8 {
-        let addr = if i % 2 == 0 { a.addr() } else { b.addr() };
-        racing.push(tokio::spawn(async move {
-            let mut ftp = AsyncFtpStream::connect(addr).await.unwrap();
-            let ok = ftp.login("dave", PW).await.is_ok();
-            (ok, ftp)
-        }));
-    }
-    let mut sessions = Vec::new();
-    for task in racing {
-        sessions.push(tokio::time::timeout(Duration::from_secs(60), task).await.unwrap().unwrap());
-    }
+    let sessions = race_logins(&a, &b, "dave").await;
     let admitted = sessions.iter().filter(|(ok, _)| *ok).count();
     assert_eq!(admitted, 1, "one place for dave over both nodes");
 }
