@@ -62,6 +62,18 @@ async fn race_logins(a: &Daemon, b: &Daemon, user: &str) -> Vec<(bool, AsyncFtpS
     sessions
 }
 
+/// Logs bob in on `b` and alice on `a`, and checks that `SITE WHO` on A lists both sessions,
+/// bob's with B's node name; returns both sessions and the listing.
+async fn who_with_bob_on_b(a: &Daemon, b: &Daemon) -> (AsyncFtpStream, AsyncFtpStream, String) {
+    let bob = login(b, "bob").await;
+    let mut alice = login(a, "alice").await;
+    let list = who(&mut alice).await;
+    assert!(list.contains("2 session(s) online"), "{list}");
+    let bob_line = list.lines().find(|l| l.contains("bob")).unwrap_or_else(|| panic!("{list}"));
+    assert!(bob_line.contains("on node-b"), "{list}");
+    (bob, alice, list)
+}
+
 async fn who(ftp: &mut AsyncFtpStream) -> String {
     let (status, text) = raw(ftp, "SITE WHO").await;
     assert_eq!(status, 200, "{text}");
@@ -73,12 +85,7 @@ async fn who_on_one_node_lists_a_session_on_another_with_its_node_name() {
     let (_dir, root) = root_with(&["alice", "bob"]);
     let mut a = node(&root, "node-a", &[]);
     let b = node(&root, "node-b", &[]);
-    let _bob = login(&b, "bob").await;
-    let mut alice = login(&a, "alice").await;
-    let list = who(&mut alice).await;
-    assert!(list.contains("2 session(s) online"), "{list}");
-    let bob_line = list.lines().find(|l| l.contains("bob")).unwrap_or_else(|| panic!("{list}"));
-    assert!(bob_line.contains("on node-b"), "{list}");
+    let (_bob, _alice, list) = who_with_bob_on_b(&a, &b).await;
     let alice_line = list.lines().find(|l| l.contains("alice")).unwrap();
     assert!(alice_line.contains("on node-a"), "{list}");
 
@@ -229,12 +236,7 @@ async fn two_nodes_on_one_postgres_database_share_who_failed_logins_and_limits()
     let b = pg_node(&pg, &root, "node-b", &limit);
 
     // SITE WHO on A lists B's session with B's node name.
-    let _bob = login(&b, "bob").await;
-    let mut alice = login(&a, "alice").await;
-    let list = who(&mut alice).await;
-    assert!(list.contains("2 session(s) online"), "{list}");
-    let bob_line = list.lines().find(|l| l.contains("bob")).unwrap_or_else(|| panic!("{list}"));
-    assert!(bob_line.contains("on node-b"), "{list}");
+    let (_bob, _alice, _list) = who_with_bob_on_b(&a, &b).await;
 
     // A session limit of one holds across the nodes, both ways.
     let mut second = AsyncFtpStream::connect(b.addr()).await.unwrap();
