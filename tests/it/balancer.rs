@@ -13,6 +13,7 @@ use suppaftp::tokio::AsyncFtpStream;
 use tempfile::TempDir;
 
 use crate::harness::{Daemon, PW, capture, root_with, run_bounded, unused_port, wait_until};
+use crate::pgserver::PgServer;
 
 /// The balancer's address: what clients connect to and what the nodes announce.
 pub const PUBLIC: &str = "127.0.0.2";
@@ -177,37 +178,64 @@ impl Drop for Balancer {
     }
 }
 
+/// The database a [`Cluster`]'s nodes share.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// The SQLite file in the data root (both nodes on one machine).
+    Sqlite,
+    /// A [`PgServer`] the rig starts, the nodes and `ftpadm` on its URL.
+    Postgres,
+}
+
 /// Two nodes over one data root behind a [`Balancer`].
 pub struct Cluster {
-    /// The nodes; `None` once killed.
+    /// The nodes (`node1`, `node2`); `None` once killed.
     pub nodes: [Option<Daemon>; 2],
     pub balancer: Balancer,
     /// The data root both nodes serve.
     pub root: PathBuf,
+    /// The database server when the backend is PostgreSQL (stopped after the nodes).
+    pg: Option<PgServer>,
     /// Kept so the temp folder outlives the processes (dropped last).
     _dir: TempDir,
 }
 
 impl Cluster {
-    /// A data root with `users` ([`PW`], added by the real `ftpadm`), two nodes on 127.0.0.11
-    /// and 127.0.0.12 in PROXY protocol mode announcing [`PUBLIC`], each with its own passive
-    /// range and /health listener, and the balancer in front.
-    pub fn start(users: &[&str]) -> Cluster {
-        let (dir, root) = root_with(users);
-        let node = |ip: &str| {
+    /// A data root with `users` ([`PW`], added by the real `ftpadm` on `backend`), two nodes
+    /// `node1` and `node2` on 127.0.0.11 and 127.0.0.12 in PROXY protocol mode announcing
+    /// [`PUBLIC`], each with its own passive range, /health listener and `node_args`, and the
+    /// balancer in front.
+    pub fn start(backend: Backend, users: &[&str], node_args: &[&str]) -> Cluster {
+        let (dir, root, pg) = match backend {
+            Backend::Sqlite => {
+                let (dir, root) = root_with(users);
+                (dir, root, None)
+            }
+            Backend::Postgres => {
+                let pg = PgServer::start();
+                let dir = TempDir::new().unwrap();
+                let root = dir.path().join("root");
+                crate::postgres::add_users(&pg, &root, users);
+                (dir, root, Some(pg))
+            }
+        };
+        let node = |name: &str, ip: &str| {
             let http = unused_port();
-            let daemon = Daemon::on(&root)
+            let mut options = Daemon::on(&root)
                 .bind(ip)
                 .proxy_protocol()
-                .args(["--passive-host", PUBLIC])
+                .args(["--node-name", name, "--passive-host", PUBLIC])
                 .args(["--http-bind", &format!("{ip}:{http}")])
-                .start();
-            (daemon, http)
+                .args(node_args);
+            if let Some(pg) = &pg {
+                options = options.args(["--db", &crate::postgres::db_with_passfile(pg, &root)]);
+            }
+            (options.start(), http)
         };
-        let [(a, a_http), (b, b_http)] = [node("127.0.0.11"), node("127.0.0.12")];
+        let [(a, a_http), (b, b_http)] = [node("node1", "127.0.0.11"), node("node2", "127.0.0.12")];
         let balancer = Balancer::start(dir.path(), [(&a, a_http), (&b, b_http)]);
         let nodes = [a, b];
-        Cluster { nodes: nodes.map(Some), balancer, root, _dir: dir }
+        Cluster { nodes: nodes.map(Some), balancer, root, pg, _dir: dir }
     }
 
     /// A client logged in as `user` through the balancer, image type.
@@ -233,9 +261,16 @@ impl Cluster {
         self.nodes[i].take().expect("a live node").kill()
     }
 
-    /// `ftpadm` against the cluster's data root (as on any node), at most 60 s.
+    /// `ftpadm` against the cluster's data root and database (as on any node), at most 60 s.
     pub fn ftpadm(&self, args: &[&str], stdin: &str) -> std::process::Output {
-        run_bounded(crate::harness::ftpadm().arg("--root").arg(&self.root).args(args), stdin, 60)
+        match &self.pg {
+            Some(pg) => crate::postgres::ftpadm_pg(&self.root, &pg.url(), args, stdin),
+            None => run_bounded(
+                crate::harness::ftpadm().arg("--root").arg(&self.root).args(args),
+                stdin,
+                60,
+            ),
+        }
     }
 
     /// A user's home on the shared storage.

@@ -19,7 +19,7 @@ use multiftp::config::RawConfig;
 use multiftp::{App, Settings};
 
 /// `ftpadm --root root --db db args`, the password in `PGPASSWORD`, at most a minute.
-fn ftpadm_pg(root: &Path, db: &str, args: &[&str], stdin: &str) -> Output {
+pub(crate) fn ftpadm_pg(root: &Path, db: &str, args: &[&str], stdin: &str) -> Output {
     let mut cmd = ftpadm();
     cmd.arg("--root").arg(root).args(["--db", db]).args(args).env("PGPASSWORD", PG_PASSWORD);
     run_bounded(&mut cmd, stdin, 60)
@@ -38,11 +38,16 @@ pub(crate) fn add_users(pg: &PgServer, root: &Path, users: &[&str]) {
     }
 }
 
+/// The server's URL with `?passfile=` naming a pgpass file written beside `root`: what a
+/// daemon over `root` is given, so no password is on its command line.
+pub(crate) fn db_with_passfile(pg: &PgServer, root: &Path) -> String {
+    let passfile = pg.passfile(root.parent().unwrap());
+    format!("{}?passfile={}", pg.url(), passfile.display())
+}
+
 /// The daemon over `root` on the server, its password from a passfile named in the URL.
 pub(crate) fn daemon_on(pg: &PgServer, root: &Path, extra: &[&str]) -> Daemon {
-    let passfile = pg.passfile(root.parent().unwrap());
-    let db = format!("{}?passfile={}", pg.url(), passfile.display());
-    Daemon::on(root).args(["--db", db.as_str()]).args(extra).start()
+    Daemon::on(root).args(["--db", db_with_passfile(pg, root).as_str()]).args(extra).start()
 }
 
 async fn login(d: &Daemon, user: &str) -> suppaftp::tokio::AsyncFtpStream {
