@@ -7,9 +7,10 @@
 //! ([`AccessWatch`]).
 //!
 //! [`Backend::event`] runs on the session's task and must not wait, so the database and
-//! transfer-log writes go through one channel to one writer task: they happen in the order the
-//! events came, off every session's task (a login's row is written before its 230, so a
-//! logout never overtakes it).
+//! transfer-log writes go through channels to writer tasks, off every session's task. Each
+//! session's jobs go to one writer (chosen by its number), which runs them in the order they
+//! came, so a logout never overtakes its login's row, even when the login was abandoned
+//! half-way; transfer-log lines all go to the first writer, in order.
 
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -33,9 +34,11 @@ use crate::site::{GuessLimit, Registry};
 use crate::storage::{Owner, ShareIndex, UserStorage};
 use crate::transfer_log::{Record, TransferLog};
 
-/// What the writer task does, in order. One task writes every session row of this daemon,
-/// so its logins never wait on each other for SQLite's one write lock (whose busy handler
-/// sleeps in steps of milliseconds); W5 in bench/ showed no difference either way.
+/// What a writer task does, in order. On SQLite one writer writes every session row of this
+/// daemon, so its logins never wait on each other for SQLite's one write lock (whose busy
+/// handler sleeps in steps of milliseconds). On PostgreSQL several do
+/// ([`Tracker::concurrent_writers`]): there every login's row is a round trip to the server,
+/// and one writer bounded a node at one login per round trip (bench/cluster.sh, W5).
 enum Job {
     /// Admit a login under the session limits and record it ([`Tracker::admit`]); the
     /// answer goes back to the waiting login.
@@ -65,7 +68,8 @@ pub struct Daemon {
     logs_transfers: bool,
     /// Set when shutdown begins: logins are refused from then on.
     draining: AtomicBool,
-    jobs: mpsc::UnboundedSender<Job>,
+    /// The writer tasks' queues; a session's jobs go to `jobs[session % len]`.
+    jobs: Vec<mpsc::UnboundedSender<Job>>,
 }
 
 impl Daemon {
@@ -78,9 +82,15 @@ impl Daemon {
         homes_dir: Arc<cap_std::fs::Dir>,
         transfer_log: Option<TransferLog>,
     ) -> Self {
-        let (jobs, rx) = mpsc::unbounded_channel();
         let logs_transfers = transfer_log.is_some();
-        tokio::spawn(write_jobs(rx, tracker.clone(), transfer_log));
+        let mut log = transfer_log;
+        let jobs = (0..tracker.concurrent_writers())
+            .map(|_| {
+                let (jobs, rx) = mpsc::unbounded_channel();
+                tokio::spawn(write_jobs(rx, tracker.clone(), log.take()));
+                jobs
+            })
+            .collect();
         Self {
             accounts: app.accounts.clone(),
             shares: Arc::new(app.shares.store().clone()),
@@ -109,8 +119,14 @@ impl Daemon {
 
     /// Waits until every event reported so far is written (sessions table, transfer log).
     pub async fn flush(&self) {
-        let (tx, rx) = oneshot::channel();
-        if self.jobs.send(Job::Flush(tx)).is_ok() {
+        let mut answers = Vec::new();
+        for jobs in &self.jobs {
+            let (tx, rx) = oneshot::channel();
+            if jobs.send(Job::Flush(tx)).is_ok() {
+                answers.push(rx);
+            }
+        }
+        for rx in answers {
             let _ = rx.await;
         }
     }
@@ -118,20 +134,23 @@ impl Daemon {
     /// [`Tracker::admit`] on the writer task.
     async fn admit(&self, session: u64, user: &str, addr: IpAddr) -> Result<(), String> {
         let (done, answer) = oneshot::channel();
-        self.queue(Job::Admit { session, user: user.to_string(), addr, done });
+        self.queue(session, Job::Admit { session, user: user.to_string(), addr, done });
         // The writer task is gone only when the runtime shuts down.
         answer
             .await
             .unwrap_or_else(|_| Err("the server is shutting down, try again shortly".into()))
     }
 
-    fn queue(&self, job: Job) {
+    /// Queues `job` on the writer of engine session `session`.
+    fn queue(&self, session: u64, job: Job) {
+        let writer = usize::try_from(session % self.jobs.len() as u64).unwrap_or(0);
         // Fails only when the writer task is gone (runtime shutting down): nothing to do.
-        let _ = self.jobs.send(job);
+        let _ = self.jobs[writer].send(job);
     }
 }
 
-/// The writer task: runs the jobs in order until every sender is gone.
+/// A writer task: runs its jobs in order until its sender is gone; `log`, the transfer log,
+/// is given to the first writer only.
 async fn write_jobs(
     mut rx: mpsc::UnboundedReceiver<Job>,
     tracker: Tracker,
@@ -236,7 +255,7 @@ impl Backend for Daemon {
 
     async fn login_abandoned(&self, _user: &LoggedIn, client: &Client) {
         if self.tracker.logged_out(client.session) {
-            self.queue(Job::Close { session: client.session });
+            self.queue(client.session, Job::Close { session: client.session });
         }
     }
 
@@ -261,7 +280,7 @@ impl Backend for Daemon {
             Event::LoggedIn { .. } => {}
             Event::LoggedOut { client, .. } => {
                 if self.tracker.logged_out(client.session) {
-                    self.queue(Job::Close { session: client.session });
+                    self.queue(client.session, Job::Close { session: client.session });
                 }
             }
             Event::Transfer { client, user, path, direction, bytes, duration, ascii, ok } => {
@@ -272,16 +291,20 @@ impl Backend for Daemon {
                 };
                 crate::metrics::transfer(name, ok, bytes);
                 if self.logs_transfers {
-                    self.queue(Job::Transfer(Record {
-                        host: client.addr.ip(),
-                        duration,
-                        bytes,
-                        path: path.to_string(),
-                        ascii,
-                        direction: letter,
-                        user: user.to_string(),
-                        ok,
-                    }));
+                    // Writer 0 writes the transfer log.
+                    self.queue(
+                        0,
+                        Job::Transfer(Record {
+                            host: client.addr.ip(),
+                            duration,
+                            bytes,
+                            path: path.to_string(),
+                            ascii,
+                            direction: letter,
+                            user: user.to_string(),
+                            ok,
+                        }),
+                    );
                 }
             }
             // The fail2ban filter (config/fail2ban/multiftp.conf) matches these lines: keep

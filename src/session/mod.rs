@@ -196,6 +196,13 @@ impl Tracker {
         now_ms().saturating_add(i64::try_from(window.as_millis()).unwrap_or(i64::MAX))
     }
 
+    /// How many writers may call [`admit`](Tracker::admit) and
+    /// [`record_close`](Tracker::record_close) at once (see
+    /// [`SessionStore::concurrent_writers`]).
+    pub fn concurrent_writers(&self) -> usize {
+        self.store.concurrent_writers()
+    }
+
     /// This node's name.
     pub fn node_name(&self) -> &str {
         &self.node_name
