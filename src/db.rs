@@ -158,11 +158,20 @@ fn sqlite_options(path: &std::path::Path) -> Result<AnyConnectOptions> {
         .map_err(|source| db_error(&DbLocation::Sqlite(path.into()), source))
 }
 
-/// The URL sqlx connects with: `passfile` taken out and, when neither the URL nor
-/// `PGPASSWORD` gives a password, the passfile's password put in.
+/// The URL sqlx connects with: `passfile` taken out (the TLS parameters stay, sqlx reads
+/// them) and, when neither the URL nor `PGPASSWORD` gives a password, the passfile's password
+/// put in.
 fn postgres_options(pg: &PgUrl) -> Result<AnyConnectOptions> {
     let mut url = pg.secret_url().clone();
+    let kept: Vec<(String, String)> = url
+        .query_pairs()
+        .filter(|(key, _)| key != "passfile")
+        .map(|(key, value)| (key.into_owned(), value.into_owned()))
+        .collect();
     url.set_query(None);
+    if !kept.is_empty() {
+        url.query_pairs_mut().extend_pairs(kept);
+    }
     if let Some(file) = pg.passfile()
         && url.password().is_none()
         && std::env::var_os("PGPASSWORD").is_none()
@@ -200,9 +209,27 @@ fn postgres_options(pg: &PgUrl) -> Result<AnyConnectOptions> {
         .map_err(|source| db_error(&DbLocation::Postgres(pg.clone()), source))
 }
 
+/// Whether `e` is a failed TLS handshake with PostgreSQL: sqlx reports some as `Tls`, and a
+/// certificate rustls rejects as an I/O error around rustls' own.
+fn tls_failure(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Tls(_) => true,
+        sqlx::Error::Io(io) => {
+            io.get_ref().is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some())
+        }
+        _ => false,
+    }
+}
+
 fn db_error(location: &DbLocation, source: sqlx::Error) -> Error {
     let postgres = matches!(location, DbLocation::Postgres(_));
     let hint = match (classify(&source), postgres) {
+        _ if tls_failure(&source) => {
+            "the TLS connection to PostgreSQL failed; check sslmode in --db, that the server has \
+             ssl = on, and for verify-ca/verify-full that sslrootcert (or the system's CA store) \
+             holds the CA that signed the server's certificate and, for verify-full, that the \
+             host in --db is a name on that certificate"
+        }
         (DbFailure::NotADb, false) => {
             "the file is not a valid SQLite database; restore it from a backup or point --db at \
              another file"

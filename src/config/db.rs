@@ -21,8 +21,8 @@ pub enum DbLocation {
     Postgres(PgUrl),
 }
 
-/// A `postgres://USER:PASSWORD@HOST:PORT/DBNAME[?passfile=PATH]` URL, checked: it names a host
-/// and a database, and has no query parameters other than `passfile`.
+/// A `postgres://USER:PASSWORD@HOST:PORT/DBNAME[?PARAMS]` URL, checked: it names a host and
+/// a database, and its parameters are among [`PG_PARAMS`].
 #[derive(Clone, PartialEq, Eq)]
 pub struct PgUrl(url::Url);
 
@@ -90,6 +90,18 @@ impl DbLocation {
     }
 }
 
+/// The URL parameters read, as libpq names them: `passfile` (read here, see
+/// [`PgUrl::passfile`]) and TLS to the server, passed to the driver: `sslmode` (one of
+/// [`SSL_MODES`]), `sslrootcert` (the CA certificate that signed the server's), `sslcert` and
+/// `sslkey` (a client certificate, for `cert` authentication in pg_hba.conf).
+pub const PG_PARAMS: [&str; 5] = ["passfile", "sslmode", "sslrootcert", "sslcert", "sslkey"];
+
+/// `sslmode`'s values (PostgreSQL manual, "SSL Support" in libpq): `prefer` (the default) uses
+/// TLS when the server offers it, `require` insists on it, `verify-ca` also checks the server's
+/// certificate against the CA, `verify-full` also its host name.
+pub const SSL_MODES: [&str; 6] =
+    ["disable", "allow", "prefer", "require", "verify-ca", "verify-full"];
+
 impl PgUrl {
     fn check(url: url::Url) -> std::result::Result<PgUrl, String> {
         if url.host_str().is_none_or(str::is_empty) {
@@ -99,11 +111,20 @@ impl PgUrl {
         if db.is_empty() || db.contains('/') {
             return Err("the URL names no database: use postgres://USER@HOST:PORT/DBNAME".into());
         }
-        if let Some((key, _)) = url.query_pairs().find(|(key, _)| key != "passfile") {
-            return Err(format!(
-                "unknown parameter '{key}': the only one read is passfile=PATH (a pgpass file \
-                 with the password)"
-            ));
+        for (key, value) in url.query_pairs() {
+            if !PG_PARAMS.contains(&key.as_ref()) {
+                return Err(format!(
+                    "unknown parameter '{key}': the ones read are {} (passfile=PATH names a \
+                     pgpass file with the password; the ssl ones set up TLS)",
+                    PG_PARAMS.join(", ")
+                ));
+            }
+            if key == "sslmode" && !SSL_MODES.contains(&value.as_ref()) {
+                return Err(format!("sslmode '{value}' is not one of {}", SSL_MODES.join(", ")));
+            }
+            if key != "sslmode" && value.is_empty() {
+                return Err(format!("{key} needs a file path, e.g. {key}=/etc/multiftp/{key}.pem"));
+            }
         }
         Ok(PgUrl(url))
     }
@@ -189,6 +210,11 @@ mod tests {
         let db = DbLocation::parse("postgres://ftp@h/db?passfile=/etc/multiftp/pgpass").unwrap();
         let DbLocation::Postgres(url) = db else { panic!() };
         assert_eq!(url.passfile(), Some(PathBuf::from("/etc/multiftp/pgpass")));
+        // TLS parameters beside it, as libpq names them.
+        let tls = "postgres://ftp@h/db?sslmode=verify-full&sslrootcert=/etc/ca.pem&passfile=/p";
+        let DbLocation::Postgres(url) = DbLocation::parse(tls).unwrap() else { panic!() };
+        assert_eq!(url.passfile(), Some(PathBuf::from("/p")));
+        assert!(url.redacted().contains("sslmode=verify-full"), "{}", url.redacted());
     }
 
     #[test]
@@ -196,7 +222,9 @@ mod tests {
         for (text, expect) in [
             ("postgres://ftp:s3cret@/multiftp", "host"),
             ("postgres://ftp:s3cret@h:5432/", "no database"),
-            ("postgres://ftp:s3cret@h/db?sslmode=require", "unknown parameter 'sslmode'"),
+            ("postgres://ftp:s3cret@h/db?sslmod=require", "unknown parameter 'sslmod'"),
+            ("postgres://ftp:s3cret@h/db?sslmode=always", "sslmode 'always' is not one of"),
+            ("postgres://ftp:s3cret@h/db?sslrootcert=", "sslrootcert needs a file path"),
             ("postgres://ftp:s3cret@h:99999/db", "invalid port"),
             ("mysql://ftp:s3cret@h/db", "unsupported scheme 'mysql'"),
             ("sqlite://", "needs a file path"),

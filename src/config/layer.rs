@@ -321,7 +321,8 @@ pub struct DataArgs {
     pub root: Option<PathBuf>,
 
     /// Database: a SQLite file, sqlite://PATH, or postgres://USER@HOST:PORT/DBNAME (password
-    /// from PGPASSWORD or ?passfile=PATH) [default: <root>/multiftp.db].
+    /// from PGPASSWORD or ?passfile=PATH; TLS with ?sslmode=verify-full&sslrootcert=PATH)
+    /// [default: <root>/multiftp.db].
     #[arg(long, env = "MULTIFTP_DB", value_name = "PATH|URL", global = true)]
     pub db: Option<String>,
 }

@@ -164,6 +164,71 @@ impl PgServer {
         );
     }
 
+    /// Turns TLS on and makes TCP connections without it be refused (`hostssl` only in
+    /// pg_hba.conf), then restarts the server. The server's certificate names 127.0.0.1 and is
+    /// signed by a CA made here; returns that CA's certificate file (PEM).
+    pub fn require_tls(&self) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let ca_key = rcgen::KeyPair::generate().unwrap();
+        let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        ca_params.distinguished_name.push(rcgen::DnType::CommonName, "multiftp test CA");
+        let ca_cert = ca_params.self_signed(&ca_key).unwrap();
+        let issuer = rcgen::Issuer::new(ca_params, ca_key);
+        let key = rcgen::KeyPair::generate().unwrap();
+        let params = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()]).unwrap();
+        let cert = params.signed_by(&key, &issuer).unwrap();
+
+        let data = self.data();
+        std::fs::write(data.join("server.crt"), cert.pem()).unwrap();
+        std::fs::write(data.join("server.key"), key.serialize_pem()).unwrap();
+        // PostgreSQL refuses a key others may read, or owned by someone else than itself.
+        std::fs::set_permissions(data.join("server.key"), std::fs::Permissions::from_mode(0o600))
+            .unwrap();
+        if as_root() {
+            for file in ["server.crt", "server.key"] {
+                let _ = Command::new("chown").arg(RUN_AS).arg(data.join(file)).status();
+            }
+        }
+        let mut conf = std::fs::read_to_string(data.join("postgresql.conf")).unwrap();
+        conf.push_str("\nssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n");
+        std::fs::write(data.join("postgresql.conf"), conf).unwrap();
+        std::fs::write(
+            data.join("pg_hba.conf"),
+            "local all all trust\nhostssl all all 127.0.0.1/32 scram-sha-256\n",
+        )
+        .unwrap();
+        self.stop();
+        self.start_again();
+        let ca = self.dir.path().join("ca.pem");
+        std::fs::write(&ca, ca_cert.pem()).unwrap();
+        ca
+    }
+
+    /// One SQL query run with `psql` over the unix socket as the superuser; its output
+    /// (unaligned, tuples only).
+    pub fn psql(&self, sql: &str) -> String {
+        let socket = self.socket_dir();
+        let port = self.port.to_string();
+        let o = self.run(
+            "psql",
+            &[
+                "-h",
+                socket.to_str().unwrap(),
+                "-p",
+                &port,
+                "-U",
+                PG_USER,
+                "-d",
+                "multiftp",
+                "-Atc",
+                sql,
+            ],
+        );
+        assert!(o.status.success(), "psql failed: {}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stdout).trim().to_string()
+    }
+
     /// Stops the server at once (clients see their connections cut, as in a crash).
     pub fn stop(&self) {
         let o = self

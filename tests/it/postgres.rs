@@ -311,3 +311,55 @@ fn several_processes_migrate_one_database_at_once() {
     assert!(out(&o).contains(&format!("db = \"{}\"", pg.url())), "{}", out(&o));
     assert!(!out(&o).contains(PG_PASSWORD), "{}", out(&o));
 }
+
+/// TLS to PostgreSQL (`?sslmode=`): with a server that takes TCP connections only over TLS,
+/// `ftpadm` and the daemon connect with `verify-full` and the CA in `sslrootcert`, and the
+/// server shows their connections encrypted; without TLS, or with a CA that did not sign the
+/// server's certificate, the connection is refused with a one-line error that says what to
+/// check.
+#[tokio::test]
+async fn tls_to_postgres_with_the_ca_works_and_without_tls_or_with_another_ca_is_refused() {
+    let pg = PgServer::start();
+    let ca = pg.require_tls();
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    let tls = format!("{}?sslmode=verify-full&sslrootcert={}", pg.url(), ca.display());
+    let o =
+        ftpadm_pg(&root, &tls, &["user", "add", "alice", "--password-stdin"], &format!("{PW}\n"));
+    assert!(o.status.success(), "ftpadm over TLS: {}", err(&o));
+
+    // The daemon, its password from a passfile beside the TLS parameters.
+    let passfile = pg.passfile(dir.path());
+    let db = format!("{tls}&passfile={}", passfile.display());
+    let d = Daemon::on(&root).args(["--db", db.as_str()]).start();
+    let mut alice = login(&d, "alice").await;
+    put(&mut alice, "over-tls.txt", b"hello").await;
+    let encrypted = pg.psql(
+        "SELECT count(*) FROM pg_stat_ssl s JOIN pg_stat_activity a ON a.pid = s.pid \
+         WHERE a.datname = 'multiftp' AND s.ssl AND s.version LIKE 'TLS%'",
+    );
+    assert_ne!(encrypted, "0", "the server sees the daemon's connections encrypted");
+    let plain = pg.psql(
+        "SELECT count(*) FROM pg_stat_ssl s JOIN pg_stat_activity a ON a.pid = s.pid \
+         WHERE a.datname = 'multiftp' AND a.client_addr IS NOT NULL AND NOT s.ssl",
+    );
+    assert_eq!(plain, "0", "no connection over TCP without TLS");
+    let _ = alice.quit().await;
+
+    // Without TLS: pg_hba.conf has no line for it, and the message says where to look.
+    let plain_url = format!("{}?sslmode=disable", pg.url());
+    let o = ftpadm_pg(&root, &plain_url, &["user", "list"], "");
+    assert_eq!(o.status.code(), Some(1), "{}", err(&o));
+    assert!(err(&o).contains("pg_hba.conf"), "{}", err(&o));
+    assert_eq!(err(&o).trim().lines().count(), 1, "one line: {}", err(&o));
+
+    // With a CA that did not sign the server's certificate: refused, naming TLS and sslrootcert.
+    let other = PgServer::start();
+    let other_ca = other.require_tls();
+    let wrong = format!("{}?sslmode=verify-ca&sslrootcert={}", pg.url(), other_ca.display());
+    let o = ftpadm_pg(&root, &wrong, &["user", "list"], "");
+    assert_eq!(o.status.code(), Some(1), "{}", err(&o));
+    assert!(err(&o).contains("TLS connection to PostgreSQL failed"), "{}", err(&o));
+    assert!(err(&o).contains("sslrootcert"), "{}", err(&o));
+    assert!(!err(&o).contains(PG_PASSWORD), "{}", err(&o));
+}
