@@ -1,7 +1,7 @@
 //! The plain-socket transfer paths on Linux (data connections without TLS): the engine hands
 //! over the socket itself, so a transfer runs on one blocking thread from start to end
-//! (uploads with `splice(2)`), and a small cached download runs on the async worker without
-//! any hop. Compiled on Linux only; [`portable`](super::portable) stands in elsewhere.
+//! (uploads with `splice(2)`, downloads with `sendfile(2)`), and a small cached download runs
+//! on the async worker without any hop. Compiled on Linux only; [`portable`](super::portable) stands in elsewhere.
 
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::PathBuf;
@@ -78,10 +78,11 @@ pub const CACHED_MAX: u64 = 64 << 10;
 ///   `RWF_NOWAIT` (which fails rather than wait for the disk) and written to the socket right
 ///   there: no hand-off to a blocking thread and back, which was most of a small download's
 ///   cost (bench/, W4).
-/// - Anything else runs on one blocking thread that reads 1 MiB chunks and writes each
-///   straight into the socket: no hand-off per chunk as in [`send_file`](super::send_file).
-///   Not `sendfile(2)`: measured on loopback it was slower (bench/, W1), because page-sized
-///   fragments cost the receiver more than the copy saves here.
+/// - Anything else runs on one blocking thread with `sendfile(2)` ([`sendfile_all`]): no copy
+///   through this process and no hand-off per chunk as in [`send_file`](super::send_file).
+///   In three W1 runs (bench/, 1 GiB) it gave 1357, 1267 and 1442 MB/s per round against
+///   839-1422 for the read/write copy it replaced, with the load generator then the busy side
+///   (97% of a core); a filesystem without `sendfile` gets that copy, 1 MiB at a time.
 ///
 /// Either way the sending side is closed at the end (RFC 959 3.3: closing the data connection
 /// marks the end of the file).
@@ -108,6 +109,10 @@ pub async fn send_file_to_socket(
     }
     let mut socket = blocking_socket(socket, stall)?;
     tokio::task::spawn_blocking(move || {
+        if let Some(sent) = sendfile_all(&file, start, &socket)? {
+            let _ = socket.shutdown(std::net::Shutdown::Write);
+            return Ok(sent);
+        }
         if start > 0 {
             file.seek(SeekFrom::Start(start))?;
         }
@@ -129,6 +134,30 @@ pub async fn send_file_to_socket(
     .await
     .map_err(error::panicked)?
 }
+
+/// Sends `file` from `start` to its end into `socket` with `sendfile(2)`: the page cache's
+/// pages go to the socket without a copy through this process. `None` when the filesystem
+/// cannot (`EINVAL`/`ENOSYS` before the first byte): the caller copies instead.
+fn sendfile_all(
+    file: &std::fs::File,
+    start: u64,
+    socket: &std::net::TcpStream,
+) -> std::io::Result<Option<u64>> {
+    use rustix::io::Errno;
+    let mut offset = start;
+    loop {
+        match rustix::fs::sendfile(socket, file, Some(&mut offset), SENDFILE_CHUNK) {
+            Ok(0) => return Ok(Some(offset - start)),
+            Ok(_) => {}
+            Err(Errno::INTR) => {}
+            Err(Errno::INVAL | Errno::NOSYS) if offset == start => return Ok(None),
+            Err(e) => return Err(stalled(e.into())),
+        }
+    }
+}
+
+/// Most bytes one `sendfile` call moves.
+const SENDFILE_CHUNK: usize = 8 << 20;
 
 /// The `len` bytes of `file` from `start` if the page cache holds them all, without waiting for
 /// the disk (`preadv2` with `RWF_NOWAIT`); `None` when it does not, or when the filesystem
