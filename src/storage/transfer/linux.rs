@@ -1,7 +1,8 @@
 //! The plain-socket transfer paths on Linux (data connections without TLS): the engine hands
 //! over the socket itself, so a transfer runs on one blocking thread from start to end
 //! (uploads with `splice(2)`, downloads with `sendfile(2)`), and a small cached download runs
-//! on the async worker without any hop. Compiled on Linux only; [`portable`](super::portable) stands in elsewhere.
+//! on the async worker without any hop. Compiled on Linux only; [`portable`](super::portable)
+//! stands in elsewhere.
 
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::PathBuf;
