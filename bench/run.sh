@@ -557,6 +557,8 @@ idle() {
     fi
     sleep 2 # let the server settle
     after=$(mem_of "$pid")
+    # --keep: the server's memory map too, to see where the memory sits (multiftpd: one process)
+    if [ "$KEEP" = 1 ] && [ "$label" = multiftpd ]; then cat "/proc/$pid/smaps" >"$TMP/smaps.$label.$n" || true; fi
     echo "release" >&9 || true
     exec 9>&-
     wait "$IDLE_PID" 2>/dev/null || true

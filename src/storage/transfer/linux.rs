@@ -99,8 +99,8 @@ pub async fn send_file_to_socket(
     mut socket: tokio::net::TcpStream,
     stall: Duration,
 ) -> std::io::Result<u64> {
-    let mut file = open_file(&dir.open()?, &rel)?;
-    let left = file.metadata()?.len().saturating_sub(start);
+    let (mut file, len) = open_file(&dir.open()?, &rel)?;
+    let left = len.saturating_sub(start);
     if left <= CACHED_MAX
         && let Some(bytes) = read_cached(&file, start, left)
     {

@@ -92,13 +92,15 @@ pub async fn receive(
 }
 
 /// Opens `rel` in `dir` for reading, refusing folders (which `open` accepts on Linux and whose
-/// reads fail only later, after the client was told the transfer starts).
-fn open_file(dir: &Dir, rel: &Path) -> std::io::Result<std::fs::File> {
+/// reads fail only later, after the client was told the transfer starts); returns the file and
+/// its length, from the one `statx` that check needs.
+fn open_file(dir: &Dir, rel: &Path) -> std::io::Result<(std::fs::File, u64)> {
     let f = dir.open(rel)?.into_std();
-    if f.metadata()?.is_dir() {
+    let meta = f.metadata()?;
+    if meta.is_dir() {
         return Err(std::io::ErrorKind::IsADirectory.into());
     }
-    Ok(f)
+    Ok((f, meta.len()))
 }
 
 /// Reads into `buf` until it is full or the file ends; returns the bytes read.

@@ -38,11 +38,10 @@ where
     let (full_tx, mut full_rx) = mpsc::channel::<std::io::Result<(Vec<u8>, usize)>>(DEPTH);
     let (empty_tx, mut empty_rx) = mpsc::unbounded_channel::<Vec<u8>>();
     let worker = tokio::task::spawn_blocking(move || {
-        let opened = dir.open().and_then(|dir| open_file(&dir, &rel)).and_then(|mut f| {
+        let opened = dir.open().and_then(|dir| open_file(&dir, &rel)).and_then(|(mut f, len)| {
             if start > 0 {
                 f.seek(SeekFrom::Start(start))?;
             }
-            let len = f.metadata()?.len();
             Ok((f, len))
         });
         let (mut f, len) = match opened {
