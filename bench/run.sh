@@ -36,7 +36,8 @@ usage: bench/run.sh [options]
   --no-build          use the binaries already built (target/release, bench/loadgen/target)
   --out FILE          Markdown results file (default bench/results.md)
   --tmp DIR           scratch parent folder (default /tmp); needs ~4 GiB free for a full run
-  --keep              keep the scratch folder (server logs, raw results) after the run
+  --keep              keep the scratch folder (server logs, raw results, multiftpd's smaps at
+                      W7) after the run
   --wait-quiet SECS   before the workloads, wait up to SECS for the CPUs to be under 20% busy
                       (other work on the machine skews the figures); default 0 = don't wait
   --baseline REV      also run multiftpd as built from git commit REV (e.g. d5e683c, main~5)

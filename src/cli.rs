@@ -45,7 +45,8 @@ pub const GLIBC_TUNABLES: &str = "glibc.malloc.arena_max=2";
 
 /// Starts this program again in place, same pid and arguments, with [`GLIBC_TUNABLES`] in its
 /// environment: glibc reads them only when a process starts, and setting them from inside
-/// (`mallopt`) would take `unsafe` code, which this crate forbids.
+/// (`mallopt`) would take more `unsafe` code than the one glibc call the crate allows
+/// (`malloc_trim`, in [`crate::memory`]).
 ///
 /// Does nothing (returns `None`) when the environment already chooses: `GLIBC_TUNABLES` set
 /// (by an admin, or by this function before the restart) or any `MALLOC_*` variable; and on

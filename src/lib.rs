@@ -30,6 +30,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod ftp;
+pub mod memory;
 pub mod message;
 pub mod metrics;
 pub mod server;

@@ -109,6 +109,8 @@ where
         }
         None => None,
     };
+    // After a burst of work, give the allocator's freed pages back (src/memory.rs).
+    let trimmer = tokio::spawn(crate::memory::trim_when_quiet(server.stats()));
     serving();
     let draining = Arc::clone(&daemon);
     let result = server
@@ -118,6 +120,7 @@ where
         })
         .await;
     reloader.abort();
+    trimmer.abort();
     if let Some(http) = http {
         http.stop();
     }

@@ -46,6 +46,9 @@ pub struct Stats {
     pub sessions: AtomicUsize,
     /// Transfers running.
     pub transfers: AtomicUsize,
+    /// Control connections closed and transfers ended since the start: a sign that memory
+    /// was freed (the daemon trims its allocator after them, `crate::memory`).
+    pub ended: AtomicU64,
 }
 
 /// The FTP server over a [`Backend`]: built from [`Options`], it accepts control connections
@@ -170,7 +173,10 @@ impl<B: Backend> Server<B> {
         let shared = Arc::clone(shared);
         tasks.spawn(async move {
             let _counted = counted;
-            if let Some((control, client)) = open(&shared, stream, peer, session, implicit).await {
+            // Boxed: the handshake's state (a TLS accept is most of it) is freed once done,
+            // rather than sized into every session's task for its whole life (bench/ W7).
+            let opened = Box::pin(open(&shared, stream, peer, session, implicit)).await;
+            if let Some((control, client)) = opened {
                 session::run(shared, control, client, peer).await;
             }
         });

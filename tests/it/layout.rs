@@ -18,6 +18,7 @@ const TIERS: &[(&str, u8)] = &[
     ("config", 1),
     ("db", 1),
     ("transfer_log", 1),
+    ("memory", 1),
     // Data: files.
     ("storage", 2),
     // Service (each with its store.rs: the data tier's SQL).

@@ -48,6 +48,7 @@ impl Running {
 impl Drop for Running {
     fn drop(&mut self) {
         self.0.transfers.fetch_sub(1, Ordering::Relaxed);
+        self.0.ended.fetch_add(1, Ordering::Relaxed);
     }
 }
 
