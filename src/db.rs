@@ -130,8 +130,15 @@ pub async fn open(location: &DbLocation, size: PoolSize) -> Result<Pool> {
 /// What every SQLite connection runs first. NORMAL is durable across application crashes in
 /// WAL mode and avoids an fsync per commit; a power loss can lose the last transactions but
 /// never corrupts the file. The busy timeout is [`BUSY_TIMEOUT`] (a test keeps them equal).
+///
+/// Each connection's page cache is capped at 256 KiB instead of SQLite's 2 MB: in WAL mode a
+/// connection drops its cache whenever another one has committed, and every login and logout
+/// commits here, so a large cache is rarely reused while it keeps up to 2 MB per connection of
+/// pages once read (the writer's, after a burst of logins, held the sessions table's churn:
+/// bench/ W7). The pages stay in the kernel's page cache, a `pread` away.
 const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                              PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 30000;";
+                              PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 30000; \
+                              PRAGMA cache_size = -256;";
 
 /// Sets up a new connection: for SQLite the journal, sync level, foreign keys and busy timeout
 /// (PostgreSQL needs nothing).
@@ -416,14 +423,17 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn sqlite_connections_use_wal_foreign_keys_and_the_busy_timeout() {
+    async fn sqlite_connections_use_wal_foreign_keys_the_busy_timeout_and_a_small_cache() {
         let ms = BUSY_TIMEOUT.as_millis();
         assert!(SQLITE_PRAGMAS.contains(&format!("busy_timeout = {ms};")), "{SQLITE_PRAGMAS}");
         let dir = tempfile::tempdir().unwrap();
         let pool = open_sqlite(&dir.path().join("db")).await.unwrap();
-        for (pragma, want) in
-            [("journal_mode", "wal"), ("foreign_keys", "1"), ("busy_timeout", "30000")]
-        {
+        for (pragma, want) in [
+            ("journal_mode", "wal"),
+            ("foreign_keys", "1"),
+            ("busy_timeout", "30000"),
+            ("cache_size", "-256"),
+        ] {
             let row: sqlx::any::AnyRow =
                 sqlx::query(sqlx::AssertSqlSafe(format!("PRAGMA {pragma}")))
                     .fetch_one(&pool)
