@@ -47,7 +47,7 @@ pub struct Stats {
     /// Transfers running.
     pub transfers: AtomicUsize,
     /// Control connections closed and transfers ended since the start: a sign that memory
-    /// was freed (the daemon trims its allocator after them, `crate::memory`).
+    /// was freed (the daemon trims its allocator after them).
     pub ended: AtomicU64,
 }
 
