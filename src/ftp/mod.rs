@@ -29,6 +29,7 @@ pub mod reply;
 pub mod server;
 pub mod session;
 pub mod tls;
+mod tls_store;
 
 use std::net::IpAddr;
 use std::ops::RangeInclusive;

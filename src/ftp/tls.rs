@@ -22,24 +22,20 @@ use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, PoisonError, RwLock};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use rustls::crypto::ring::default_provider;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use rustls::server::{ServerSessionMemoryCache, StoresServerSessions};
+use rustls::server::StoresServerSessions;
 use rustls::{HandshakeKind, ServerConfig};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 
-/// Sessions kept in the shared store; the oldest are forgotten first beyond this.
-pub const SESSION_CACHE_SIZE: usize = 4096;
-
-/// How long a stored session can be resumed: rustls announces stateful TLS 1.3 tickets with
-/// a lifetime of one day, and TLS 1.2 session ids get the same.
-pub const SESSION_MAX_AGE: Duration = Duration::from_secs(24 * 60 * 60);
+use super::tls_store::SessionStore;
+pub use super::tls_store::{SESSION_CACHE_SIZE, SESSION_MAX_AGE};
 
 /// TLS 1.3 tickets sent after a control handshake: each lets the client open one more control
 /// connection by resumption, and the data connections reuse them (see the module doc).
@@ -94,7 +90,7 @@ pub struct Tls {
     configs: Arc<RwLock<Configs>>,
     /// The session store of both configurations, kept across reloads so that data
     /// connections of sessions opened before a reload still resume (RFC 4217 section 10.2).
-    cache: Arc<ServerSessionMemoryCache>,
+    cache: Arc<SessionStore>,
 }
 
 /// One generation of the control and data configurations (same certificate, same store).
@@ -165,7 +161,7 @@ impl Tls {
         chain: Vec<CertificateDer<'static>>,
         key: PrivateKeyDer<'static>,
     ) -> Result<Tls, TlsError> {
-        let cache = ServerSessionMemoryCache::new(SESSION_CACHE_SIZE);
+        let cache = Arc::new(SessionStore::new(SESSION_CACHE_SIZE));
         let configs = build(chain, key, &cache)?;
         Ok(Tls { configs: Arc::new(RwLock::new(configs)), cache })
     }
@@ -244,7 +240,7 @@ fn checked_pair(
 fn build(
     chain: Vec<CertificateDer<'static>>,
     key: PrivateKeyDer<'static>,
-    cache: &Arc<ServerSessionMemoryCache>,
+    cache: &Arc<SessionStore>,
 ) -> Result<Configs, TlsError> {
     let base = ServerConfig::builder_with_provider(Arc::new(default_provider()))
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
@@ -309,41 +305,26 @@ pub async fn close_data(stream: &mut TlsStream<TcpStream>, timeout: Duration) ->
     }
 }
 
-/// The session store of both configurations: one bounded rustls cache, with each value
-/// stamped with its creation time so that sessions expire after [`SESSION_MAX_AGE`].
+/// The session store as one configuration sees it: the data configuration's `take` leaves
+/// the session in the store (see the module doc).
 #[derive(Debug)]
 struct SharedSessions {
-    cache: Arc<ServerSessionMemoryCache>,
-    /// Whether `take` leaves the session in the store (data connections, see the module doc).
+    cache: Arc<SessionStore>,
+    /// Whether `take` leaves the session in the store (data connections).
     reuse: bool,
-}
-
-/// Seconds since the Unix epoch (0 if the clock is before it).
-fn now_secs() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
-}
-
-/// The session value behind a stamp, if it has not expired.
-fn unstamp(stamped: Vec<u8>) -> Option<Vec<u8>> {
-    let (stamp, value) = stamped.split_at_checked(8)?;
-    let created = u64::from_be_bytes(stamp.try_into().ok()?);
-    (now_secs().saturating_sub(created) <= SESSION_MAX_AGE.as_secs()).then(|| value.to_vec())
 }
 
 impl StoresServerSessions for SharedSessions {
     fn put(&self, key: Vec<u8>, value: Vec<u8>) -> bool {
-        let mut stamped = Vec::with_capacity(8 + value.len());
-        stamped.extend_from_slice(&now_secs().to_be_bytes());
-        stamped.extend_from_slice(&value);
-        self.cache.put(key, stamped)
+        self.cache.put(&key, &value)
     }
 
     fn get(&self, key: &[u8]) -> Option<Vec<u8>> {
-        self.cache.get(key).and_then(unstamp)
+        self.cache.get(key)
     }
 
     fn take(&self, key: &[u8]) -> Option<Vec<u8>> {
-        if self.reuse { self.get(key) } else { self.cache.take(key).and_then(unstamp) }
+        if self.reuse { self.cache.get(key) } else { self.cache.take(key) }
     }
 
     fn can_cache(&self) -> bool {
