@@ -17,7 +17,7 @@ use tokio::task::JoinSet;
 use super::control::Control;
 use super::data::PortPool;
 use super::guard::{Guard, LoginGuard};
-use super::session::{self, Counted, Shared};
+use super::session::{Counted, Session, Shared};
 use super::{Backend, Client, Options};
 
 /// The listening sockets the engine serves.
@@ -177,7 +177,7 @@ impl<B: Backend> Server<B> {
             // rather than sized into every session's task for its whole life (bench/ W7).
             let opened = Box::pin(open(&shared, stream, peer, session, implicit)).await;
             if let Some((control, client)) = opened {
-                session::run(shared, control, client, peer).await;
+                Session::new(shared, control, client, peer).run().await;
             }
         });
     }

@@ -172,45 +172,48 @@ impl<B: Backend> Session<B> {
     }
 }
 
-/// Runs one session on `control` until it ends.
-pub(crate) async fn run<B: Backend>(
-    shared: Arc<Shared<B>>,
-    control: Control,
-    client: Client,
-    peer: SocketAddr,
-) {
-    let mut session = Session {
-        shared: Arc::clone(&shared),
-        control,
-        reader: LineReader::new(LOGIN_LINE_LIMIT),
-        client,
-        peer,
-        login: Login::Fresh,
-        cwd: "/".to_string(),
-        rest: 0,
-        rename_from: None,
-        ascii: false,
-        pbsz: false,
-        protect_data: false,
-        epsv_all: false,
-        pending: None,
-        facts: Facts::default(),
-        hash_algo: Algo::Sha256,
-        range: None,
-        quit_queued: Arc::default(),
-        queued: std::collections::VecDeque::new(),
-    };
-    let greeting = Reply::new(220, shared.options.greeting.clone());
-    if session.send(&greeting).await.is_err() {
-        return;
-    }
-    if let Err(e) = session.serve().await {
-        tracing::debug!(session = session.client.session, cause = %e, "control connection ended");
-    }
-    let _ = tokio::time::timeout(Duration::from_secs(2), session.control.shutdown()).await;
-}
-
 impl<B: Backend> Session<B> {
+    /// A session that just connected (before the greeting).
+    pub fn new(shared: Arc<Shared<B>>, control: Control, client: Client, peer: SocketAddr) -> Self {
+        Session {
+            shared,
+            control,
+            reader: LineReader::new(LOGIN_LINE_LIMIT),
+            client,
+            peer,
+            login: Login::Fresh,
+            cwd: "/".to_string(),
+            rest: 0,
+            rename_from: None,
+            ascii: false,
+            pbsz: false,
+            protect_data: false,
+            epsv_all: false,
+            pending: None,
+            facts: Facts::default(),
+            hash_algo: Algo::Sha256,
+            range: None,
+            quit_queued: Arc::default(),
+            queued: std::collections::VecDeque::new(),
+        }
+    }
+
+    /// Runs the session until it ends: greeting, commands, close.
+    ///
+    /// Borrows a session built by [`Session::new`] rather than taking its parts (or the
+    /// session itself): an async fn keeps the slots of its arguments for its whole life even
+    /// once they are moved, which made every idle session's task larger (bench/ W7).
+    pub async fn run(&mut self) {
+        let greeting = Reply::new(220, self.shared.options.greeting.clone());
+        if self.send(&greeting).await.is_err() {
+            return;
+        }
+        if let Err(e) = self.serve().await {
+            tracing::debug!(session = self.client.session, cause = %e, "control connection ended");
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(2), self.control.shutdown()).await;
+    }
+
     async fn serve(&mut self) -> std::io::Result<()> {
         let idle = self.shared.options.idle_timeout;
         let mut shutdown = self.shared.shutdown.clone();
@@ -242,7 +245,10 @@ impl<B: Backend> Session<B> {
                     }
                 }
             };
-            if self.line(line).await? == Flow::Close {
+            // Boxed: a command's state (its dispatch, replies, the account check) lives on
+            // the heap while it runs, and an idle session's task holds only the line reading
+            // (bench/ W7: memory per idle session).
+            if Box::pin(self.line(line)).await? == Flow::Close {
                 return Ok(());
             }
         }
@@ -289,8 +295,7 @@ impl<B: Backend> Session<B> {
         if !matches!(command, Command::Rnto(_)) {
             self.rename_from = None;
         }
-        // Boxed: an idle session's task then holds only the line-reading state (bench/ W7).
-        Box::pin(self.dispatch(command)).await
+        self.dispatch(command).await
     }
 
     fn reader_limit(&self) -> usize {
