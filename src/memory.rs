@@ -16,8 +16,9 @@ use std::time::Duration;
 
 use crate::ftp::server::Stats;
 
-/// How often [`trim_when_quiet`] looks at the server's counts.
-const TICK: Duration = Duration::from_secs(1);
+/// How often [`trim_when_quiet`] looks at the server's counts: a burst is trimmed between
+/// half a second and a second after it ends.
+const TICK: Duration = Duration::from_millis(500);
 /// During continuous activity, the longest time between two trims.
 const BUSY_TRIM_EVERY: Duration = Duration::from_secs(30);
 
@@ -37,10 +38,11 @@ pub fn release() -> bool {
     false
 }
 
-/// Runs until aborted: trims the allocator ([`release`]) once a control connection closed
-/// or a transfer ended and then a whole [`TICK`] passed without another ending (so a burst
+/// Runs until aborted: trims the allocator ([`release`]) once a control connection closed,
+/// a login was done or a transfer ended and then a whole [`TICK`] passed without another
+/// (so a burst
 /// is trimmed once, after it), or every [`BUSY_TRIM_EVERY`] while endings never stop. An idle
-/// server costs one atomic read a second.
+/// server costs two atomic reads a second.
 ///
 /// The trim runs on a blocking thread, never on an executor thread: it locks each arena while
 /// it walks it.

@@ -46,8 +46,8 @@ pub struct Stats {
     pub sessions: AtomicUsize,
     /// Transfers running.
     pub transfers: AtomicUsize,
-    /// Control connections closed and transfers ended since the start: a sign that memory
-    /// was freed (the daemon trims its allocator after them).
+    /// Control connections closed, logins done and transfers ended since the start: a sign
+    /// that memory was freed (the daemon trims its allocator after them).
     pub ended: AtomicU64,
 }
 

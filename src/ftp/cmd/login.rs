@@ -107,6 +107,8 @@ impl<B: Backend> Session<B> {
         self.shared.stats.sessions.fetch_add(1, Ordering::Relaxed);
         backend.event(Event::LoggedIn { client: &self.client, user: &username });
         backend.events_recorded().await;
+        // The login's work (the password check, the database) is done: memory was freed.
+        self.shared.stats.ended.fetch_add(1, Ordering::Relaxed);
         let presence = Presence {
             backend: Arc::clone(&backend),
             stats: Arc::clone(&self.shared.stats),
