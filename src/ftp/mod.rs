@@ -9,8 +9,8 @@
 //! Layout: [`server`] accepts connections and drains them on shutdown; [`session`] runs one
 //! control connection (its byte stream is in `control.rs`, its command handlers in `cmd/`);
 //! [`codec`] reads command lines, [`command`] parses them and [`reply`] writes replies;
-//! [`data`] opens data connections; [`tls`], [`proxy`] and [`guard`] hold FTPS, the PROXY
-//! protocol and the failed-logins policy; [`path`], [`listing`] and [`hash`] are the pure
+//! [`data`] opens data connections; [`tls`] (with its session store in `tls_store.rs`),
+//! [`proxy`] and [`guard`] hold FTPS, the PROXY protocol and the failed-logins policy; [`path`], [`listing`] and [`hash`] are the pure
 //! helpers of the file commands.
 
 pub mod ascii;
