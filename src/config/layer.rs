@@ -39,8 +39,10 @@ pub struct RawConfig {
     #[arg(skip)]
     pub db: Option<String>,
 
-    /// Most connections this process keeps open to the database
-    #[arg(long, env = "MULTIFTP_DB_MAX_CONNECTIONS", value_name = "N", default_value = "8")]
+    /// Most connections this process keeps open to the database. SQLite runs inside the
+    /// process, on its cores, so more connections than that only hold memory (each one has
+    /// its own cache and thread) [default: 4 on SQLite, 8 on PostgreSQL]
+    #[arg(long, env = "MULTIFTP_DB_MAX_CONNECTIONS", value_name = "N")]
     pub db_max_connections: Option<u32>,
 
     /// How long a query waits for a database connection (a free one, or a new one while the

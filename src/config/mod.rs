@@ -25,6 +25,13 @@ use values::{absolute, is_dns_name, positive, set};
 
 use crate::error::{Error, Result};
 
+/// `db_max_connections` when not set, on SQLite: it runs on this process's cores, and every
+/// connection has its own page cache, lookaside memory and thread (bench/ W7).
+pub const SQLITE_MAX_CONNECTIONS: u32 = 4;
+/// `db_max_connections` when not set, on PostgreSQL: the queries run on the server; half the
+/// pool writes the session records (src/session/).
+pub const POSTGRES_MAX_CONNECTIONS: u32 = 8;
+
 /// The example configuration file, documenting every key.
 pub const EXAMPLE: &str = include_str!("../../config/multiftpd.example.toml");
 
@@ -181,7 +188,12 @@ impl Settings {
             Some(postgres) => postgres,
             None => DbLocation::Sqlite(root.join("multiftp.db")),
         };
-        let db_max_connections = positive(raw.db_max_connections, "db_max_connections", "1", "8")?;
+        // The default depends on the database (see the setting's help).
+        let db_max_connections = match (raw.db_max_connections, &db) {
+            (Some(n), _) => positive(Some(n), "db_max_connections", "1", "8")?,
+            (None, DbLocation::Sqlite(_)) => SQLITE_MAX_CONNECTIONS,
+            (None, _) => POSTGRES_MAX_CONNECTIONS,
+        };
         let db_acquire_timeout = Duration::from_secs(positive(
             raw.db_acquire_timeout,
             "db_acquire_timeout",
@@ -506,7 +518,7 @@ mod tests {
         let raw = RawConfig { root: Some("/srv/ftp".into()), ..Default::default() };
         let s = Settings::load(None, raw).unwrap();
         assert_eq!(s.db, DbLocation::Sqlite("/srv/ftp/multiftp.db".into()));
-        assert_eq!((s.db_max_connections, s.db_acquire_timeout), (8, Duration::from_secs(30)));
+        assert_eq!((s.db_max_connections, s.db_acquire_timeout), (4, Duration::from_secs(30)));
         let raw = RawConfig {
             db: Some("postgres://ftp@db.example.org/multiftp".into()),
             db_acquire_timeout: Some(5),
@@ -515,6 +527,10 @@ mod tests {
         let s = Settings::load(None, raw).unwrap();
         assert_eq!(s.db.to_string(), "postgres://ftp@db.example.org/multiftp");
         assert_eq!(s.db_acquire_timeout, Duration::from_secs(5));
+        assert_eq!(s.db_max_connections, 8);
+        // Set: the same for both databases.
+        let raw = RawConfig { db_max_connections: Some(12), ..Default::default() };
+        assert_eq!(Settings::load(None, raw).unwrap().db_max_connections, 12);
         let raw = RawConfig { db_max_connections: Some(0), ..Default::default() };
         let e = Settings::load(None, raw).unwrap_err().to_string();
         assert!(e.contains("MULTIFTP_DB_MAX_CONNECTIONS"), "{e}");
