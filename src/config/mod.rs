@@ -189,10 +189,15 @@ impl Settings {
             None => DbLocation::Sqlite(root.join("multiftp.db")),
         };
         // The default depends on the database (see the setting's help).
-        let db_max_connections = match (raw.db_max_connections, &db) {
-            (Some(n), _) => positive(Some(n), "db_max_connections", "1", "8")?,
-            (None, DbLocation::Sqlite(_)) => SQLITE_MAX_CONNECTIONS,
-            (None, _) => POSTGRES_MAX_CONNECTIONS,
+        let default_connections = match &db {
+            DbLocation::Sqlite(_) => SQLITE_MAX_CONNECTIONS,
+            _ => POSTGRES_MAX_CONNECTIONS,
+        };
+        let db_max_connections = match raw.db_max_connections {
+            Some(n) => {
+                positive(Some(n), "db_max_connections", "1", &default_connections.to_string())?
+            }
+            None => default_connections,
         };
         let db_acquire_timeout = Duration::from_secs(positive(
             raw.db_acquire_timeout,
@@ -533,7 +538,7 @@ mod tests {
         assert_eq!(Settings::load(None, raw).unwrap().db_max_connections, 12);
         let raw = RawConfig { db_max_connections: Some(0), ..Default::default() };
         let e = Settings::load(None, raw).unwrap_err().to_string();
-        assert!(e.contains("MULTIFTP_DB_MAX_CONNECTIONS"), "{e}");
+        assert!(e.contains("MULTIFTP_DB_MAX_CONNECTIONS") && e.contains("(default 4)"), "{e}");
     }
 
     #[test]
