@@ -7,8 +7,9 @@
 //! a fresh one). `malloc_trim(0)` walks every arena and returns each free page with
 //! `madvise`, which is what [`trim_when_quiet`] calls once the server settles.
 //!
-//! This is the one place in the crate with `unsafe` code: a call into glibc with no pointer
-//! and no precondition. Everything else stays under `unsafe_code = "deny"`.
+//! `unsafe` code: a call into glibc with no pointer and no precondition (the crate's other one
+//! is `fcntl(F_SETLEASE)` in `storage/spare.rs`). Everything else stays under
+//! `unsafe_code = "deny"`.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;

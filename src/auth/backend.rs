@@ -31,7 +31,7 @@ use crate::ftp::{
 use crate::session::Tracker;
 use crate::share::ShareStore;
 use crate::site::{GuessLimit, Registry};
-use crate::storage::{Owner, ShareIndex, UserStorage};
+use crate::storage::{Owner, ShareIndex, Spares, UserStorage};
 use crate::transfer_log::{Record, TransferLog};
 
 /// What a writer task does, in order. On SQLite one writer writes every session row of this
@@ -60,6 +60,8 @@ pub struct Daemon {
     /// `<root>/home` and a handle on it, shared by every session's storage.
     homes: PathBuf,
     homes_dir: Arc<cap_std::fs::Dir>,
+    /// The files overwrites are written to (`None` if the spare folder cannot be made).
+    spares: Option<Arc<Spares>>,
     data_timeout: Duration,
     site: Registry,
     /// Whether open sessions may go on (disabled, deleted, kicked accounts).
@@ -96,6 +98,17 @@ impl Daemon {
             shares: Arc::new(app.shares.store().clone()),
             tracker,
             homes: app.settings.homes(),
+            spares: match Spares::open(&homes_dir) {
+                Ok(spares) => Some(Arc::new(spares)),
+                Err(e) => {
+                    tracing::warn!(
+                        cause = %e,
+                        "cannot make the spare folder in the homes folder: overwrites use \
+                         temporary files (slower)"
+                    );
+                    None
+                }
+            },
             homes_dir,
             data_timeout: app.settings.data_timeout,
             site: Registry::new(
@@ -243,6 +256,7 @@ impl Backend for Daemon {
         UserStorage::new(
             &self.homes,
             Arc::clone(&self.homes_dir),
+            self.spares.clone(),
             Arc::clone(&self.shares) as Arc<dyn ShareIndex>,
             Owner { id: user.id, username: &user.username, home: &user.home },
             self.data_timeout,

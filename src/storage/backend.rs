@@ -16,6 +16,7 @@ use super::error::{self, from_io};
 use super::meta::{self, meta_of, read_only};
 use super::paths::{SHARED, Target, classify, rel};
 use super::shared::{Resolved, ShareIndex, SharedTree};
+use super::spare::Spares;
 use super::transfer;
 use crate::ftp::{Data, Entry, Meta, Storage, StorageResult, WriteMode};
 
@@ -44,7 +45,8 @@ pub struct UserStorage {
 
 impl UserStorage {
     /// The storage of `user`, whose home must be `<homes>/<username>` (`homes` absolute,
-    /// `homes_dir` a handle on it, opened once and shared by every session), resolving shares
+    /// `homes_dir` a handle on it, opened once and shared by every session, like the
+    /// `spares` its overwrites get their new files from), resolving shares
     /// with `shares` and failing a transfer whose data connection makes no progress for
     /// `data_timeout`.
     ///
@@ -55,6 +57,7 @@ impl UserStorage {
     pub fn new(
         homes: &Path,
         homes_dir: Arc<Dir>,
+        spares: Option<Arc<Spares>>,
         shares: Arc<dyn ShareIndex>,
         user: Owner<'_>,
         data_timeout: Duration,
@@ -64,7 +67,8 @@ impl UserStorage {
         }
         drop(homes_dir.open_dir(user.username)?);
         Ok(Self {
-            home: ConfinedDir::home(Arc::clone(&homes_dir), user.username.to_string()),
+            home: ConfinedDir::home(Arc::clone(&homes_dir), user.username.to_string())
+                .with_spares(spares),
             shared: SharedTree::new(user.id, shares, homes_dir),
             data_timeout,
         })

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use cap_std::fs::Dir;
 
 use super::error;
+use super::spare::Spares;
 
 /// A folder to work in: the home `user` under the shared handle `homes` (on the homes folder,
 /// `<data root>/home`), or a folder `inner` below it (a shared item). The folder is opened
@@ -20,12 +21,27 @@ pub struct ConfinedDir {
     /// Folders below the home, each opened without following a symbolic link: a link on the
     /// way to a shared item could otherwise point anywhere in the owner's home.
     inner: Vec<String>,
+    /// Where overwrites in this folder get their new file ([`Spares`]); `None` for a shared
+    /// item (read-only) or when the daemon runs without spares.
+    spares: Option<Arc<Spares>>,
 }
 
 impl ConfinedDir {
     /// The home `user` under `homes`; `user` is a single validated name (a username).
     pub fn home(homes: Arc<Dir>, user: impl Into<String>) -> Self {
-        Self { homes, user: user.into(), inner: Vec::new() }
+        Self { homes, user: user.into(), inner: Vec::new(), spares: None }
+    }
+
+    /// This folder, its overwrites getting their new file from `spares`.
+    #[must_use]
+    pub fn with_spares(mut self, spares: Option<Arc<Spares>>) -> Self {
+        self.spares = spares;
+        self
+    }
+
+    /// The spares for overwrites in this folder, if any.
+    pub fn spares(&self) -> Option<&Arc<Spares>> {
+        self.spares.as_ref()
     }
 
     /// The folder `path` (normalised, `/a/b`; `/` is this folder) below this one, confined in
@@ -35,7 +51,7 @@ impl ConfinedDir {
     pub fn below(&self, path: &str) -> Self {
         let mut inner = self.inner.clone();
         inner.extend(path.split('/').filter(|c| !c.is_empty()).map(str::to_string));
-        Self { homes: Arc::clone(&self.homes), user: self.user.clone(), inner }
+        Self { homes: Arc::clone(&self.homes), user: self.user.clone(), inner, spares: None }
     }
 
     /// Opens the folder.

@@ -10,7 +10,7 @@
 //! Where things are: `backend.rs` maps engine operations onto the home or `/shared`;
 //! `shared.rs` resolves `/shared` through the share index; `meta.rs` stats and lists;
 //! `transfer/` moves file contents (with the Linux fast paths); `dir.rs` is the confined
-//! folder handle; `error.rs` builds the engine's errors; `paths.rs` maps FTP paths.
+//! folder handle; `spare.rs` recycles the files overwrites are written to; `error.rs` builds the engine's errors; `paths.rs` maps FTP paths.
 
 mod backend;
 mod dir;
@@ -18,7 +18,9 @@ mod error;
 mod meta;
 pub mod paths;
 mod shared;
+mod spare;
 mod transfer;
 
 pub use backend::{Owner, UserStorage};
 pub use shared::{ShareIndex, shareable};
+pub use spare::Spares;

@@ -272,10 +272,28 @@ async fn killing_the_daemon_during_an_overwrite_keeps_the_old_file() {
     // kill -9 while the upload is running.
     daemon.kill();
     same(&std::fs::read(home.join("big.bin")).unwrap(), &old, "after kill -9 of the daemon");
-    // What a crash can leave: one hidden temporary file next to it, never the target.
-    let parts = part_files(&home);
-    assert!(parts.len() <= 1, "{parts:?}");
-    assert!(parts.iter().all(|name| name.starts_with(".big.bin.multiftp-")), "{parts:?}");
+    // What a crash can leave: the daemon's spare folder, with the part of the upload it got,
+    // never anything in the home or at the target.
+    assert!(part_files(&home).is_empty(), "{:?}", part_files(&home));
+    let spares = root.join("home/.multiftp-spare");
+    let left: Vec<_> = std::fs::read_dir(&spares).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(left.len(), 1, "{left:?}");
+    let upload_part = std::fs::read_dir(&left[0])
+        .unwrap()
+        .map(|e| e.unwrap())
+        .find(|e| e.file_name() != "lock")
+        .expect("the spare the upload was written to");
+    assert!(upload_part.metadata().unwrap().len() <= BIG as u64);
+    // The next start removes what the dead process left, and serves on.
+    let daemon = Daemon::start(&root, &[]);
+    let now: Vec<_> = std::fs::read_dir(&spares).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(now.len(), 1, "{now:?}");
+    assert_ne!(now[0], left[0], "the dead process's folder is gone");
+    let mut ftp = suppaftp::tokio::AsyncFtpStream::connect(daemon.addr()).await.unwrap();
+    ftp.login("alice", PW).await.unwrap();
+    ftp.transfer_type(suppaftp::types::FileType::Binary).await.unwrap();
+    put(&mut ftp, "big.bin", &new).await;
+    same(&std::fs::read(home.join("big.bin")).unwrap(), &new, "after the restart");
 }
 
 #[tokio::test]

@@ -211,7 +211,7 @@ pub async fn receive_from_socket_while(
 ) -> std::io::Result<u64> {
     // Opened first, so a refused name or a full folder is answered without waiting for data.
     // On an error `upload` is dropped, which removes an overwrite's temporary file.
-    let (mut file, upload) = start_write(dir.open()?, &rel, mode)?;
+    let (mut file, upload) = start_write(dir.open()?, &rel, mode, dir.spares())?;
     let mut head = Vec::with_capacity(SMALL_UPLOAD);
     let ended = loop {
         if head.len() == SMALL_UPLOAD {

@@ -114,7 +114,7 @@ where
     // If this future is dropped (ABOR, the session ended), the channel closes, the worker
     // ends as at the end of the data and its `Upload` is dropped uncommitted with its result.
     let worker = tokio::task::spawn_blocking(move || -> std::io::Result<(u64, Upload)> {
-        let (mut f, upload) = start_write(dir.open()?, &rel, mode)?;
+        let (mut f, upload) = start_write(dir.open()?, &rel, mode, dir.spares())?;
         let mut written = 0u64;
         while let Some((buf, n)) = full_rx.blocking_recv() {
             f.write_all(&buf[..n])?;
