@@ -22,7 +22,7 @@
 //! one homes folder.
 
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use cap_std::fs::{Dir, DirBuilder, OpenOptions};
@@ -47,8 +47,8 @@ pub struct Spares {
     free: Mutex<Vec<u64>>,
     /// The name of the next new spare.
     next: AtomicU64,
-    /// Replaced files being recycled on the blocking pool.
-    recycling: AtomicUsize,
+    /// Replaced files waiting to be recycled, and the blocking tasks doing it.
+    recycling: Mutex<Recycling>,
     /// Cleared when the filesystem refuses `RENAME_EXCHANGE`: overwrites then use a temporary
     /// file beside the target again.
     exchange: AtomicBool,
@@ -58,6 +58,18 @@ pub struct Spares {
     homes: Dir,
     tag: String,
 }
+
+/// The queue of [`Spares::recycle`]: replaced files (their spare names and what `statat`
+/// said of them) and how many blocking tasks are draining it.
+#[derive(Debug, Default)]
+struct Recycling {
+    queue: Vec<(u64, rustix::fs::Stat)>,
+    workers: usize,
+}
+
+/// At most this many blocking tasks recycle at a time: a burst of overwrites queues its
+/// replaced files instead of taking a thread each.
+const RECYCLERS: usize = 2;
 
 /// A spare taken for one overwrite: its name in the spare folder and the file, empty, opened
 /// for writing.
@@ -98,7 +110,7 @@ impl Spares {
             dev,
             free: Mutex::new(Vec::new()),
             next: AtomicU64::new(0),
-            recycling: AtomicUsize::new(0),
+            recycling: Mutex::new(Recycling::default()),
             exchange: AtomicBool::new(true),
             _lock: lock,
             homes: homes.open_dir(SPARE_DIR)?,
@@ -192,23 +204,47 @@ impl Spares {
         // journal discards freed blocks synchronously when mounted with `discard`: 0.2-1 ms
         // per file here). The client need not wait for that: it is done on a blocking thread
         // after the reply, and an overwrite meanwhile makes a new spare.
-        self.recycling.fetch_add(1, Ordering::AcqRel);
-        let spares = Arc::clone(self);
-        let recycle = move || {
-            spares.recycle(id, &old);
-            spares.recycling.fetch_sub(1, Ordering::AcqRel);
+        let start = {
+            let mut recycling = self.recycling();
+            recycling.queue.push((id, old));
+            let start = recycling.workers < RECYCLERS;
+            recycling.workers += usize::from(start);
+            start
         };
-        match tokio::runtime::Handle::try_current() {
-            Ok(runtime) => drop(runtime.spawn_blocking(recycle)),
-            Err(_) => recycle(),
+        if start {
+            let spares = Arc::clone(self);
+            match tokio::runtime::Handle::try_current() {
+                Ok(runtime) => drop(runtime.spawn_blocking(move || spares.drain())),
+                Err(_) => spares.drain(),
+            }
         }
         Ok(())
+    }
+
+    fn recycling(&self) -> std::sync::MutexGuard<'_, Recycling> {
+        self.recycling.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Recycles queued replaced files until the queue is empty.
+    fn drain(&self) {
+        loop {
+            let next = {
+                let mut recycling = self.recycling();
+                let next = recycling.queue.pop();
+                if next.is_none() {
+                    recycling.workers -= 1;
+                }
+                next
+            };
+            let Some((id, old)) = next else { return };
+            self.recycle(id, &old);
+        }
     }
 
     /// Waits until the replaced files handed to the blocking pool are recycled or unlinked.
     #[cfg(test)]
     pub fn settle(&self) {
-        while self.recycling.load(Ordering::Acquire) > 0 {
+        while self.recycling().workers > 0 {
             std::thread::sleep(std::time::Duration::from_millis(1));
         }
     }
