@@ -54,8 +54,9 @@ pub struct Spares {
     exchange: AtomicBool,
     /// The `flock`ed lock file that tells other processes this folder is in use.
     _lock: std::fs::File,
-    /// For removing the folder when the process ends: the homes handle and the folder's name.
-    homes: Dir,
+    /// For removing the folder when the process ends: `<homes>/.multiftp-spare` and the
+    /// folder's name in it.
+    top: Dir,
     tag: String,
 }
 
@@ -113,7 +114,7 @@ impl Spares {
             recycling: Mutex::new(Recycling::default()),
             exchange: AtomicBool::new(true),
             _lock: lock,
-            homes: homes.open_dir(SPARE_DIR)?,
+            top,
             tag,
         })
     }
@@ -294,7 +295,7 @@ impl Spares {
 
 impl Drop for Spares {
     fn drop(&mut self) {
-        remove_folder(&self.homes, std::ffi::OsStr::new(&self.tag));
+        remove_folder(&self.top, std::ffi::OsStr::new(&self.tag));
     }
 }
 
