@@ -163,14 +163,19 @@ async fn a_stalled_data_connection_fails_its_transfer_with_451_and_the_daemon_go
     std::fs::write(s.home("alice").join("big.bin"), data(64 << 20)).unwrap();
     let mut c = s.control("alice").await;
 
-    // A download the client never reads.
-    let unread = c.data_connection().await;
-    assert_eq!(c.exchange("RETR big.bin").await.0, 150);
-    let t = std::time::Instant::now();
-    let (code, r) = c.next_reply(30).await.expect("a reply for the stalled RETR");
-    assert_eq!(code, 451, "a stalled RETR fails with 451: {r}");
-    assert!(t.elapsed() >= std::time::Duration::from_millis(1500), "not before the timeout");
-    drop(unread);
+    // A download the client never reads: a cached 4 MiB file (sent from the async worker,
+    // still more than the buffers of a connection nobody reads hold) and the big one (from a
+    // blocking thread).
+    std::fs::write(s.home("alice").join("mid.bin"), data(4 << 20)).unwrap();
+    for name in ["mid.bin", "big.bin"] {
+        let unread = c.data_connection().await;
+        assert_eq!(c.exchange(&format!("RETR {name}")).await.0, 150);
+        let t = std::time::Instant::now();
+        let (code, r) = c.next_reply(30).await.expect("a reply for the stalled RETR");
+        assert_eq!(code, 451, "a stalled RETR of {name} fails with 451: {r}");
+        assert!(t.elapsed() >= std::time::Duration::from_millis(1500), "not before the timeout");
+        drop(unread);
+    }
 
     // An upload that sends a little and then nothing, without closing.
     let mut stalled = c.data_connection().await;

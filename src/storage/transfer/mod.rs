@@ -6,8 +6,8 @@
 //! read. Two kinds of path avoid it:
 //! - Plain (non-TLS, binary) data connections get the socket itself from the engine
 //!   ([`send`], [`receive`] with [`Data::Socket`]): on Linux (`linux.rs`) a transfer runs on one
-//!   blocking thread from start to end (uploads with `splice(2)`), and a small cached download
-//!   runs on the async worker without any hop; elsewhere (`portable.rs`) the socket goes
+//!   blocking thread from start to end (uploads with `splice(2)`), and a cached download of
+//!   up to 4 MiB runs on the async worker without any hop; elsewhere (`portable.rs`) the socket goes
 //!   through the stream pipeline. The plain-socket paths carry nearly all of the bench/
 //!   figures.
 //! - TLS data connections get a stream (`stream.rs`): one blocking task per transfer moves the
