@@ -158,13 +158,13 @@ impl<B: Backend> Session<B> {
         opening: Reply,
     ) -> std::io::Result<Result<DataConn, Reply>> {
         self.send(&opening).await?;
+        super::super::data::prepare(&tcp, self.protect_data);
         if !self.protect_data {
             return Ok(Ok(DataConn::Plain(tcp)));
         }
         let Some(tls) = self.shared.options.tls.clone() else {
             return Ok(Err(Reply::new(425, "TLS is not configured")));
         };
-        super::super::data::tune(&tcp);
         let reuse = self.shared.options.require_tls_session_reuse;
         match tls.accept_data(tcp, self.data_timeout(), reuse).await {
             Ok(s) => Ok(Ok(DataConn::Tls(Box::new(s)))),
