@@ -31,17 +31,31 @@ pub fn init_tracing(verbose: bool, default: &str, format: LogFormat) {
 }
 
 /// glibc allocator settings for the daemon, as `GLIBC_TUNABLES` (see `tunables(7)`):
-/// `arena_max=2`. glibc gives each thread that allocates at once its own arena (up to 8 per
-/// core), and every transfer thread of the blocking pool kept the memory of its arena after the
-/// transfer ended.
 ///
-/// Measured in bench/ (W7, 1,000 idle sessions after the other workloads, the same build with
-/// and without): 43.9 KiB per session without, 19.7 with `arena_max=2`, 15.5 when the mmap and
-/// trim thresholds were fixed as well (128 and 256 KiB). The thresholds were left out: in A/B
-/// runs against the build before, W3 fell to 0.66 and W6 took 1.18 times as long with them,
-/// while `arena_max` alone left both where they were (0.97 and 1.00), because every buffer of
-/// 128 KiB or more then became a fresh mapping, faulted in page by page.
-pub const GLIBC_TUNABLES: &str = "glibc.malloc.arena_max=2";
+/// - `arena_max=2`. glibc gives each thread that allocates at once its own arena (up to 8 per
+///   core), and every transfer thread of the blocking pool kept the memory of its arena after
+///   the transfer ended. Measured in bench/ (W7, 1,000 idle sessions after the other
+///   workloads, the same build with and without): 43.9 KiB per session without, 19.7 with.
+///   One arena (`arena_max=1`) measured 13.5 KiB but W3 fell by 12% (3 alternations each):
+///   the two workers then take turns on one lock.
+/// - `trim_threshold=256 KiB`. `malloc_trim(0)` ([`crate::memory`]) returns the free pages in
+///   every arena's bins, but not the free space at the top of the second arena: only `free`
+///   gives that back, once it exceeds the trim threshold, which glibc raises to twice the
+///   largest mapping freed so far (a 1 MiB transfer buffer makes it 2 MiB). After the bench's
+///   workloads and 1,000 idle sessions the second arena held 2.0 of its 4.0 MB free
+///   (`malloc_info`), most of it at its top, and a `malloc_trim(0)` run from gdb gave back
+///   40 KiB of it.
+/// - `mmap_threshold=4 MiB`. Fixing the trim threshold also stops glibc from raising the mmap
+///   threshold, which would then stay at 128 KiB: every buffer of 128 KiB or more a fresh
+///   mapping, faulted in page by page, which cost W3 a third and W6 18% when tried before.
+///   At 4 MiB transfer and listing buffers stay in the arenas as they did. argon2's working
+///   memory is mapped either way (a reservation above 32 MiB, `account/password.rs`).
+///
+/// The last two together, measured on the workloads once each and then 1,000 idle sessions:
+/// 13.6 instead of 15.2 MiB for the whole process. Alternating with `arena_max=2` alone
+/// (3-7 times each): W3 3,780 against 3,881 MB/s (medians; single runs 3,187-4,363 against
+/// 3,358-4,325), W4, W5, W6 and W8 RETR within each other's spread.
+pub const GLIBC_TUNABLES: &str = "glibc.malloc.arena_max=2:glibc.malloc.trim_threshold=262144:glibc.malloc.mmap_threshold=4194304";
 
 /// Starts this program again in place, same pid and arguments, with [`GLIBC_TUNABLES`] in its
 /// environment: glibc reads them only when a process starts, and setting them from inside
