@@ -37,11 +37,11 @@ pub fn init_tracing(verbose: bool, default: &str, format: LogFormat) {
 ///   the transfer ended. Measured in bench/ (W7, 1,000 idle sessions after the other
 ///   workloads, the same build with and without): 43.9 KiB per session without, 19.7 with.
 ///   One arena (`arena_max=1`) measured 13.5 KiB but W3 fell by 12% (3 alternations each):
-///   the two workers then take turns on one lock.
+///   probably because the two workers then take turns on one lock.
 /// - `trim_threshold=256 KiB`. `malloc_trim(0)` ([`crate::memory`]) returns the free pages in
 ///   every arena's bins, but not the free space at the top of the second arena: only `free`
 ///   gives that back, once it exceeds the trim threshold, which glibc raises to twice the
-///   largest mapping freed so far (a 1 MiB transfer buffer makes it 2 MiB). After the bench's
+///   largest mapping freed so far (a freed 1 MiB buffer would make it 2 MiB). After the bench's
 ///   workloads and 1,000 idle sessions the second arena held 2.0 of its 4.0 MB free
 ///   (`malloc_info`), most of it at its top, and a `malloc_trim(0)` run from gdb gave back
 ///   40 KiB of it.
