@@ -11,12 +11,13 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::upload::start_write;
-use super::{CHUNK, open_file, read_full, within};
+use super::{CHUNK, WRITE_PIECE, open_file, read_full, within, write_in_pieces};
 use crate::ftp::WriteMode;
 use crate::storage::dir::ConfinedDir;
 use crate::storage::error;
 
-/// Pipe size for [`receive_from_socket_while`]: up to this much moves per pair of `splice` calls.
+/// Pipe size for [`receive_from_socket_while`]: up to this much moves per `splice` from the
+/// socket.
 const PIPE: usize = 1 << 20;
 
 /// Names a stall: `SO_SNDTIMEO`/`SO_RCVTIMEO` expiry shows up as `EAGAIN` (`WouldBlock`) on a
@@ -325,14 +326,14 @@ fn splice_into(socket: &std::net::TcpStream, file: &mut std::fs::File) -> std::i
         };
         let mut left = n;
         while left > 0 {
-            match splice(&pipe_out, None, &*file, None, left, SpliceFlags::MOVE) {
+            match splice(&pipe_out, None, &*file, None, left.min(WRITE_PIECE), SpliceFlags::MOVE) {
                 Ok(m) => left -= m,
                 Err(Errno::INTR) => {}
                 Err(Errno::INVAL) => {
                     // The filesystem takes no splice: drain the pipe by hand, then copy.
                     let mut buf = vec![0u8; left];
                     std::io::Read::read_exact(&mut std::fs::File::from(pipe_out), &mut buf)?;
-                    file.write_all(&buf)?;
+                    write_in_pieces(file, &buf)?;
                     written += n as u64;
                     return copy_plain(socket, file, written);
                 }
@@ -356,7 +357,7 @@ fn copy_plain(
             match socket.read(buf) {
                 Ok(0) => return Ok(written),
                 Ok(n) => {
-                    file.write_all(&buf[..n])?;
+                    write_in_pieces(file, &buf[..n])?;
                     written += n as u64;
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}

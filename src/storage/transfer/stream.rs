@@ -3,7 +3,7 @@
 //! client's stream (a TLS data connection, or any connection where the plain-socket paths are
 //! not available).
 
-use std::io::{Seek, SeekFrom, Write};
+use std::io::{Seek, SeekFrom};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -11,7 +11,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 
 use super::upload::{Upload, start_write};
-use super::{CHUNK, open_file, read_full, within};
+use super::{CHUNK, open_file, read_full, within, write_in_pieces};
 use crate::ftp::WriteMode;
 use crate::storage::dir::ConfinedDir;
 use crate::storage::error;
@@ -117,7 +117,7 @@ where
         let (mut f, upload) = start_write(dir.open()?, &rel, mode, dir.spares())?;
         let mut written = 0u64;
         while let Some((buf, n)) = full_rx.blocking_recv() {
-            f.write_all(&buf[..n])?;
+            write_in_pieces(&mut f, &buf[..n])?;
             written += n as u64;
             let _ = empty_tx.send(buf);
         }
