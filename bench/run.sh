@@ -28,7 +28,7 @@ usage: bench/run.sh [options]
   --first-users N     W5 first logins: N users (each logs in once) per server (default 400;
                       --quick: 24)
   --rounds N          rounds of W1, W2, W3, W4, W6 and W8, rotating which server goes first; the
-                      table shows the median of the rounds (default 3, W2 and W8 STOR at least 5;
+                      table shows the median of the rounds (default 3, W2 and W8 STOR at least 7;
                       --quick: 1)
   --sessions LIST     W7 session counts, e.g. 1000,10000 (default: 1000,10000; --quick: 100)
   --w7-fresh          restart every server just before W7, so "PSS of the whole server /
@@ -131,6 +131,24 @@ busy_pct() {
     b=$(awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' /proc/stat)
     awk -v a="$a" -v b="$b" 'BEGIN { split(a, x, " "); split(b, y, " ");
         d = y[2] - x[2]; printf "%.0f", (d > 0 ? 100 * (y[1] - x[1]) / d : 0) }'
+}
+
+# write_probe: MB/s of plain 1 GiB writes into the page cache (dd, no FTP), with 64 KiB and
+# 1 MiB blocks, each after a 5 s pause. On a VM whose balloon reports free memory back to the
+# host (free page reporting), a write into memory freed seconds ago pays the host's page
+# faults; how much varies from minute to minute and with the block size (bench/README.md, W2).
+# The figures go into the results, so a W2 row read on a slow host can be told apart.
+write_probe() {
+    local bs t0 t1 out=""
+    for bs in 64K 1M; do
+        sleep 5
+        t0=$(date +%s%N)
+        dd if=/dev/zero of="$TMP/probe.bin" bs="$bs" count=$(((1 << 30) / $([ "$bs" = 64K ] && echo 65536 || echo 1048576))) status=none
+        t1=$(date +%s%N)
+        rm -f "$TMP/probe.bin"
+        out="$out${out:+, }$bs blocks $(awk -v ns=$((t1 - t0)) 'BEGIN { printf "%.0f", 1073.741824 / (ns / 1e9) }') MB/s"
+    done
+    echo "$out"
 }
 
 log() { printf '\n== %s\n' "$*" >&2; }
@@ -608,10 +626,11 @@ both() { # both SUBCOMMAND ARGS...: run against every server (multiftpd, the pee
 # in SERVERS order (multiftpd, the peers, the baseline), round 2 starts with the second, ...
 rounds() {
     local r k n=$ROUNDS count=${#SERVERS[@]}
-    # W2 writes 1 GiB a run to a disk whose writeback stalls now and then (either server can be
-    # hit: 0.3 instead of 1.2 GB/s), so it gets at least 5 rounds in a full run; so does W8's
-    # FTPS upload, which writes the same 1 GiB.
-    if [[ "$1" == stor-big || "$1" == ftps-stor-big ]] && [ "$QUICK" = 0 ] && [ "$n" -lt 5 ]; then n=5; fi
+    # W2 writes 1 GiB a run into freshly allocated page-cache memory, which on this VM the host
+    # may have taken back (free page reporting): the same upload then runs at a third of its
+    # speed, for any server, in phases that come and go within minutes (bench/README.md). So it
+    # gets at least 7 rounds in a full run; so does W8's FTPS upload, which writes the same 1 GiB.
+    if [[ "$1" == stor-big || "$1" == ftps-stor-big ]] && [ "$QUICK" = 0 ] && [ "$n" -lt 7 ]; then n=7; fi
     for r in $(seq 1 "$n"); do
         for k in $(seq 0 $((count - 1))); do
             lg "${SERVERS[$(((r - 1 + k) % count))]}" "$@"
@@ -641,7 +660,9 @@ fi
 if runs 2; then
     log "W2 stor-big: STOR ${STOR_MIB} MiB, 1 session"
     sync # the test data written at setup, so it is not flushed during the first upload
+    PROBE_W2_BEFORE=$(write_probe)
     rounds stor-big --size-mib "$STOR_MIB"
+    PROBE_W2_AFTER=$(write_probe)
 fi
 if runs 3; then
     log "W3 retr-many: $MANY_CLIENTS sessions looping RETR of 1 MiB for $MANY_SECS s"
@@ -744,8 +765,9 @@ TABLE=$("$LG" report --results "$RESULTS" ${REPORT_ARGS[@]+"${REPORT_ARGS[@]}"})
     has_peer pure-ftpd && echo "- pure-ftpd: $PUREV (Debian's package, unpacked, not installed), \`-l unix\` (crypt(3) on the same $HASH hash), privsep, chroot, FTPS optional (-Y 1)"
     echo "- multiftpd: argon2id m=19456 KiB, t=2, p=1; FTPS with --tls-cert/--tls-key. All servers: one self-signed RSA 2048 certificate made for the run"
     echo "- loadgen: suppaftp 12 (tokio) for plain FTP, its own client on rustls 0.23 (ring, TLS 1.3 only) for FTPS; passive mode, TYPE I; client and servers share the same $(nproc) cores over loopback"
-    echo "- sizes: W1 ${BIG_MIB} MiB x $RUNS runs; W2 ${STOR_MIB} MiB; W3 $MANY_CLIENTS clients x ${MANY_SECS} s on a 1 MiB file; W4 $SMALL_COUNT x $SMALL_SIZE B; W5 $LOGIN_CLIENTS clients x ${LOGIN_SECS} s; W5 first logins $FIRST_USERS users; W6 $LIST_FILES files x $LIST_RUNS runs; W8 RETR ${BIG_MIB} MiB x $RUNS runs, STOR ${STOR_MIB} MiB; W9 $LOGIN_CLIENTS clients x ${LOGIN_SECS} s; W3, W4, W6, W8: median of $ROUNDS rounds and W2 of $([ "$QUICK" = 0 ] && [ "$ROUNDS" -lt 5 ] && echo 5 || echo "$ROUNDS"), $([ -n "$BASELINE" ] && echo "rotating which server goes first" || echo "rotating which server goes first"); W7 $(echo $SESSIONS | tr ' ' ',') sessions"
+    echo "- sizes: W1 ${BIG_MIB} MiB x $RUNS runs; W2 ${STOR_MIB} MiB; W3 $MANY_CLIENTS clients x ${MANY_SECS} s on a 1 MiB file; W4 $SMALL_COUNT x $SMALL_SIZE B; W5 $LOGIN_CLIENTS clients x ${LOGIN_SECS} s; W5 first logins $FIRST_USERS users; W6 $LIST_FILES files x $LIST_RUNS runs; W8 RETR ${BIG_MIB} MiB x $RUNS runs, STOR ${STOR_MIB} MiB; W9 $LOGIN_CLIENTS clients x ${LOGIN_SECS} s; W3, W4, W6, W8: median of $ROUNDS rounds and W2 and the W8 STOR of $([ "$QUICK" = 0 ] && [ "$ROUNDS" -lt 7 ] && echo 7 || echo "$ROUNDS"), $([ -n "$BASELINE" ] && echo "rotating which server goes first" || echo "rotating which server goes first"); W7 $(echo $SESSIONS | tr ' ' ',') sessions"
     echo "- CPU busy on the machine just before the workloads (5 s sample, servers idle): ${BUSY_BEFORE}% of $(nproc) cores; anything well above 0 means other work (e.g. a build) shared the cores and the figures are noisy"
+    [ -z "${PROBE_W2_BEFORE:-}" ] || echo "- plain 1 GiB writes into the page cache (dd, after a 5 s pause), just before W2: $PROBE_W2_BEFORE; just after: $PROBE_W2_AFTER (a slow host phase shows here as well as in W2)"
     echo "- server restarts during the run: ${RESTARTS:-none}$([ "$W7_FRESH" = 1 ] && echo "; all servers restarted just before W7 (--w7-fresh)")"
     echo "- open-file limit for servers and loadgen: $FD_LIMIT; kernel.pid_max: $(cat /proc/sys/kernel/pid_max)"
     echo
