@@ -143,7 +143,7 @@ write_probe() {
     for bs in 64K 1M; do
         sleep 5
         t0=$(date +%s%N)
-        dd if=/dev/zero of="$TMP/probe.bin" bs="$bs" count=$(((1 << 30) / $([ "$bs" = 64K ] && echo 65536 || echo 1048576))) status=none
+        dd if=/dev/zero of="$TMP/probe.bin" bs="$bs" count=1G iflag=count_bytes status=none
         t1=$(date +%s%N)
         rm -f "$TMP/probe.bin"
         out="$out${out:+, }$bs blocks $(awk -v ns=$((t1 - t0)) 'BEGIN { printf "%.0f", 1073.741824 / (ns / 1e9) }') MB/s"
